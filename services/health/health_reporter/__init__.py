@@ -1,0 +1,1 @@
+"""health-reporter: device metrics, checks, telemetry and a dashboard."""

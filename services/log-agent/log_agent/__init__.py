@@ -1,0 +1,1 @@
+"""log-agent: Fluent Forward in, durable spool, at-least-once outputs."""

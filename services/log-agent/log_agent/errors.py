@@ -1,0 +1,30 @@
+"""One exception hierarchy for the log agent."""
+
+
+class LogAgentError(Exception):
+    """Base of every error the agent raises on purpose."""
+
+
+class ConfigError(LogAgentError):
+    """Invalid configuration; ``key`` names the setting (a YAML path such as ``outputs[1].url`` or an
+    environment variable)."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(f"{key}: {message}")
+        self.key = key
+
+
+class ProtocolError(LogAgentError):
+    """A peer sent something the Forward protocol does not allow; that connection is closed."""
+
+
+class SpoolError(LogAgentError):
+    """The spool cannot store or read records (disk full in block mode, I/O error)."""
+
+
+class OutputError(LogAgentError):
+    """An output could not send; ``retryable`` says whether the same batch may succeed later."""
+
+    def __init__(self, message: str, retryable: bool = True) -> None:
+        super().__init__(message)
+        self.retryable = retryable

@@ -1,0 +1,1 @@
+"""wifi-connect: captive-portal WiFi onboarding over NetworkManager."""
