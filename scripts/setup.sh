@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(
   python3 python3-venv python3-pip     # the project's own interpreter and venv
-  dbus                                 # dbus-daemon for the private system bus of the simulated radio
+  dbus systemd                         # dbus-daemon and busctl for the private system bus of the simulated radio
   python3-dbusmock                     # NetworkManager simulator (run by Debian's /usr/bin/python3)
   network-manager                      # the real nmcli client
   dnsmasq-base                         # the portal's DHCP and DNS server
@@ -23,6 +23,8 @@ missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
 done
+# Node.js only for the npm fluent-logger interop test; a machine that already has npm keeps its own.
+command -v npm >/dev/null || missing+=(nodejs npm)
 if ((${#missing[@]})); then
   echo "setup: installing Debian packages: ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
@@ -39,5 +41,8 @@ if [[ ! -f $stamp ]]; then
   .venv/bin/pip install -q -e '.[test,bench]'
   rm -f .venv/.installed-*
   touch "$stamp"
+fi
+if [[ ! -d .venv/node/node_modules/fluent-logger ]]; then
+  npm install -s --prefix .venv/node --no-save --no-audit --no-fund fluent-logger@3.4.1
 fi
 echo "setup: ready (.venv)"

@@ -86,7 +86,8 @@ def test_every_copied_path_exists_in_the_build_context(service: str) -> None:
 @pytest.mark.parametrize(("service", "script"), sorted(SIDECARS.items()))
 def test_sidecar_image_runs_its_console_script(service: str, script: str) -> None:
     _, dockerfile = build_of(service)
-    commands = " ".join(args for keyword, args in dockerfile_instructions(dockerfile) if keyword in {"ENTRYPOINT", "CMD"})
+    instructions = dockerfile_instructions(dockerfile)
+    commands = " ".join(args for keyword, args in instructions if keyword in {"ENTRYPOINT", "CMD"})
     assert script in commands, f"{dockerfile} does not start {script}"
     module, _, function = CONSOLE_SCRIPTS[script].partition(":")
     assert callable(getattr(importlib.import_module(module), function))

@@ -93,7 +93,8 @@ class PortalService(Protocol):
 
     status  -> {"state", "interface", "ssid", "portal_ssid", "gateway", "online",
                 "last_attempt": None | {"id", "ssid", "result": "pending"|"connected"|"failed",
-                                        "reason": None | FailureReason, "message", "started_at", "finished_at"}}
+                                        "reason": None | FailureReason, "message",
+                                        "started_at", "finished_at"}}
     networks/rescan -> [Network.to_json(), ...] strongest first
     connect -> the new attempt (as in last_attempt); raises InputError(field) or BusyError
     """

@@ -1,0 +1,122 @@
+"""Run the whole bundle on a simulated device: ``bash scripts/demo.sh`` (root).
+
+The "device" is a network namespace, as in production where every sidecar runs with host networking:
+wifi-connect (on a simulated NetworkManager with a few networks), the log agent (stdout sink), the health
+reporter and the example application all run inside it. Its WiFi interface is a veth whose other end
+stays on this machine, so this machine plays the phone: open the portal URL in a browser here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from devrig.netns import NetnsPair
+from devrig.nm import SimulatedNetworkManager
+from devrig.proc import stop_process
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+PHONE_ADDRESS = "192.168.42.254/24"  # this machine's end of the veth, outside the demo's DHCP range
+NETWORKS = [
+    # ssid, security, password, identity, signal, frequency
+    ("HomeNetwork", "wpa-psk", "correct-horse", "", 82, 2437),
+    ("CoffeeShop", "open", "", "", 64, 2412),
+    ("Office:5G\\", "wpa-psk", "office-pass-123", "", 55, 5180),
+    ("Corp", "wpa-eap", "s3cret-pass", "alice", 47, 5240),
+    ("Café ☕ Wi-Fi", "wpa-psk", "espresso-99", "", 30, 2462),
+]
+
+
+def bring_phone_end_home(pair: NetnsPair) -> str:
+    """Move the phone end of the veth into this machine's namespace so a local browser is the phone."""
+    host_interface = f"wcd{pair.device[-6:]}"
+    subprocess.run(["ip", "-n", pair.phone, "link", "set", pair.phone_interface, "name", host_interface,
+                    "netns", "1"], check=True, timeout=10)
+    subprocess.run(["ip", "addr", "add", PHONE_ADDRESS, "dev", host_interface], check=True, timeout=10)
+    subprocess.run(["ip", "link", "set", host_interface, "up"], check=True, timeout=10)
+    return host_interface
+
+
+def sidecar_commands(work: Path, gateway: str) -> dict[str, tuple[list[str], dict[str, str]]]:
+    return {
+        "log-agent": ([str(BIN / "log-agent")], {
+            "LOG_AGENT_FORWARD_LISTEN": "127.0.0.1:24224",
+            "LOG_AGENT_HTTP_LISTEN": "0.0.0.0:24220",
+            "LOG_AGENT_SPOOL_DIR": str(work / "spool"),
+            "LOG_AGENT_OUTPUT": "stdout:",
+            "BALENA_DEVICE_UUID": "demo0000device0000uuid",
+            "BALENA_SERVICE_NAME": "demo",
+        }),
+        "wifi-connect": ([str(BIN / "wifi-connect"), "--portal-interface", "wlan0",
+                          "--portal-dhcp-range", "192.168.42.10,192.168.42.100",
+                          "--grace-period", "3", "--rpc-socket", str(work / "wifi-connect.sock")], {}),
+        "health-reporter": ([str(BIN / "health-reporter")], {
+            "HEALTH_LISTEN": "0.0.0.0:9199",
+            "HEALTH_FLUENT_HOST": "127.0.0.1",
+            "HEALTH_FLUENT_PORT": "24224",
+        }),
+        "app": ([sys.executable, str(ROOT / "examples/app/app.py")], {"FLUENT_HOST": "127.0.0.1"}),
+    }
+
+
+def print_banner(pair: NetnsPair, gateway: str) -> None:
+    print(f"""
+edge-sidecars demo is running. The device is network namespace {pair.device}; this machine is the phone.
+
+  captive portal      http://{gateway}/            (try a wrong password, then the right one)
+  health dashboard    http://{gateway}:9199/
+  log agent metrics   http://{gateway}:24220/metrics
+  wifi-connect API    ip netns exec {pair.device} curl -s 127.0.0.1:8081/status
+
+Networks the device hears (password):""")
+    for ssid, security, password, identity, _signal, _freq in NETWORKS:
+        who = f"identity {identity}, " if identity else ""
+        print(f"  {ssid!r:20} {security:8} {who}{password or '(open)'}")
+    print("\nEvery sidecar's log lines follow (the log agent prints what it ships).", flush=True)
+    print("Ctrl-C stops everything.\n", flush=True)
+
+
+def run(duration: float | None) -> int:
+    if os.geteuid() != 0:
+        print("demo: run as root (it creates network namespaces)", file=sys.stderr)
+        return 2
+    work = Path(tempfile.mkdtemp(prefix="edge-sidecars-demo-"))
+    processes: list[subprocess.Popen] = []
+    with SimulatedNetworkManager(interface="wlan0") as sim, NetnsPair(interface="wlan0") as pair:
+        for ssid, security, password, identity, strength, frequency in NETWORKS:
+            sim.add_network(ssid, security, password, identity=identity, signal=strength, frequency=frequency)
+        bring_phone_end_home(pair)
+        for _name, (argv, extra) in sidecar_commands(work, pair.gateway).items():
+            env = {**os.environ, **sim.env, "PYTHONUNBUFFERED": "1", **extra}
+            processes.append(pair.popen(pair.device, argv, env=env, start_new_session=True))
+            time.sleep(0.5)  # the log agent listens before the others start logging to it
+        print_banner(pair, pair.gateway)
+        stop = {"now": False}
+        signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))
+        deadline = time.monotonic() + duration if duration else None
+        try:
+            while not stop["now"] and (deadline is None or time.monotonic() < deadline):
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            pass
+        for process in reversed(processes):
+            stop_process(process, grace=10)
+    print("demo: stopped, namespaces and simulated NetworkManager removed")
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--duration", type=float, help="stop after this many seconds (default: until Ctrl-C)")
+    return run(parser.parse_args().duration)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,150 @@
+"""The checks (one module each), built from HEALTH_CHECKS, and the runner that turns their readings into
+states, transitions (events) and device_check_status metrics."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import ConfigError
+from ..models import Kind, Level, Sample
+from ..snapshot import Snapshot
+from .base import Check, Reading
+from .clock import ClockCheck
+from .containers import ContainersCheck
+from .disk import DiskCheck
+from .log_backlog import LogBacklogCheck
+from .memory import MemoryCheck
+from .sidecar import SidecarCheck
+from .temperature import TemperatureCheck
+from .throttling import ThrottlingCheck
+from .undervoltage import UndervoltageCheck
+from .wifi_signal import WifiSignalCheck
+
+log = logging.getLogger(__name__)
+events = logging.getLogger("health_reporter.events")  # bare JSON lines, see web.configure_logging
+
+REGISTRY: dict[str, type[Check]] = {
+    check.name: check
+    for check in (
+        DiskCheck,
+        MemoryCheck,
+        TemperatureCheck,
+        UndervoltageCheck,
+        ThrottlingCheck,
+        ClockCheck,
+        WifiSignalCheck,
+        LogBacklogCheck,
+        SidecarCheck,
+        ContainersCheck,
+    )
+}
+
+
+def build_checks(overrides: Mapping[str, Mapping[str, Any]]) -> list[Check]:
+    """Every registered check with its defaults overridden per check; ``enabled: false`` leaves one out."""
+    unknown = sorted(set(overrides) - set(REGISTRY))
+    if unknown:
+        raise ConfigError(f"HEALTH_CHECKS.{unknown[0]}: unknown check (known: {', '.join(REGISTRY)})")
+    checks = [cls.from_dict(dict(overrides.get(name, {}))) for name, cls in REGISTRY.items()]
+    return [check for check in checks if check.settings.enabled]
+
+
+@dataclass(frozen=True)
+class CheckState:
+    name: str
+    title: str
+    level: Level
+    value: float | None
+    message: str
+    since: float  # when the check entered this level
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "check": self.name,
+            "title": self.title,
+            "status": self.level.name.lower(),
+            "value": self.value,
+            "message": self.message,
+            "since": self.since,
+        }
+
+
+@dataclass(frozen=True)
+class Transition:
+    check: str
+    previous: Level
+    level: Level
+    value: float | None
+    message: str
+    at: float
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "event": "check_transition",
+            "check": self.check,
+            "from": self.previous.name.lower(),
+            "to": self.level.name.lower(),
+            "value": self.value,
+            "message": self.message,
+            "time": self.at,
+        }
+
+
+class CheckRunner:
+    """Evaluates every check once per snapshot; a check that raises keeps its previous state."""
+
+    def __init__(self, checks: list[Check], clock: Callable[[], float] = time.time) -> None:
+        self._checks = checks
+        self._clock = clock
+        started = clock()
+        self._states = {
+            c.name: CheckState(c.name, c.title, Level.OK, None, "not evaluated yet", started) for c in checks
+        }
+
+    def run(self, snap: Snapshot) -> list[Transition]:
+        transitions = []
+        now = self._clock()
+        for check in self._checks:
+            previous = self._states[check.name]
+            try:
+                reading = check.evaluate(snap)
+            except Exception:  # a buggy check must not stop the others (or the sampler)
+                log.exception("check %s failed", check.name)
+                continue
+            since = previous.since if reading.level == previous.level else now
+            self._states[check.name] = _state(check, reading, since)
+            if reading.level != previous.level:
+                transitions.append(
+                    Transition(check.name, previous.level, reading.level, reading.value, reading.message, now)
+                )
+        for transition in transitions:
+            events.info(json.dumps(transition.to_record()))
+        return transitions
+
+    @property
+    def states(self) -> list[CheckState]:
+        return list(self._states.values())
+
+    @property
+    def overall(self) -> Level:
+        return max((state.level for state in self._states.values()), default=Level.OK)
+
+    def samples(self) -> list[Sample]:
+        levels = "0 ok, 1 warning, 2 critical"
+        check_help = f"Check status: {levels}."
+        samples = [
+            Sample("device_check_status", float(s.level), Kind.GAUGE, check_help, (("check", s.name),))
+            for s in self._states.values()
+        ]
+        overall_help = f"Worst check status: {levels}."
+        samples.append(Sample("device_health_status", float(self.overall), Kind.GAUGE, overall_help))
+        return samples
+
+
+def _state(check: Check, reading: Reading, since: float) -> CheckState:
+    return CheckState(check.name, check.title, reading.level, reading.value, reading.message, since)

@@ -1,0 +1,191 @@
+"""What every check shares: settings parsed from a dict, hysteresis, and the reading it produces.
+
+Two kinds of check:
+- ``ThresholdCheck``: a number against warn/critical thresholds. The level rises as soon as a threshold is
+  crossed and drops only once the value is back past ``threshold - hysteresis`` (Netdata's "warn > 80 while
+  warning, else > 90" idea), so a value hovering at a threshold does not produce a storm of events.
+- ``ConditionCheck``: a discrete condition (under-voltage, sidecar down...). The level rises after
+  ``raise_after`` consecutive samples and drops after ``clear_after`` consecutive better samples.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, ClassVar, Self
+
+from ..errors import ConfigError
+from ..models import Level
+from ..snapshot import Snapshot
+
+LEVEL_NAMES = {level.name.lower(): level for level in Level}
+
+
+@dataclass(frozen=True)
+class Reading:
+    """A check's verdict on one snapshot. ``value`` is None for conditions and when nothing was measured."""
+
+    level: Level
+    value: float | None
+    message: str
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Base of every check's settings; ``from_dict`` rejects unknown keys naming them."""
+
+    enabled: bool = True
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], where: str) -> Self:
+        known = {f.name: f for f in dataclasses.fields(cls)}
+        kwargs = {}
+        for key, raw in data.items():
+            if key not in known:
+                raise ConfigError(f"{where}.{key}: unknown key (known: {', '.join(sorted(known))})")
+            kwargs[key] = _coerce(raw, type(known[key].default), f"{where}.{key}")
+        try:
+            return cls(**kwargs)
+        except ValueError as err:
+            raise ConfigError(f"{where}: {err}") from err
+
+
+def _coerce(raw: Any, kind: type, where: str) -> Any:
+    if kind is bool and isinstance(raw, bool):
+        return raw
+    if kind is Level and str(raw).lower() in LEVEL_NAMES:
+        return LEVEL_NAMES[str(raw).lower()]
+    if kind in (int, float) and isinstance(raw, int | float) and not isinstance(raw, bool):
+        return kind(raw)
+    raise ConfigError(f"{where}: expected {_describe(kind)}, got {raw!r}")
+
+
+def _describe(kind: type) -> str:
+    return "warning or critical" if kind is Level else kind.__name__
+
+
+@dataclass(frozen=True)
+class ThresholdSettings(Settings):
+    warn: float = 0.0
+    critical: float = 0.0
+    hysteresis: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.hysteresis < 0:
+            raise ValueError("hysteresis must not be negative")
+
+
+@dataclass(frozen=True)
+class ConditionSettings(Settings):
+    level: Level = Level.WARNING  # the level the condition raises
+    raise_after: int = 1  # consecutive samples before the level rises
+    clear_after: int = 3  # consecutive better samples before it drops
+
+    def __post_init__(self) -> None:
+        if self.raise_after < 1 or self.clear_after < 1:
+            raise ValueError("raise_after and clear_after must be at least 1")
+        if self.level == Level.OK:
+            raise ValueError("level must be warning or critical")
+
+
+class Check(ABC):
+    """One health check. Stateful: ``evaluate`` is called once per sample, in order."""
+
+    name: ClassVar[str]
+    title: ClassVar[str]
+    settings_type: ClassVar[type[Settings]]
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.level = Level.OK
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self:
+        return cls(cls.settings_type.from_dict(data, f"HEALTH_CHECKS.{cls.name}"))
+
+    @abstractmethod
+    def evaluate(self, snap: Snapshot) -> Reading: ...
+
+
+class ThresholdCheck(Check):
+    """Subclasses say what number to read; ``higher_is_worse`` False for e.g. WiFi signal in dBm."""
+
+    higher_is_worse: ClassVar[bool] = True
+    unit: ClassVar[str] = ""
+    settings: ThresholdSettings
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        assert isinstance(settings, ThresholdSettings)
+        warn, critical = settings.warn, settings.critical
+        if not (warn <= critical if self.higher_is_worse else warn >= critical):
+            worse = "above" if self.higher_is_worse else "below"
+            raise ConfigError(f"HEALTH_CHECKS.{self.name}: critical must be at or {worse} warn")
+
+    @abstractmethod
+    def measure(self, snap: Snapshot) -> tuple[float, str] | None:
+        """(value, what was measured) or None when the device does not report it."""
+
+    def evaluate(self, snap: Snapshot) -> Reading:
+        measured = self.measure(snap)
+        if measured is None:
+            self.level = Level.OK
+            return Reading(Level.OK, None, "not measured on this device")
+        value, subject = measured
+        self.level = self.next_level(self.level, value)
+        return Reading(self.level, value, f"{subject} {self.format(value)}")
+
+    def next_level(self, current: Level, value: float) -> Level:
+        sign = 1.0 if self.higher_is_worse else -1.0  # compare as "bigger is worse"
+        worse = sign * value
+        thresholds = {Level.WARNING: sign * self.settings.warn, Level.CRITICAL: sign * self.settings.critical}
+        raw = max((lvl for lvl, limit in thresholds.items() if worse >= limit), default=Level.OK)
+        level = max(current, raw)
+        while level > raw and worse < thresholds[level] - self.settings.hysteresis:
+            level = Level(level - 1)
+        return level
+
+    def format(self, value: float) -> str:
+        if self.unit == "%":  # the value is a 0-1 ratio
+            return f"{value:.0%}"
+        return f"{round(value, 1):g}{self.unit}"
+
+
+class ConditionCheck(Check):
+    """Subclasses return the level the current sample would deserve; debouncing happens here."""
+
+    settings: ConditionSettings
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        self._streak_level = Level.OK
+        self._streak = 0
+
+    @abstractmethod
+    def assess(self, snap: Snapshot) -> tuple[Level, str]:
+        """(level this sample deserves, why)."""
+
+    def evaluate(self, snap: Snapshot) -> Reading:
+        wanted, message = self.assess(snap)
+        self._streak = self._streak + 1 if wanted == self._streak_level else 1
+        self._streak_level = wanted
+        needed = self.settings.raise_after if wanted > self.level else self.settings.clear_after
+        if wanted != self.level and self._streak >= needed:
+            self.level = wanted
+        return Reading(self.level, None, message)
+
+
+class ListCheck(ConditionCheck):
+    """A condition that holds while anything is listed (sidecars down, unhealthy containers...)."""
+
+    what: ClassVar[str]  # plural noun phrase for the message: "sidecars down: log-agent"
+
+    @abstractmethod
+    def listed(self, snap: Snapshot) -> list[str]: ...
+
+    def assess(self, snap: Snapshot) -> tuple[Level, str]:
+        names = sorted(self.listed(snap))
+        if not names:
+            return Level.OK, f"no {self.what}"
+        return self.settings.level, f"{self.what}: {', '.join(names)}"

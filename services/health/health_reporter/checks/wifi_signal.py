@@ -1,0 +1,30 @@
+"""WiFi signal strength in dBm (lower is worse); Glances' -75/-85 dBm warning and critical levels."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..snapshot import Snapshot
+from .base import ThresholdCheck, ThresholdSettings
+
+
+@dataclass(frozen=True)
+class WifiSignalSettings(ThresholdSettings):
+    warn: float = -75.0
+    critical: float = -85.0
+    hysteresis: float = 3.0
+
+
+class WifiSignalCheck(ThresholdCheck):
+    name = "wifi_signal"
+    title = "WiFi signal"
+    settings_type = WifiSignalSettings
+    higher_is_worse = False
+    unit = " dBm"
+
+    def measure(self, snap: Snapshot) -> tuple[float, str] | None:
+        signals = snap.find("device_wifi_signal_dbm")
+        if not signals:
+            return None
+        weakest = min(signals, key=lambda s: s.value)
+        return weakest.value, f"{weakest.label('interface')} signal"

@@ -1,0 +1,100 @@
+"""Every collector by name. A factory takes the Paths and that collector's options (a mapping; unknown
+keys raise ConfigError naming ``collectors.<name>.<key>``).
+
+=========== ======= ============================================= =========================================
+collector   cadence reads                                         options (default)
+=========== ======= ============================================= =========================================
+cpu         fast    <proc>/stat (psutil)                          -
+load        fast    <proc>/loadavg                                -
+memory      fast    <proc>/meminfo                                -
+filesystem  fast    <proc>/1/mounts (else self/mounts), statvfs   data_mounts (/data, /mnt/data, /)
+                    under the root
+diskio      fast    <proc>/diskstats (psutil)                     -
+network     fast    <proc>/net/dev (psutil), <sys>/class/net      -
+uptime      fast    <proc>/stat btime (psutil)                    -
+clock       fast    adjtimex(2) read-only, else <root>/run/       use_adjtimex (true)
+                    systemd/timesync/synchronized
+filefd      fast    <proc>/sys/fs/file-nr                         -
+thermal     slow    <sys>/class/hwmon, <sys>/class/thermal        -
+throttling  slow    <sys>/devices/platform/soc*/..firmware/       vcgencmd ("vcgencmd"; "" = never),
+                    get_throttled, vcgencmd, rpi_volt hwmon       timeout (2)
+processes   slow    <proc>/stat, numeric entries of <proc>        -
+wifi        slow    <proc>/net/wireless, <sys>/class/net, iw,     iw ("iw"; "" = never), wifi_connect_url
+                    wifi-connect /status (SSID)                   (http://127.0.0.1:8081/status), timeout (1)
+sidecars    slow    wifi-connect /status, log agent /metrics      wifi_connect_url, log_agent_url
+                                                                  (http://127.0.0.1:24220/metrics), timeout
+                                                                  (1), log_*_metric (agent's family names)
+containers  slow    engine API GET /containers/json?all=1 on the  socket (DOCKER_HOST unix://, else
+                    Unix socket; none = no samples                /var/run/balena.sock, /var/run/docker.sock),
+                                                                  timeout (3)
+=========== ======= ============================================= =========================================
+
+A missing sensor or file that only some devices have yields no samples; an unreadable one (EACCES,
+EISDIR) or a malformed one raises CollectorError and the registry scores the collector 0.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from ..errors import ConfigError
+from ..paths import Paths
+from .base import Cadence, Collector
+from .clock import ClockCollector
+from .containers import ContainersCollector
+from .cpu import CpuCollector
+from .diskio import DiskIoCollector
+from .filefd import FileFdCollector
+from .filesystem import FilesystemCollector
+from .load import LoadCollector
+from .memory import MemoryCollector
+from .network import NetworkCollector
+from .processes import ProcessesCollector
+from .sidecars import SidecarsCollector
+from .thermal import ThermalCollector
+from .throttling import ThrottlingCollector
+from .uptime import UptimeCollector
+from .wifi import WifiCollector
+
+CollectorFactory = Callable[[Paths, Mapping[str, Any] | None], Collector]
+
+REGISTRY: dict[str, CollectorFactory] = {
+    cls.name: cls.from_options
+    for cls in (
+        CpuCollector,
+        LoadCollector,
+        MemoryCollector,
+        FilesystemCollector,
+        DiskIoCollector,
+        NetworkCollector,
+        UptimeCollector,
+        ClockCollector,
+        FileFdCollector,
+        ThermalCollector,
+        ThrottlingCollector,
+        ProcessesCollector,
+        WifiCollector,
+        SidecarsCollector,
+        ContainersCollector,
+    )
+}
+
+
+def build_collectors(
+    paths: Paths,
+    options: Mapping[str, Mapping[str, Any]] | None = None,
+    names: Iterable[str] | None = None,
+) -> list[Collector]:
+    """One collector per name (default: all), each given ``options[name]``."""
+    options = options or {}
+    unknown = set(options) - set(REGISTRY) | set(names or ()) - set(REGISTRY)
+    if unknown:
+        raise ConfigError(
+            f"collectors: unknown collector(s) {', '.join(sorted(unknown))} (known: {', '.join(REGISTRY)})"
+        )
+    paths.use_for_psutil()
+    return [REGISTRY[name](paths, options.get(name)) for name in (names or REGISTRY)]
+
+
+__all__ = ["REGISTRY", "Cadence", "Collector", "CollectorFactory", "build_collectors"]

@@ -1,0 +1,236 @@
+"""Settings from the environment, validated once at start-up.
+
+Every bad value raises ConfigError naming the variable; ``__main__`` turns that into exit status 2.
+Check thresholds are one YAML/JSON mapping in HEALTH_CHECKS (``{disk: {warn: 0.85}, temperature:
+{critical: 82}}``) so each check's own ``from_dict`` can reject unknown keys with the key's name.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import yaml
+
+from .errors import ConfigError
+from .paths import Paths
+
+DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
+DEFAULT_PORT = 9199  # clashes with none of 48484 (supervisor), 9100 (node_exporter), 24220/24224 (log agent)
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class AutohealConfig:
+    enabled: bool = False
+    max_restarts: int = 3  # per container, until it has been seen healthy again
+    backoff_seconds: float = 60.0  # wait before the first restart; doubles after each restart
+    stop_timeout_seconds: int = 10  # the engine's ?t= for POST /containers/<id>/restart
+
+
+@dataclass(frozen=True)
+class TelemetryConfig:
+    enabled: bool = True
+    fluent_host: str = "127.0.0.1"
+    fluent_port: int = 24224
+    tag_prefix: str = "health"
+    heartbeat_minutes: float = 5.0
+    buffer_bytes: int = 256 * 1024  # fluent-logger keeps unsent records in RAM up to this, then drops them
+    timeout_seconds: float = 2.0
+
+
+@dataclass(frozen=True)
+class Config:
+    listen_host: str = "0.0.0.0"
+    listen_port: int = DEFAULT_PORT
+    log_level: str = "INFO"
+    paths: Paths = field(default_factory=Paths)
+    fast_interval_seconds: float = 10.0
+    slow_interval_seconds: float = 60.0
+    history_minutes: float = 60.0
+    collectors_enabled: tuple[str, ...] = ()  # empty: every registered collector
+    collectors_disabled: tuple[str, ...] = ()
+    # None: the collector's own default (see collectors/); given, they fill collector_options below.
+    data_mountpoints: tuple[str, ...] | None = None
+    wifi_connect_url: str | None = None
+    log_agent_url: str | None = None
+    docker_host: str | None = None
+    collector_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    checks: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    telemetry: TelemetryConfig = field(default_factory=TelemetryConfig)
+    autoheal: AutohealConfig = field(default_factory=AutohealConfig)
+
+    @property
+    def docker_socket(self) -> str:
+        """The engine's Unix socket path (only unix:// DOCKER_HOST values are supported)."""
+        return (self.docker_host or DEFAULT_DOCKER_HOST).removeprefix("unix://")
+
+    def options_for_collectors(self) -> dict[str, dict[str, Any]]:
+        """HEALTH_COLLECTOR_OPTIONS with the dedicated variables laid over it."""
+        options = {name: dict(values) for name, values in self.collector_options.items()}
+        dedicated = {
+            ("filesystem", "data_mounts"): self.data_mountpoints,
+            ("sidecars", "wifi_connect_url"): self.wifi_connect_url,
+            ("wifi", "wifi_connect_url"): self.wifi_connect_url,
+            ("sidecars", "log_agent_url"): self.log_agent_url,
+            ("containers", "socket"): None if self.docker_host is None else self.docker_socket,
+        }
+        for (collector, key), value in dedicated.items():
+            if value is not None:
+                options.setdefault(collector, {})[key] = value
+        return options
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
+        reader = _EnvReader(os.environ if env is None else env)
+        host, port = reader.get("HEALTH_LISTEN", parse_listen, (cls.listen_host, cls.listen_port))
+        fast = reader.get("HEALTH_FAST_INTERVAL", _positive_float, cls.fast_interval_seconds)
+        slow = reader.get("HEALTH_SLOW_INTERVAL", _positive_float, cls.slow_interval_seconds)
+        if slow < fast:
+            raise ConfigError(f"HEALTH_SLOW_INTERVAL ({slow}) must not be shorter than HEALTH_FAST_INTERVAL")
+        return cls(
+            listen_host=host,
+            listen_port=port,
+            log_level=reader.get("HEALTH_LOG_LEVEL", _log_level, cls.log_level),
+            paths=Paths.from_env(reader.env),
+            fast_interval_seconds=fast,
+            slow_interval_seconds=slow,
+            history_minutes=reader.get("HEALTH_HISTORY_MINUTES", _positive_float, cls.history_minutes),
+            collectors_enabled=reader.get("HEALTH_COLLECTORS", _name_list, ()),
+            collectors_disabled=reader.get("HEALTH_COLLECTORS_DISABLED", _name_list, ()),
+            data_mountpoints=reader.get("HEALTH_DATA_MOUNTPOINTS", _path_list, None),
+            wifi_connect_url=reader.get("HEALTH_WIFI_CONNECT_URL", _http_url, None),
+            log_agent_url=reader.get("HEALTH_LOG_AGENT_URL", _http_url, None),
+            docker_host=reader.get("DOCKER_HOST", _unix_url, None),
+            collector_options=reader.get("HEALTH_COLLECTOR_OPTIONS", _mapping_of_mappings, {}),
+            checks=reader.get("HEALTH_CHECKS", _mapping_of_mappings, {}),
+            telemetry=_telemetry_from(reader),
+            autoheal=_autoheal_from(reader),
+        )
+
+
+def _telemetry_from(reader: _EnvReader) -> TelemetryConfig:
+    default = TelemetryConfig()
+    return TelemetryConfig(
+        enabled=reader.get("HEALTH_TELEMETRY", parse_bool, default.enabled),
+        fluent_host=reader.get("HEALTH_FLUENT_HOST", _non_empty, default.fluent_host),
+        fluent_port=reader.get("HEALTH_FLUENT_PORT", _port, default.fluent_port),
+        tag_prefix=reader.get("HEALTH_TAG_PREFIX", _tag, default.tag_prefix),
+        heartbeat_minutes=reader.get("HEALTH_HEARTBEAT_MINUTES", _positive_float, default.heartbeat_minutes),
+        buffer_bytes=reader.get("HEALTH_TELEMETRY_BUFFER_BYTES", _positive_int, default.buffer_bytes),
+    )
+
+
+def _autoheal_from(reader: _EnvReader) -> AutohealConfig:
+    default = AutohealConfig()
+    return AutohealConfig(
+        enabled=reader.get("HEALTH_AUTOHEAL", parse_bool, default.enabled),
+        max_restarts=reader.get("HEALTH_AUTOHEAL_MAX_RESTARTS", _positive_int, default.max_restarts),
+        backoff_seconds=reader.get("HEALTH_AUTOHEAL_BACKOFF", _positive_float, default.backoff_seconds),
+        stop_timeout_seconds=reader.get(
+            "HEALTH_AUTOHEAL_STOP_TIMEOUT", _positive_int, default.stop_timeout_seconds
+        ),
+    )
+
+
+class _EnvReader:
+    """Reads one variable through a parser; a parser's ValueError becomes ConfigError naming the variable."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = env
+
+    def get(self, name: str, parse: Callable[[str], T], default: T) -> T:
+        raw = self.env.get(name, "").strip()
+        if not raw:
+            return default
+        try:
+            return parse(raw)
+        except (ValueError, yaml.YAMLError) as err:
+            raise ConfigError(f"{name}={raw!r}: {err}") from err
+
+
+def parse_bool(raw: str) -> bool:
+    lowered = raw.lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError("expected one of 1/0, true/false, yes/no, on/off")
+
+
+def parse_listen(raw: str) -> tuple[str, int]:
+    """``host:port``, ``:port`` (all interfaces) or ``[v6]:port``."""
+    host, sep, port = raw.rpartition(":")
+    if not sep:
+        raise ValueError("expected host:port, e.g. 0.0.0.0:9199")
+    return (host.strip("[]") or "0.0.0.0"), _port(port)
+
+
+def _port(raw: str) -> int:
+    port = int(raw)
+    if not 0 <= port <= 65535:
+        raise ValueError("port must be 0-65535")
+    return port
+
+
+def _positive_float(raw: str) -> float:
+    value = float(raw)
+    if not value > 0:
+        raise ValueError("must be a number greater than 0")
+    return value
+
+
+def _positive_int(raw: str) -> int:
+    value = int(raw)
+    if value <= 0:
+        raise ValueError("must be an integer greater than 0")
+    return value
+
+
+def _log_level(raw: str) -> str:
+    level = raw.upper()
+    if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+        raise ValueError("expected DEBUG, INFO, WARNING or ERROR")
+    return level
+
+
+def _non_empty(raw: str) -> str:
+    return raw
+
+
+def _tag(raw: str) -> str:
+    if any(part == "" for part in raw.split(".")) or any(ch.isspace() for ch in raw):
+        raise ValueError("a fluent tag is dot-separated words without spaces, e.g. health or device.health")
+    return raw
+
+
+def _name_list(raw: str) -> tuple[str, ...]:
+    return tuple(name.strip() for name in raw.split(",") if name.strip())
+
+
+def _path_list(raw: str) -> tuple[str, ...]:
+    paths = _name_list(raw)
+    if not all(path.startswith("/") for path in paths):
+        raise ValueError("expected absolute paths separated by commas")
+    return paths
+
+
+def _http_url(raw: str) -> str:
+    if not raw.startswith(("http://", "https://")):
+        raise ValueError("expected an http:// or https:// URL")
+    return raw.rstrip("/")
+
+
+def _unix_url(raw: str) -> str:
+    if not raw.startswith("unix://"):
+        raise ValueError("only unix:// engine sockets are supported, e.g. unix:///var/run/balena.sock")
+    return raw
+
+
+def _mapping_of_mappings(raw: str) -> dict[str, dict[str, Any]]:
+    data = yaml.safe_load(raw)
+    if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
+        raise ValueError("expected a mapping of name to settings, e.g. {disk: {warn: 0.85}}")
+    return data

@@ -1,0 +1,176 @@
+"""Telemetry to the log agent's forward input through the stock fluent-logger sender.
+
+What is sent (tags ``<prefix>.metrics``, ``<prefix>.heartbeat``, ``<prefix>.event``):
+- a compact metrics record only when a value moves into another bucket (the balena supervisor's
+  de-noising: cpu 20 %, temperature 5 C, memory 10 MB ...), so a steady device sends almost nothing;
+- a heartbeat every N minutes with the same fields and every check's status;
+- every check transition and autoheal action as an event.
+
+The sender runs in its own thread behind a bounded queue, so an unreachable or slow agent never delays
+sampling or HTTP. fluent-logger keeps what it could not send in RAM (up to ``buffer_bytes``) and retries on
+the next record; beyond that the records are dropped and counted.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import msgpack
+from fluent import sender as fluent_sender
+
+from .config import TelemetryConfig
+from .models import Kind, Sample
+
+log = logging.getLogger(__name__)
+
+# Field -> bucket width; None: any change counts. Values come from snapshot.summary() (+ status).
+BUCKETS: dict[str, float | None] = {
+    "cpu_usage": 20,  # %
+    "cpu_temp": 5,  # degrees C
+    "memory_usage": 10,  # MB
+    "storage_usage": 100,  # MB
+    "wifi_signal_dbm": 10,
+    "log_backlog_records": 1000,
+    "is_undervolted": None,
+    "status": None,
+}
+QUEUE_LIMIT = 1000
+_STOP = object()
+
+
+def compact(summary: Mapping[str, Any], status: str) -> dict[str, Any]:
+    """The few headline fields of /status that telemetry carries."""
+    wifi = summary.get("wifi") or {}
+    log_agent = (summary.get("sidecars") or {}).get("log-agent") or {}
+    return {
+        "cpu_usage": summary.get("cpu_usage"),
+        "cpu_temp": summary.get("cpu_temp"),
+        "memory_usage": summary.get("memory_usage"),
+        "memory_total": summary.get("memory_total"),
+        "storage_usage": summary.get("storage_usage"),
+        "storage_total": summary.get("storage_total"),
+        "is_undervolted": summary.get("is_undervolted"),
+        "wifi_signal_dbm": wifi.get("signal_dbm"),
+        "log_backlog_records": log_agent.get("backlog_records"),
+        "status": status,
+    }
+
+
+def bucket_key(record: Mapping[str, Any]) -> tuple[Any, ...]:
+    """Equal keys mean "no significant change": floor(value / bucket) per field, like the supervisor."""
+    key = []
+    for field, width in BUCKETS.items():
+        value = record.get(field)
+        key.append(value // width if width is not None and isinstance(value, int | float) else value)
+    return tuple(key)
+
+
+class Telemetry:
+    def __init__(
+        self,
+        config: TelemetryConfig,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._config = config
+        self._clock = clock
+        self._sender = fluent_sender.FluentSender(
+            config.tag_prefix,
+            host=config.fluent_host,
+            port=config.fluent_port,
+            bufmax=config.buffer_bytes,
+            timeout=config.timeout_seconds,
+            nanosecond_precision=True,
+            buffer_overflow_handler=self._overflowed,
+        )
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=QUEUE_LIMIT)
+        self._thread = threading.Thread(target=self._drain, name="telemetry", daemon=True)
+        self._last_bucket: tuple[Any, ...] | None = None
+        self._next_heartbeat = 0.0
+        self.sent = 0
+        self.failed_sends = 0
+        self.dropped = 0
+        self._buffered = 0  # records fluent-logger holds for a retry
+        self._overflow_count = 0
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop the sender thread; fluent-logger tries once more to flush what it still holds."""
+        if self._thread.is_alive():
+            self._queue.put(_STOP)
+            self._thread.join(timeout)
+        self._sender.close()
+
+    def on_sample(self, summary: Mapping[str, Any], status: str, checks: Mapping[str, str]) -> None:
+        record = compact(summary, status)
+        key = bucket_key(record)
+        if key != self._last_bucket:
+            self._last_bucket = key
+            self._enqueue("metrics", record)
+        now = self._clock()
+        if now >= self._next_heartbeat:
+            self._next_heartbeat = now + self._config.heartbeat_minutes * 60
+            heartbeat = {**record, "uptime_seconds": summary.get("uptime_seconds"), "checks": dict(checks)}
+            self._enqueue("heartbeat", heartbeat)
+
+    def event(self, record: Mapping[str, Any]) -> None:
+        self._enqueue("event", dict(record))
+
+    @property
+    def unsent(self) -> int:
+        return self._queue.qsize() + self._buffered
+
+    def samples(self) -> list[Sample]:
+        return [
+            Sample("device_telemetry_sent_records_total", self.sent, Kind.COUNTER,
+                   "Telemetry records the log agent accepted."),
+            Sample("device_telemetry_failed_sends_total", self.failed_sends, Kind.COUNTER,
+                   "Attempts to send telemetry that failed (the record is kept for a retry)."),
+            Sample("device_telemetry_dropped_records_total", self.dropped, Kind.COUNTER,
+                   "Telemetry records given up: queue or fluent-logger buffer full."),
+            Sample("device_telemetry_unsent_records", self.unsent, Kind.GAUGE,
+                   "Telemetry records waiting to be sent."),
+        ]  # fmt: skip
+
+    def _enqueue(self, label: str, record: dict[str, Any]) -> None:
+        try:
+            self._queue.put_nowait((label, time.time(), record))
+        except queue.Full:
+            self.dropped += 1
+
+    def _drain(self) -> None:
+        while (item := self._queue.get()) is not _STOP:
+            label, timestamp, record = item
+            self._send(label, timestamp, record)
+
+    def _send(self, label: str, timestamp: float, record: dict[str, Any]) -> None:
+        self._overflow_count = 0
+        if self._sender.emit_with_time(label, timestamp, record):
+            if self._buffered:
+                log.info("telemetry: log agent reachable again, %d buffered records sent", self._buffered)
+            self.sent += 1 + self._buffered
+            self._buffered = 0
+            return
+        self.failed_sends += 1
+        if not self._buffered:  # first failure since the agent was last reachable
+            log.warning(
+                "telemetry: cannot reach the log agent at %s:%d (%s); buffering up to %d bytes",
+                self._config.fluent_host, self._config.fluent_port,
+                self._sender.last_error, self._config.buffer_bytes,
+            )  # fmt: skip
+        if self._overflow_count:  # fluent-logger gave up its whole buffer, this record included
+            self.dropped += self._overflow_count
+            self._buffered = 0
+        else:
+            self._buffered += 1
+
+    def _overflowed(self, pending: bytes) -> None:
+        unpacker = msgpack.Unpacker(raw=False, strict_map_key=False)
+        unpacker.feed(pending)
+        self._overflow_count = sum(1 for _ in unpacker)

@@ -1,0 +1,225 @@
+"""The agent's configuration: environment variables for the common case, a YAML file for the rest.
+
+Precedence: built-in defaults < YAML file (LOG_AGENT_CONFIG) < environment variables. Everything is
+validated once, at start-up (and on SIGHUP reload); any problem is a ConfigError naming the key, e.g.
+``outputs[1].url: unsupported scheme 'ftp'`` or ``LOG_AGENT_SPOOL_MAX_BYTES: not a size: 'lots'``.
+An environment variable set to the empty string counts as unset. See CONFIGURATION.md.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from .confparse import parse_listen, parse_size, rekey
+from .enrich import Enricher, IdentityConfig
+from .errors import ConfigError
+from .inputs.forward import ForwardInputConfig
+from .outputs import REGISTRY, build_output, config_from_dict, config_from_url, kind_of_url
+from .outputs.base import Output
+from .outputs.stdout import StdoutOutputConfig
+from .pipeline import RetryConfig
+from .routing import Router, TagMatcher
+from .spool import SpoolConfig
+
+ENV_CONFIG = "LOG_AGENT_CONFIG"
+ENV_FORWARD_LISTEN = "LOG_AGENT_FORWARD_LISTEN"
+ENV_SPOOL_DIR = "LOG_AGENT_SPOOL_DIR"
+ENV_SPOOL_MAX_BYTES = "LOG_AGENT_SPOOL_MAX_BYTES"
+ENV_OUTPUT = "LOG_AGENT_OUTPUT"
+ENV_HTTP_LISTEN = "LOG_AGENT_HTTP_LISTEN"
+ENV_LOG_LEVEL = "LOG_AGENT_LOG_LEVEL"
+
+DEFAULT_HTTP_LISTEN = "127.0.0.1:24220"
+DEFAULT_MATCH = ("**",)
+LOG_LEVELS = ("debug", "info", "warning", "error")
+# section -> {field: environment variable that overrides it}
+_SECTION_ENV = {
+    "forward": {"listen": ENV_FORWARD_LISTEN},
+    "spool": {"dir": ENV_SPOOL_DIR, "max_bytes": ENV_SPOOL_MAX_BYTES},
+}
+_TOP_LEVEL_KEYS = ("forward", "spool", "retry", "outputs", "http_listen", "identity", "log_level")
+_SPEC_KEYS = ("name", "url", "kind", "match")  # the rest of an outputs[] item is the kind's config
+_OUTPUT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")  # also a cursor file name and metric label
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    """One configured output: a unique name, its kind, the tags it takes and the kind's config."""
+
+    name: str
+    kind: str
+    match: tuple[str, ...]
+    config: Any
+
+    def build(self) -> Output:
+        return build_output(self.kind, self.config, self.name)
+
+    def matcher(self) -> TagMatcher:
+        return TagMatcher(self.match)
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    forward: ForwardInputConfig
+    spool: SpoolConfig
+    retry: RetryConfig
+    outputs: tuple[OutputSpec, ...]
+    http_listen: tuple[str, int] = ("127.0.0.1", 24220)
+    identity: IdentityConfig = field(default_factory=IdentityConfig)
+    log_level: str = "info"
+
+    @classmethod
+    def load(cls, env: Mapping[str, str], yaml_path: str | None = None) -> AgentConfig:
+        """Read ``yaml_path`` (default: $LOG_AGENT_CONFIG, if set), apply ``env`` on top, validate."""
+        env = {k: v for k, v in env.items() if v != ""}
+        path_key = "config" if yaml_path else ENV_CONFIG
+        path = yaml_path or env.get(ENV_CONFIG)
+        document = read_yaml(path, path_key) if path else {}
+        return cls.from_sources(document, env)
+
+    @classmethod
+    def from_sources(cls, document: Mapping[str, Any], env: Mapping[str, str]) -> AgentConfig:
+        for key in document:
+            if key not in _TOP_LEVEL_KEYS:
+                raise ConfigError(str(key), f"unknown key (known keys: {', '.join(_TOP_LEVEL_KEYS)})")
+        return cls(
+            forward=_section(ForwardInputConfig, document, "forward", env),
+            spool=_section(SpoolConfig, document, "spool", env),
+            retry=_section(RetryConfig, document, "retry", env),
+            outputs=_outputs(document, env),
+            http_listen=_http_listen(document, env),
+            identity=IdentityConfig.from_dict(_mapping(document.get("identity"), "identity")),
+            log_level=_log_level(document, env),
+        )
+
+    def router(self) -> Router:
+        return Router({spec.name: spec.matcher() for spec in self.outputs})
+
+    def enricher(self, env: Mapping[str, str], hostname: str | None = None) -> Enricher:
+        return Enricher.from_config(self.identity, env, hostname)
+
+
+def read_yaml(path: str, key: str) -> dict[str, Any]:
+    """The YAML document at ``path`` as a mapping (empty file = {}); ConfigError naming ``key``."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            document = yaml.safe_load(handle)
+    except OSError as err:
+        raise ConfigError(key, f"cannot read {path!r}: {err.strerror}") from err
+    except UnicodeDecodeError as err:
+        raise ConfigError(key, f"{path!r} is not UTF-8 text") from err
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(key, f"{path!r} is not valid YAML{where}") from err
+    if document is None:
+        return {}
+    if not isinstance(document, dict):
+        raise ConfigError(key, f"{path!r} must hold a mapping at the top level")
+    return document
+
+
+def _mapping(value: Any, key: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ConfigError(key, f"expected a mapping, got {type(value).__name__}")
+    return value
+
+
+def _section(config_class: Any, document: Mapping[str, Any], key: str, env: Mapping[str, str]) -> Any:
+    """``config_class.from_dict`` of a YAML section with its env overrides on top; a failure caused
+    by an env value is reported under the variable's name."""
+    overrides = {field: var for field, var in _SECTION_ENV.get(key, {}).items() if var in env}
+    data = _mapping(document.get(key), key) | {f: _env_value(env, var) for f, var in overrides.items()}
+    try:
+        return config_class.from_dict(data)
+    except ConfigError as err:
+        field_name = err.key.partition(".")[2]
+        if field_name in overrides:
+            raise ConfigError(overrides[field_name], str(err)[len(err.key) + 2 :]) from err
+        raise
+
+
+def _env_value(env: Mapping[str, str], var: str) -> Any:
+    # Sizes are parsed here so "LOG_AGENT_SPOOL_MAX_BYTES: not a size" names the variable.
+    return parse_size(env[var], var) if var == ENV_SPOOL_MAX_BYTES else env[var]
+
+
+def _http_listen(document: Mapping[str, Any], env: Mapping[str, str]) -> tuple[str, int]:
+    if ENV_HTTP_LISTEN in env:
+        return parse_listen(env[ENV_HTTP_LISTEN], ENV_HTTP_LISTEN)
+    return parse_listen(document.get("http_listen", DEFAULT_HTTP_LISTEN), "http_listen")
+
+
+def _log_level(document: Mapping[str, Any], env: Mapping[str, str]) -> str:
+    key = ENV_LOG_LEVEL if ENV_LOG_LEVEL in env else "log_level"
+    level = env.get(ENV_LOG_LEVEL, document.get("log_level", "info"))
+    if not isinstance(level, str) or level.lower() not in LOG_LEVELS:
+        raise ConfigError(key, f"must be one of {', '.join(LOG_LEVELS)}, got {level!r}")
+    return level.lower()
+
+
+def _outputs(document: Mapping[str, Any], env: Mapping[str, str]) -> tuple[OutputSpec, ...]:
+    """LOG_AGENT_OUTPUT replaces the YAML ``outputs`` list; with neither, records go to stdout."""
+    if ENV_OUTPUT in env:
+        urls = [u.strip() for u in env[ENV_OUTPUT].split(",") if u.strip()]
+        items: list[Any] = [{"url": url} for url in urls]
+        prefix = ENV_OUTPUT
+    else:
+        items = document.get("outputs") or []
+        prefix = "outputs"
+        if not isinstance(items, list):
+            raise ConfigError("outputs", "expected a list of outputs")
+    if not items:
+        return (OutputSpec("stdout", "stdout", DEFAULT_MATCH, StdoutOutputConfig()),)
+    specs: list[OutputSpec] = []
+    for index, item in enumerate(items):
+        spec = _output_spec(item, f"{prefix}[{index}]")
+        specs.append(_unique(spec, {s.name for s in specs}, f"{prefix}[{index}]"))
+    return tuple(specs)
+
+
+def _output_spec(item: Any, key: str) -> OutputSpec:
+    item = dict(_mapping(item, key))
+    url, kind = item.pop("url", None), item.pop("kind", None)
+    name, match = item.pop("name", None), item.pop("match", DEFAULT_MATCH)
+    if url is not None:
+        if not isinstance(url, str):
+            raise ConfigError(f"{key}.url", "expected a URL string")
+        url_kind = kind_of_url(url, f"{key}.url")
+        if kind is not None and kind != url_kind:
+            raise ConfigError(f"{key}.kind", f"{kind!r} does not match the url's scheme ({url_kind})")
+        kind = url_kind
+    elif kind is None:
+        raise ConfigError(key, f"needs url or kind (one of {', '.join(REGISTRY)})")
+    elif kind not in REGISTRY:
+        raise ConfigError(f"{key}.kind", f"unknown output kind {kind!r} (known: {', '.join(REGISTRY)})")
+    try:
+        config = config_from_url(url, item)[1] if url is not None else config_from_dict(kind, item)
+    except ConfigError as err:
+        raise rekey(err, key) from err
+    if name is not None and (not isinstance(name, str) or not _OUTPUT_NAME.match(name)):
+        raise ConfigError(f"{key}.name", "use 1-64 letters, digits, '_', '.' or '-', starting alphanumeric")
+    patterns = [match] if isinstance(match, str) else match
+    if not isinstance(patterns, list | tuple) or not all(isinstance(p, str) for p in patterns):
+        raise ConfigError(f"{key}.match", "expected a tag pattern or a list of them")
+    return OutputSpec(name or kind, kind, TagMatcher(patterns, f"{key}.match").patterns, config)
+
+
+def _unique(spec: OutputSpec, taken: set[str], key: str) -> OutputSpec:
+    """Env outputs get kind, kind-2, kind-3...; YAML names must be unique (they name spool cursors)."""
+    if spec.name not in taken:
+        return spec
+    if key.startswith("outputs"):
+        raise ConfigError(f"{key}.name", f"output name {spec.name!r} is used twice; give each a unique name")
+    number = 2
+    while f"{spec.name}-{number}" in taken:
+        number += 1
+    return OutputSpec(f"{spec.name}-{number}", spec.kind, spec.match, spec.config)
+

@@ -1,0 +1,454 @@
+"""Fluent Forward protocol v1 server: TCP (optionally TLS), a Unix socket, and the UDP heartbeat.
+
+One thread per connection: the sink blocks until records are fsynced, and acks must wait for it, so a
+blocking thread per client is the simplest correct shape. A bad or oversized frame closes only that
+connection, with one logged reason and a counter in ``stats``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import socket
+import ssl
+import stat
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Self
+
+from ..confparse import PARSE, dataclass_from_dict, parse_duration, parse_listen, parse_size
+from ..errors import ConfigError, LogAgentError, ProtocolError, SpoolError
+from ..models import Record
+from ..protocol import (
+    EventBatch,
+    Helo,
+    Limits,
+    ProtocolLimitError,
+    Request,
+    StreamDecoder,
+    ack,
+    decode_request,
+    parse_ping,
+)
+from ..protocol.handshake import Pong
+from .base import RecordSink
+
+log = logging.getLogger(__name__)
+
+RECV_BYTES = 64 * 1024
+HEARTBEAT = b"\x00"
+_POLL_SECONDS = 1.0  # fallback: how often blocking accept/recvfrom loops notice stop()
+_STOP_SECONDS = 5.0
+_END_OF_READ = object()  # yielded after the values one recv() completed: where a sink batch ends
+
+
+def _parse_listen(value: Any, key: str) -> tuple[str, int]:
+    """A "host:port" string, or an already parsed (host, port) when a built config is round-tripped."""
+    if isinstance(value, list | tuple) and len(value) == 2:
+        value = f"{value[0]}:{value[1]}"
+    return parse_listen(value, key)
+
+
+@dataclass(slots=True)
+class ForwardInputConfig:
+    """``listen`` is "host:port" (port 0 picks a free one); ``shared_key`` enables the handshake and
+    ``users`` (username -> password) adds user auth on top; ``tls_cert_file``/``tls_key_file`` enable
+    TLS on the TCP port, ``tls_client_ca_file`` also requires client certificates (mutual TLS)."""
+
+    listen: tuple[str, int] = field(default=("0.0.0.0", 24224), metadata={PARSE: _parse_listen})
+    unix_path: str | None = None
+    unix_mode: str = "0660"
+    shared_key: str | None = field(default=None, repr=False)
+    users: dict[str, str] = field(default_factory=dict, repr=False)
+    self_hostname: str = field(default_factory=socket.gethostname)
+    tls_cert_file: str | None = None
+    tls_key_file: str | None = None
+    tls_client_ca_file: str | None = None  # set: clients must present a certificate this CA signed
+    heartbeat: bool = True
+    max_frame_bytes: int = field(default=8 * 1024 * 1024, metadata={PARSE: parse_size})
+    max_decompressed_bytes: int = field(default=32 * 1024 * 1024, metadata={PARSE: parse_size})
+    max_connections: int = 256
+    idle_timeout: float = field(default=600.0, metadata={PARSE: parse_duration})
+    handshake_timeout: float = field(default=10.0, metadata={PARSE: parse_duration})
+    name: str = "forward"
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self:
+        config = dataclass_from_dict(cls, data, "forward")
+        config.validate()
+        return config
+
+    def validate(self) -> None:
+        if bool(self.tls_cert_file) != bool(self.tls_key_file):
+            raise ConfigError("forward.tls_key_file", "tls_cert_file and tls_key_file go together")
+        if self.tls_client_ca_file and not self.tls_cert_file:
+            raise ConfigError("forward.tls_client_ca_file", "client certificates need TLS (tls_cert_file)")
+        if self.users and not self.shared_key:
+            raise ConfigError("forward.users", "user auth needs shared_key (it rides on the handshake)")
+        if self.shared_key == "":
+            raise ConfigError("forward.shared_key", "must not be empty (omit it to disable the handshake)")
+        try:
+            int(self.unix_mode, 8)
+        except ValueError:
+            message = f"expected an octal mode such as 0660, got {self.unix_mode!r}"
+            raise ConfigError("forward.unix_mode", message) from None
+        for key in ("max_frame_bytes", "max_decompressed_bytes", "max_connections"):
+            if getattr(self, key) <= 0:
+                raise ConfigError(f"forward.{key}", "must be positive")
+
+    @property
+    def limits(self) -> Limits:
+        return Limits(self.max_frame_bytes, self.max_decompressed_bytes)
+
+
+class ForwardStats:
+    """Counters for metrics; read them without the lock (ints are replaced atomically)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.connections_total = 0
+        self.connections_active = 0
+        self.records_total = 0
+        self.requests_total = 0
+        self.acks_total = 0
+        self.heartbeats_total = 0
+        self.errors: dict[str, int] = {}
+
+    def add(self, counter: str, amount: int = 1) -> None:
+        with self._lock:
+            setattr(self, counter, getattr(self, counter) + amount)
+
+    def error(self, reason: str) -> None:
+        with self._lock:
+            self.errors[reason] = self.errors.get(reason, 0) + 1
+
+
+class ConnectionClosed(LogAgentError):
+    """Closing a connection on purpose; ``reason`` is a short counter key."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+
+
+def _server_tls_context(config: ForwardInputConfig) -> ssl.SSLContext | None:
+    if not config.tls_cert_file:
+        return None
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        context.load_cert_chain(config.tls_cert_file, config.tls_key_file)
+    except (OSError, ssl.SSLError) as err:
+        raise ConfigError("forward.tls_cert_file", f"cannot load certificate/key: {err}") from err
+    if config.tls_client_ca_file:
+        try:
+            context.load_verify_locations(cafile=config.tls_client_ca_file)
+        except (OSError, ssl.SSLError) as err:
+            raise ConfigError("forward.tls_client_ca_file", f"cannot load the CA: {err}") from err
+        context.verify_mode = ssl.CERT_REQUIRED
+    return context
+
+
+class ForwardInput:
+    """The Forward server. ``start(sink)`` binds and returns; ``address`` is the bound TCP address."""
+
+    def __init__(self, config: ForwardInputConfig) -> None:
+        self.config = config
+        self.name = config.name
+        self.stats = ForwardStats()
+        self._stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._listeners: list[socket.socket] = []
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+        self._tls: ssl.SSLContext | None = None
+        self._sink: RecordSink | None = None
+        self._unix_bound = False  # stop() removes the socket file only if this input created it
+        self.address: tuple[str, int] | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+
+    def start(self, sink: RecordSink) -> None:
+        """Bind every socket and start serving; on failure nothing is left bound (ConfigError)."""
+        self._sink = sink
+        self._stopping.clear()  # start() after stop() serves again (configuration reload)
+        try:
+            self._start_listeners()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start_listeners(self) -> None:
+        self._tls = _server_tls_context(self.config)
+        tcp = self._bind(socket.SOCK_STREAM, self.config.listen)
+        tcp.listen(128)
+        self.address = tcp.getsockname()[:2]
+        self._spawn(f"forward-accept {self.address[1]}", self._accept_loop, tcp)
+        if self.config.heartbeat:
+            udp = self._bind(socket.SOCK_DGRAM, self.address)
+            self._spawn(f"forward-heartbeat {self.address[1]}", self._heartbeat_loop, udp)
+        if self.config.unix_path:
+            self._spawn("forward-accept unix", self._accept_loop, self._bind_unix(self.config.unix_path))
+        log.info("forward input listening on %s:%d%s", *self.address, " (TLS)" if self._tls else "")
+
+    def stop(self) -> None:
+        self._stopping.set()
+        for listener in self._listeners:
+            _wake(listener)
+        with self._connections_lock:
+            for conn in self._connections:
+                _shutdown(conn)
+        for thread in self._threads:
+            thread.join(timeout=_STOP_SECONDS)
+        deadline = time.monotonic() + _STOP_SECONDS
+        while self.stats.connections_active and time.monotonic() < deadline:
+            time.sleep(0.01)  # connection threads finish once their sink call returns
+        for listener in self._listeners:
+            listener.close()
+        if self._unix_bound and self.config.unix_path:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.config.unix_path)
+            self._unix_bound = False
+        self._threads.clear()
+        self._listeners.clear()
+
+    def _spawn(self, name: str, target: Callable[..., None], *args: Any) -> None:
+        thread = threading.Thread(target=target, args=args, name=name, daemon=True)
+        self._threads.append(thread)
+        thread.start()
+
+    def _bind(self, kind: int, address: tuple[str, int]) -> socket.socket:
+        family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+        sock = socket.socket(family, kind)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(address)
+        except OSError as err:
+            sock.close()
+            raise ConfigError("forward.listen", f"cannot bind {address[0]}:{address[1]}: {err}") from err
+        sock.settimeout(_POLL_SECONDS)
+        self._listeners.append(sock)
+        return sock
+
+    def _bind_unix(self, path: str) -> socket.socket:
+        if os.path.exists(path) and not stat.S_ISSOCK(os.stat(path).st_mode):
+            raise ConfigError("forward.unix_path", f"{path} exists and is not a socket")
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            if os.path.exists(path):
+                os.unlink(path)  # a stale socket from a previous run
+            sock.bind(path)
+            self._unix_bound = True
+            os.chmod(path, int(self.config.unix_mode, 8))
+        except OSError as err:
+            sock.close()
+            raise ConfigError("forward.unix_path", f"cannot listen on {path}: {err}") from err
+        sock.listen(128)
+        sock.settimeout(_POLL_SECONDS)
+        self._listeners.append(sock)
+        return sock
+
+    # -- loops -------------------------------------------------------------------------------------
+
+    def _accept_loop(self, listener: socket.socket) -> None:
+        while not self._stopping.is_set():
+            try:
+                conn, peer = listener.accept()
+            except TimeoutError:
+                continue
+            except OSError as err:
+                if not self._stopping.is_set():
+                    log.error("forward input: accept failed: %s", err)
+                return
+            if self._stopping.is_set():
+                conn.close()
+                return
+            peer_name = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else "unix"
+            if self.stats.connections_active >= self.config.max_connections:
+                self._reject(conn, peer_name, "too_many_connections", "connection limit reached")
+                continue
+            self._start_connection(conn, peer_name, is_tcp=listener.family != socket.AF_UNIX)
+
+    def _start_connection(self, conn: socket.socket, peer: str, is_tcp: bool) -> None:
+        # counted here, not in the thread, so a burst of clients cannot overshoot max_connections
+        self.stats.add("connections_total")
+        self.stats.add("connections_active")
+        # not kept in self._threads (that would grow forever); stop() waits on connections_active
+        thread = threading.Thread(
+            target=self._serve, args=(conn, peer, is_tcp), name=f"forward {peer}", daemon=True
+        )
+        try:
+            thread.start()
+        except RuntimeError as err:  # out of threads: refuse this client, keep serving the others
+            self.stats.add("connections_active", -1)
+            self._reject(conn, peer, "no_thread", f"cannot start a thread: {err}")
+
+    def _heartbeat_loop(self, udp: socket.socket) -> None:
+        while not self._stopping.is_set():
+            try:
+                data, peer = udp.recvfrom(16)
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            if data == HEARTBEAT:  # reply to the spec's payload only, never amplify anything else
+                self.stats.add("heartbeats_total")
+                try:
+                    udp.sendto(HEARTBEAT, peer)
+                except OSError as err:
+                    log.debug("forward heartbeat reply to %s failed: %s", peer, err)
+
+    # -- one connection ----------------------------------------------------------------------------
+
+    def _reject(self, conn: socket.socket, peer: str, reason: str, detail: str) -> None:
+        self.stats.error(reason)
+        log.warning("forward input: closing connection from %s: %s", peer, detail)
+        conn.close()
+
+    def _serve(self, raw: socket.socket, peer: str, is_tcp: bool) -> None:
+        with self._connections_lock:
+            self._connections.add(raw)
+        conn = raw
+        try:
+            conn.settimeout(self.config.handshake_timeout)
+            if self._tls is not None and is_tcp:  # TLS is for the TCP port; the Unix socket is local
+                conn = self._wrap_tls(raw)
+            messages = self._messages(conn, StreamDecoder(self.config.limits))
+            if self.config.shared_key:
+                self._handshake(conn, messages)
+            conn.settimeout(self.config.idle_timeout)
+            self._transport(conn, messages)
+        except ConnectionClosed as closed:
+            self.stats.error(closed.reason)
+            # an idle client is routine (fluent-logger reconnects on its next emit); the rest is not
+            level = logging.INFO if closed.reason == "timeout" else logging.WARNING
+            # str(): a log handler that keeps records must not pin the traceback and its buffers
+            log.log(level, "forward input: closing connection from %s: %s", peer, str(closed))
+        except Exception:  # a bug must cost one connection, never the server
+            self.stats.error("internal")
+            log.exception("forward input: closing connection from %s after an unexpected error", peer)
+        finally:
+            with self._connections_lock:
+                self._connections.discard(raw)
+            self.stats.add("connections_active", -1)
+            _shutdown(conn)
+            conn.close()
+
+    def _wrap_tls(self, conn: socket.socket) -> ssl.SSLSocket:
+        assert self._tls is not None
+        try:
+            return self._tls.wrap_socket(conn, server_side=True)
+        except (OSError, ssl.SSLError) as err:
+            raise ConnectionClosed("tls", f"TLS handshake failed: {err}") from err
+
+    def _messages(self, conn: socket.socket, decoder: StreamDecoder) -> Iterator[Any]:
+        """Top-level msgpack values from the connection until the peer closes it."""
+        while True:
+            try:
+                data = conn.recv(RECV_BYTES)
+            except TimeoutError as err:
+                raise ConnectionClosed("timeout", "no data before the timeout") from err
+            except OSError as err:
+                if self._stopping.is_set():
+                    return
+                raise ConnectionClosed("io", f"read failed: {err}") from err
+            if not data:
+                return
+            try:
+                yield from decoder.feed(data)
+                yield _END_OF_READ
+            except ProtocolLimitError as err:
+                raise ConnectionClosed("frame_too_large", str(err)) from err
+            except ProtocolError as err:
+                raise ConnectionClosed("protocol", str(err)) from err
+
+    def _handshake(self, conn: socket.socket, messages: Iterator[Any]) -> None:
+        config = self.config
+        assert config.shared_key is not None
+        # random bytes, as Fluentd sends them: some clients (fluent-logger-node) only use a bin auth salt
+        helo = Helo(nonce=os.urandom(16), auth_salt=os.urandom(16) if config.users else "")
+        self._send(conn, helo.encode())
+        first = next((message for message in messages if message is not _END_OF_READ), None)
+        if first is None:
+            raise ConnectionClosed("auth", "closed before PING")
+        try:
+            ping = parse_ping(first)
+        except ProtocolError as err:
+            raise ConnectionClosed("auth", f"bad PING: {err}") from err
+        reason = ping.verify(helo, config.shared_key, config.users)
+        self._send(conn, Pong.create(helo, ping, reason, config.self_hostname, config.shared_key).encode())
+        if reason:
+            raise ConnectionClosed("auth", f"authentication failed ({reason}) for {ping.hostname!r}")
+
+    def _transport(self, conn: socket.socket, messages: Iterator[Any]) -> None:
+        """Store events, one sink call per read (fluent-logger sends one tiny request per event), and
+        ack each chunk once everything up to it is durable."""
+        pending: list[Record] = []
+        try:
+            for message in messages:
+                if message is _END_OF_READ:
+                    batch, pending = pending, []
+                    self._store(batch, durable=False)
+                    continue
+                request = self._decode(message)
+                if not isinstance(request, EventBatch):
+                    continue
+                self.stats.add("requests_total")
+                pending.extend(Record(request.tag, time_ns, record) for time_ns, record in request.entries)
+                if request.chunk is not None:
+                    batch, pending = pending, []
+                    self._store(batch, durable=True)  # one durable write covers the events before it
+                    self.stats.add("acks_total")  # counted first: a client may act on the ack at once
+                    self._send(conn, ack(request.chunk))
+        except ConnectionClosed:
+            self._store(pending, durable=False)  # events that came before a bad frame are kept
+            raise
+        self._store(pending, durable=False)
+
+    def _decode(self, message: Any) -> Request:
+        try:
+            return decode_request(message, self.config.limits)
+        except ProtocolLimitError as err:
+            raise ConnectionClosed("decompressed_too_large", str(err)) from err
+        except ProtocolError as err:
+            raise ConnectionClosed("protocol", str(err)) from err
+
+    def _store(self, records: list[Record], durable: bool) -> None:
+        """Hand records to the sink; with ``durable`` it returns only once they are fsynced."""
+        if not records:
+            return
+        assert self._sink is not None
+        try:
+            self._sink(records, durable=durable)
+        except SpoolError as err:
+            # no ack: the client keeps the chunk and resends it after reconnecting
+            raise ConnectionClosed("spool", f"records not stored, no ack sent: {err}") from err
+        self.stats.add("records_total", len(records))
+
+    @staticmethod
+    def _send(conn: socket.socket, data: bytes) -> None:
+        try:
+            conn.sendall(data)
+        except OSError as err:
+            raise ConnectionClosed("io", f"write failed: {err}") from err
+
+
+def _wake(listener: socket.socket) -> None:
+    """Make a blocked accept()/recvfrom() return now rather than at its next poll timeout."""
+    with contextlib.suppress(OSError):
+        if listener.type == socket.SOCK_DGRAM:  # shutdown() does not wake an unconnected UDP socket
+            listener.sendto(b"", listener.getsockname())
+        elif listener.family == socket.AF_UNIX:  # nor a listening Unix socket: knock instead
+            with socket.socket(socket.AF_UNIX) as knock:
+                knock.connect(listener.getsockname())
+        else:
+            _shutdown(listener)
+
+
+def _shutdown(conn: socket.socket) -> None:
+    """Wake a thread blocked in recv()/accept() on this socket (close() alone does not)."""
+    with contextlib.suppress(OSError):
+        conn.shutdown(socket.SHUT_RDWR)

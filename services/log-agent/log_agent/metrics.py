@@ -1,0 +1,81 @@
+"""The agent's Prometheus metrics, one object per agent process.
+
+The agent does not serve HTTP itself: a gunicorn child serves /metrics (see web.py) and reads these
+values through prometheus_client's multiprocess mode, so ``PROMETHEUS_MULTIPROC_DIR`` must be set
+before prometheus_client is first imported (``__main__`` does that). Without it (tests, embedding)
+the metrics live in the private registry below.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from .spool import SpoolStats
+
+LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+
+
+class Metrics:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        counter = self._counter
+        self.records_in = counter("records_in", "Records stored in the spool, per input.", "input")
+        self.records_out = counter("records_out", "Records delivered, per output.", "output")
+        self.records_retried = counter(
+            "records_retried", "Records in batches an output asked to send again.", "output")
+        self.records_dropped = counter(
+            "records_dropped", "Records an output lost because the spool cap dropped them unsent.", "output")
+        self.records_dead_lettered = counter(
+            "records_dead_lettered", "Records written to the dead-letter file, per output.", "output")
+        self.records_corrupt = counter(
+            "spool_corrupt_records", "Corrupt spool records skipped by an output's reader.", "output")
+        self.output_errors = counter("output_errors", "Failed send attempts, per output.", "output")
+        self.input_errors = counter("input_errors", "Batches an input could not store.", "input")
+        self.spool_bytes = Gauge(
+            "log_agent_spool_bytes", "Bytes in the spool.", registry=self.registry,
+            multiprocess_mode="mostrecent")
+        self.backlog_bytes = self._gauge("backlog_bytes", "Spooled bytes an output has not delivered yet.")
+        self.oldest_unsent_age = self._gauge(
+            "oldest_unsent_age_seconds", "Age (event time) of the oldest record an output has not delivered.")
+        self.output_up = self._gauge("output_up", "1 when the output's last send succeeded, else 0.")
+        self.ack_latency = Histogram(
+            "log_agent_ack_latency_seconds", "Time to store an input batch durably (before its ack).",
+            ["input"], buckets=LATENCY_BUCKETS, registry=self.registry)
+        self.send_latency = Histogram(
+            "log_agent_send_seconds", "Time of one send attempt, per output (ack included).",
+            ["output"], buckets=LATENCY_BUCKETS, registry=self.registry)
+        self._seen_dropped: dict[str, int] = {}
+        self._seen_corrupt: dict[str, int] = {}
+
+    def declare_output(self, output: str) -> None:
+        """Export an output's series at 0 from the start, so dashboards and alerts see them."""
+        for metric in (self.records_out, self.records_retried, self.records_dropped,
+                       self.records_dead_lettered, self.records_corrupt, self.output_errors,
+                       self.backlog_bytes, self.oldest_unsent_age):
+            metric.labels(output)
+
+    def declare_input(self, input_name: str) -> None:
+        for metric in (self.records_in, self.input_errors):
+            metric.labels(input_name)
+
+    def _counter(self, name: str, documentation: str, label: str) -> Counter:
+        return Counter(f"log_agent_{name}", documentation, [label], registry=self.registry)
+
+    def _gauge(self, name: str, documentation: str) -> Gauge:
+        return Gauge(f"log_agent_{name}", documentation, ["output"], registry=self.registry,
+                     multiprocess_mode="mostrecent")
+
+    def observe_spool(self, stats: SpoolStats) -> None:
+        """Copy the spool's own counters (exact drops, corrupt skips) into the metrics."""
+        self.spool_bytes.set(stats.total_bytes)
+        for output, backlog in stats.backlog_bytes.items():
+            self.backlog_bytes.labels(output).set(backlog)
+        self._add_new(self.records_dropped, stats.dropped, self._seen_dropped)
+        self._add_new(self.records_corrupt, stats.corrupt, self._seen_corrupt)
+
+    @staticmethod
+    def _add_new(counter: Counter, totals: dict[str, int], seen: dict[str, int]) -> None:
+        for output, total in totals.items():
+            if total > seen.get(output, 0):
+                counter.labels(output).inc(total - seen.get(output, 0))
+                seen[output] = total

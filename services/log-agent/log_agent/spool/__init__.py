@@ -1,0 +1,412 @@
+"""The durable spool: append-only checksummed segments, one read cursor per output, a size cap.
+
+Writers append whole batches (one large sequential write, then one fsync shared by every writer
+that wrote meanwhile: group commit). Each output reads from its own cursor and commits it only after
+delivery. A segment is deleted once every registered reader has passed it, or, when the cap is hit
+with ``when_full: drop_oldest``, the oldest segment goes and every reader that had not read it yet
+counts exactly how many records it lost.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import re
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Self
+
+from ..confparse import PARSE, dataclass_from_dict, parse_duration, parse_size
+from ..errors import ConfigError, SpoolError
+from ..models import Record
+from . import codec
+from .cursor import CursorStore, FileCursors, MemoryCursors, Position
+from .store import FileStore, MemoryStore, SegmentStore
+
+__all__ = ["Batch", "Position", "Spool", "SpoolConfig", "SpoolStats"]
+
+log = logging.getLogger(__name__)
+
+MIN_MAX_BYTES = 1024 * 1024
+_INTERVAL = re.compile(r"^interval:(\d+)$")
+
+
+@dataclass
+class SpoolConfig:
+    """``mode`` disk | memory; ``fsync`` batch | always | interval:<ms>; ``when_full`` drop_oldest | block."""
+
+    mode: Literal["disk", "memory"] = "disk"
+    dir: str = "/var/lib/log-agent"
+    max_bytes: int = field(default=64 * 1024 * 1024, metadata={PARSE: parse_size})
+    segment_bytes: int = field(default=0, metadata={PARSE: parse_size})  # 0: max_bytes/8, 64KiB..8MiB
+    fsync: str = "batch"
+    when_full: Literal["drop_oldest", "block"] = "drop_oldest"
+    block_timeout: float = field(default=5.0, metadata={PARSE: parse_duration})
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self:
+        config = dataclass_from_dict(cls, data, "spool")
+        config.validate()
+        return config
+
+    def validate(self) -> None:
+        if not self.dir:
+            raise ConfigError("spool.dir", "must be a directory path")
+        if self.max_bytes < MIN_MAX_BYTES:
+            raise ConfigError("spool.max_bytes", f"must be at least {MIN_MAX_BYTES} (1 MiB)")
+        if self.segment_bytes and not 4096 <= self.segment_bytes <= self.max_bytes // 2:
+            raise ConfigError("spool.segment_bytes", "must be between 4096 and max_bytes / 2")
+        if self.fsync not in ("batch", "always") and not _INTERVAL.fullmatch(str(self.fsync)):
+            raise ConfigError("spool.fsync", f"must be batch, always or interval:<ms>, not {self.fsync!r}")
+
+    @property
+    def effective_segment_bytes(self) -> int:
+        return self.segment_bytes or min(8 * 1024 * 1024, max(64 * 1024, self.max_bytes // 8))
+
+    @property
+    def fsync_interval_s(self) -> float | None:
+        """How often unacked appends are fsynced: "batch" means every second, "always" never waits."""
+        match = _INTERVAL.match(str(self.fsync))
+        if match:
+            return int(match.group(1)) / 1000
+        return 1.0 if self.fsync == "batch" else None
+
+
+@dataclass(slots=True)
+class Batch:
+    """Records handed to one reader; ``commit(batch)`` moves its cursor to ``end``."""
+
+    reader: str
+    records: list[Record]
+    start: Position
+    end: Position
+    corrupt: int = 0
+
+
+@dataclass(slots=True)
+class SpoolStats:
+    total_bytes: int
+    segments: int
+    appended_records: int
+    torn_bytes_dropped: int
+    dropped: dict[str, int] = field(default_factory=dict)
+    corrupt: dict[str, int] = field(default_factory=dict)
+    backlog_bytes: dict[str, int] = field(default_factory=dict)
+
+
+class Spool:
+    def __init__(self, config: SpoolConfig) -> None:
+        self.config = config
+        self._store, self._cursors = self._open_backends(config)
+        self._segment_bytes = config.effective_segment_bytes
+        self._cond = threading.Condition()
+        self._sync_lock = threading.Lock()
+        self._sizes: dict[int, int] = {}
+        self._committed: dict[str, Position] = {}
+        self._read_end: dict[str, Position] = {}
+        self._dropped: Counter[str] = Counter()
+        self._corrupt: Counter[str] = Counter()
+        self._appended = 0
+        self._written = 0  # bytes appended since open (group-commit bookkeeping)
+        self._synced = 0
+        self._closed = False
+        self._stop_flusher = threading.Event()
+        self.torn_bytes_dropped = self._recover()
+        self._active = max(self._sizes, default=0) + 1
+        self._start_segment(self._active)
+        self._flusher = self._start_flusher(config.fsync_interval_s)
+
+    # -- opening ---------------------------------------------------------------------------------
+
+    @staticmethod
+    def _open_backends(config: SpoolConfig) -> tuple[SegmentStore, CursorStore]:
+        if config.mode == "memory":
+            return MemoryStore(), MemoryCursors()
+        root = Path(config.dir)
+        try:
+            return FileStore(root / "segments"), FileCursors(root / "cursors")
+        except OSError as err:
+            raise SpoolError(f"cannot open spool directory {root}: {err.strerror}") from err
+
+    def _recover(self) -> int:
+        """Learn segment sizes; cut a torn tail off the newest segment. Returns bytes cut."""
+        for seg_id in self._store.ids():
+            size = self._store.size(seg_id)
+            if size == 0:
+                self._store.delete(seg_id)  # left by a crash right after rotation
+            else:
+                self._sizes[seg_id] = size
+        if not self._sizes:
+            return 0
+        last = max(self._sizes)
+        data = self._store.read(last, 0, self._sizes[last])
+        good_end = 0
+        for frame in codec.scan(data):
+            good_end = frame.end
+        torn = len(data) - good_end
+        if torn:
+            log.warning("spool: segment %d had a torn tail of %d bytes; cut it off", last, torn)
+            self._store.truncate(last, good_end)
+            self._sizes[last] = good_end
+        return torn
+
+    def _start_segment(self, seg_id: int) -> None:
+        # A fresh segment per start: nothing is ever appended behind a recovered tail or a cursor.
+        self._store.create(seg_id)
+        self._sizes[seg_id] = 0
+
+    def _start_flusher(self, interval: float | None) -> threading.Thread | None:
+        if interval is None:
+            return None
+        thread = threading.Thread(target=self._flush_loop, args=(interval,), name="spool-fsync", daemon=True)
+        thread.start()
+        return thread
+
+    def _flush_loop(self, interval: float) -> None:
+        while not self._stop_flusher.wait(interval):
+            with self._cond:
+                target = self._written
+            if target > self._synced:
+                self._sync_to(target)
+
+    # -- writing ---------------------------------------------------------------------------------
+
+    def append(self, records: list[Record], durable: bool = True) -> None:
+        """Store ``records``. With ``durable`` (an input that acks) they are fsynced before this
+        returns, in one fsync shared with concurrent writers; other appends are fsynced by the
+        background flusher within the fsync interval, or at once with ``fsync: always``."""
+        if not records:
+            return
+        target = self._write(codec.encode_all(records), len(records))
+        if durable or self.config.fsync == "always":
+            self._sync_to(target)
+
+    def _write(self, data: bytes, count: int) -> int:
+        if len(data) > self.config.max_bytes - self._segment_bytes:
+            raise SpoolError(f"a batch of {len(data)} bytes does not fit in spool.max_bytes")
+        with self._cond:
+            if self._closed:
+                raise SpoolError("spool is closed")
+            self._make_room(len(data))
+            if self._sizes[self._active] and self._sizes[self._active] + len(data) > self._segment_bytes:
+                self._rotate()
+            try:
+                self._store.append(self._active, data)
+            except SpoolError:
+                self._abandon_active()
+                raise
+            self._sizes[self._active] += len(data)
+            self._written += len(data)
+            self._appended += count
+            self._cond.notify_all()
+            return self._written
+
+    def _sync_to(self, target: int) -> None:
+        """Group commit: one fdatasync covers every write made before it started."""
+        with self._sync_lock:
+            if self._synced >= target:
+                return
+            with self._cond:
+                seg_id, upto = self._active, self._written
+            self._store.sync(seg_id)  # earlier segments were fsynced when sealed
+            self._synced = upto
+
+    def _abandon_active(self) -> None:
+        """After a failed write (disk full, I/O error) the segment may end in half a record: account
+        for what is really there and continue in a new segment; readers skip the torn bytes."""
+        try:
+            self._sizes[self._active] = self._store.size(self._active)
+            self._rotate()
+        except (OSError, SpoolError) as err:
+            log.error("spool: cannot start a new segment after a failed write: %s", err)
+
+    def _rotate(self) -> None:
+        self._store.seal(self._active)
+        self._active += 1
+        self._start_segment(self._active)
+
+    def _make_room(self, needed: int) -> None:
+        deadline = time.monotonic() + self.config.block_timeout
+        while sum(self._sizes.values()) + needed > self.config.max_bytes:
+            if self.config.when_full == "drop_oldest":
+                self._drop_oldest()
+                continue
+            if self._reclaim_active():
+                continue
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or self._closed:
+                raise SpoolError(f"spool full ({self.config.max_bytes} bytes) and when_full is block")
+            self._cond.wait(remaining)
+
+    def _reclaim_active(self) -> bool:
+        """When every reader has read the whole active segment, seal it so it can be deleted."""
+        active_end = Position(self._active, self._sizes[self._active])
+        if not self._committed or not self._sizes[self._active]:
+            return False
+        if min(self._committed.values()) < active_end:
+            return False
+        self._rotate()
+        self._collect_garbage()
+        return True
+
+    def _drop_oldest(self) -> None:
+        oldest = min(self._sizes)
+        if oldest == self._active:
+            self._rotate()
+        data = self._store.read(oldest, 0, self._sizes[oldest])
+        for reader in self._committed:
+            position = max(self._committed[reader], self._read_end.get(reader, self._committed[reader]))
+            if position.segment <= oldest:
+                offset = position.offset if position.segment == oldest else 0
+                lost = sum(1 for frame in codec.scan(data, offset) if frame.record is not None)
+                self._dropped[reader] += lost
+        log.warning("spool full: dropped segment %d (%d bytes)", oldest, self._sizes[oldest])
+        self._delete(oldest)
+
+    def _delete(self, seg_id: int) -> None:
+        self._store.delete(seg_id)
+        del self._sizes[seg_id]
+        self._cond.notify_all()  # a blocked writer may fit now
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    def register(self, reader: str) -> None:
+        """Declare an output: its cursor now holds segments back (new readers start at the oldest)."""
+        with self._cond:
+            self._register_locked(reader)
+            self._read_end.pop(reader, None)  # a new worker re-reads from the committed cursor
+
+    def _register_locked(self, reader: str) -> None:
+        if reader not in self._committed:
+            saved = self._cursors.load(reader)
+            self._committed[reader] = saved or Position(min(self._sizes), 0)
+
+    def unregister(self, reader: str) -> None:
+        """Forget an output that is no longer configured (its cursor file stays for a comeback)."""
+        with self._cond:
+            self._committed.pop(reader, None)
+            self._read_end.pop(reader, None)
+            self._collect_garbage()
+
+    def read(self, reader: str, max_records: int = 500, max_bytes: int = 1024 * 1024,
+             timeout: float = 0.0) -> Batch:
+        """Up to ``max_records`` from the reader's cursor; waits up to ``timeout`` when there are none."""
+        deadline = time.monotonic() + timeout
+        while True:
+            batch = self._read_once(reader, max_records, max_bytes)
+            if batch.records or batch.corrupt:
+                return batch
+            with self._cond:
+                remaining = deadline - time.monotonic()
+                if self._closed or remaining <= 0:
+                    return batch
+                if self._available(self._normalized(reader)) == 0:
+                    self._cond.wait(remaining)
+
+    def _normalized(self, reader: str) -> Position:
+        """The reader's cursor, moved past segments it finished or that were dropped."""
+        self._register_locked(reader)
+        position = self._committed[reader]
+        for seg_id in sorted(self._sizes):
+            if seg_id < position.segment:
+                continue
+            if seg_id > position.segment:
+                position = Position(seg_id, 0)
+            if position.offset < self._sizes[seg_id] or seg_id == self._active:
+                return position
+        return Position(self._active, 0)
+
+    def _available(self, position: Position) -> int:
+        return self._sizes.get(position.segment, 0) - position.offset
+
+    def _read_once(self, reader: str, max_records: int, max_bytes: int) -> Batch:
+        with self._cond:
+            start = self._normalized(reader)
+            available = self._available(start)
+        frames = self._frames(start, available, max_bytes, max_records) if available > 0 else []
+        records = [frame.record for frame in frames if frame.record is not None]
+        end = Position(start.segment, frames[-1].end) if frames else start
+        with self._cond:
+            self._read_end[reader] = end
+        return Batch(reader, records, start, end, corrupt=len(frames) - len(records))
+
+    def _frames(self, start: Position, available: int, max_bytes: int, max_records: int) -> list[codec.Frame]:
+        """Frames from ``start``: a window of ``max_bytes``, widened for one record larger than that."""
+        data = self._store.read(start.segment, start.offset, min(available, max_bytes))
+        frames = list(itertools.islice(codec.scan(data), max_records))
+        if not frames and len(data) < available:
+            data = self._store.read(start.segment, start.offset, available)
+            frames = list(itertools.islice(codec.scan(data), max_records))
+        if not data:
+            return []  # the segment was dropped by the cap meanwhile: its records are counted there
+        if not frames:
+            # Nothing decodable up to the end of what was written: one corrupt stretch, skipped.
+            frames = [codec.Frame(0, len(data), None)]
+        return [codec.Frame(start.offset + f.start, start.offset + f.end, f.record) for f in frames]
+
+    def commit(self, batch: Batch) -> None:
+        """The batch was delivered (or dead-lettered): move the cursor past it, durably."""
+        with self._cond:
+            current = self._committed.get(batch.reader)
+            if current is not None and batch.end <= current:
+                return
+            self._committed[batch.reader] = batch.end
+            self._corrupt[batch.reader] += batch.corrupt
+            self._collect_garbage()
+        self._cursors.save(batch.reader, batch.end)
+
+    def _collect_garbage(self) -> None:
+        """Delete sealed segments every registered reader has passed."""
+        if not self._committed:
+            return
+        slowest = min(self._committed.values())
+        for seg_id in sorted(self._sizes):
+            finished = seg_id < slowest.segment or (
+                seg_id == slowest.segment and slowest.offset >= self._sizes[seg_id]
+            )
+            if seg_id == self._active or not finished:
+                return
+            self._delete(seg_id)
+
+    # -- state -----------------------------------------------------------------------------------
+
+    def stats(self) -> SpoolStats:
+        with self._cond:
+            return SpoolStats(
+                total_bytes=sum(self._sizes.values()),
+                segments=len(self._sizes),
+                appended_records=self._appended,
+                torn_bytes_dropped=self.torn_bytes_dropped,
+                dropped=dict(self._dropped),
+                corrupt=dict(self._corrupt),
+                backlog_bytes={reader: self._backlog_locked(reader) for reader in self._committed},
+            )
+
+    def _backlog_locked(self, reader: str) -> int:
+        position = self._normalized(reader)
+        ahead = sum(size for seg_id, size in self._sizes.items() if seg_id >= position.segment)
+        return ahead - position.offset
+
+    def close(self) -> None:
+        with self._cond:
+            if self._closed:
+                return
+            self._closed = True
+            self._cond.notify_all()
+        self._stop_flusher.set()
+        if self._flusher is not None:
+            self._flusher.join(timeout=5)
+        with self._sync_lock, self._cond:
+            self._store.seal(self._active)
+            if self._sizes.get(self._active) == 0:
+                self._delete(self._active)
+            self._store.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

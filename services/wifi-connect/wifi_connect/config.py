@@ -1,0 +1,309 @@
+"""Start-up settings: balena wifi-connect's flags and environment variables (flag wins), plus the daemon's.
+
+Every setting is one row of ``SETTINGS``; the parser, ``--help`` and the README table all follow it. A bad
+value raises ConfigError naming both the flag and the variable; ``__main__`` turns it into exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import os
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from . import __doc__ as PACKAGE_DOC
+from .errors import ConfigError, InputError
+from .validation import check_ssid, check_wpa_passphrase
+
+IFNAMSIZ = 16  # Linux interface names are at most 15 bytes
+LEASE_TIME = re.compile(r"[0-9]+[mhdw]?|infinite")  # dnsmasq's lease-time syntax
+
+
+def _interface(text: str) -> str:
+    if not text or len(text.encode()) >= IFNAMSIZ or any(c in text for c in "/: \t\n\0"):
+        raise ValueError("must be a network interface name (1-15 characters, no '/', ':' or spaces)")
+    return text
+
+
+def _ssid(text: str) -> str:
+    check_ssid(text)
+    return text
+
+
+def _portal_passphrase(text: str) -> str | None:
+    if text == "":
+        return None  # balena: no passphrase = open access point
+    if len(text) == 64:
+        raise ValueError("must be 8-63 printable ASCII characters (or empty for an open access point)")
+    check_wpa_passphrase(text)
+    return text
+
+
+def _ipv4(text: str) -> ipaddress.IPv4Address:
+    try:
+        return ipaddress.IPv4Address(text)
+    except ValueError as err:
+        raise ValueError("must be an IPv4 address like 192.168.42.1") from err
+
+
+def _dhcp_range(text: str) -> tuple[ipaddress.IPv4Address, ipaddress.IPv4Address, str | None]:
+    parts = [part.strip() for part in text.split(",")]
+    if len(parts) not in (2, 3):
+        raise ValueError("must be 'START,END' or 'START,END,LEASE' (e.g. 192.168.42.2,192.168.42.254)")
+    start, end = _ipv4(parts[0]), _ipv4(parts[1])
+    if start > end:
+        raise ValueError("START must not be above END")
+    lease = parts[2] if len(parts) == 3 else None
+    if lease is not None and not LEASE_TIME.fullmatch(lease):
+        raise ValueError("LEASE must be seconds, a number with m/h/d/w, or 'infinite'")
+    return start, end, lease
+
+
+def _integer(low: int, high: int | None = None) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError as err:
+            raise ValueError("must be a whole number") from err
+        if value < low or (high is not None and value > high):
+            raise ValueError(f"must be between {low} and {high}" if high else f"must be at least {low}")
+        return value
+
+    return parse
+
+
+def _seconds(low: float) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError as err:
+            raise ValueError("must be a number of seconds") from err
+        if not value >= low or value == float("inf"):  # also refuses NaN
+            raise ValueError(f"must be a number of seconds >= {low:g}")
+        return value
+
+    return parse
+
+
+def _directory(text: str) -> Path:
+    path = Path(text)
+    if not (path / "index.html").is_file():
+        raise ValueError("must be a directory containing index.html")
+    return path
+
+
+def _http_url(text: str) -> str | None:
+    if text == "":
+        return None
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an http:// or https:// URL (or empty for none)")
+    return text
+
+
+def _loopback_address(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    host = host.strip("[]")
+    if not sep:
+        raise ValueError("must be HOST:PORT on loopback, e.g. 127.0.0.1:8081")
+    try:
+        is_loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        is_loopback = False
+    if not is_loopback:
+        raise ValueError("must be a loopback address (127.x.x.x or [::1]): the control API has no login")
+    return host, _integer(1, 65535)(port)
+
+
+def _command(text: str) -> str | None:
+    return text or None
+
+
+def _socket_path(text: str) -> Path:
+    if not text.startswith("/") or len(text.encode()) > 107:
+        raise ValueError("must be an absolute path of at most 107 bytes (a Unix socket path)")
+    return Path(text)
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One start-up setting: the attribute, its flag, its variable, its default (as text) and its parser."""
+
+    attr: str
+    flag: str
+    env: str
+    default: str
+    parse: Callable[[str], object]
+    help: str
+    short: str | None = None
+    secret: bool = False
+
+    @property
+    def names(self) -> str:
+        return f"{self.flag}/{self.env}"
+
+
+def _optional(parse: Callable[[str], object]) -> Callable[[str], object]:
+    return lambda text: parse(text) if text else None
+
+
+SETTINGS: tuple[Setting, ...] = (
+    # balena wifi-connect's settings, same names and defaults
+    Setting("portal_interface", "--portal-interface", "PORTAL_INTERFACE", "", _optional(_interface),
+            "WiFi device for the portal (default: the first NetworkManager-managed WiFi device)", "-i"),
+    Setting("portal_ssid", "--portal-ssid", "PORTAL_SSID", "WiFi Connect", _ssid,
+            "SSID of the portal's access point (1-32 bytes)", "-s"),
+    Setting("portal_passphrase", "--portal-passphrase", "PORTAL_PASSPHRASE", "", _portal_passphrase,
+            "WPA2 passphrase of the access point, 8-63 printable ASCII (default: open)", "-p", secret=True),
+    Setting("portal_gateway", "--portal-gateway", "PORTAL_GATEWAY", "192.168.42.1", _ipv4,
+            "address of the device on the portal network (a /24)", "-g"),
+    Setting("portal_dhcp_range", "--portal-dhcp-range", "PORTAL_DHCP_RANGE",
+            "192.168.42.2,192.168.42.254", _dhcp_range,
+            "START,END[,LEASE] handed out by DHCP; inside the gateway's /24, excluding it", "-d"),
+    Setting("portal_listening_port", "--portal-listening-port", "PORTAL_LISTENING_PORT", "80",
+            _integer(1, 65535), "TCP port of the portal web app on the gateway (probes need 80)", "-o"),
+    Setting("activity_timeout", "--activity-timeout", "ACTIVITY_TIMEOUT", "0", _integer(0),
+            "seconds: if nobody used the portal within them, take it down and retry saved networks "
+            "(0 = never)", "-a"),
+    Setting("ui_directory", "--ui-directory", "UI_DIRECTORY", "", _optional(_directory),
+            "directory with your own index.html (+ assets) using the same API (default: built-in UI)", "-u"),
+    # the daemon's own settings
+    Setting("grace_period", "--grace-period", "GRACE_PERIOD", "20", _seconds(0),
+            "seconds to let saved networks come up at start before raising the portal"),
+    Setting("connect_timeout", "--connect-timeout", "CONNECT_TIMEOUT", "45", _seconds(1),
+            "seconds to wait for a network the user chose to come up"),
+    Setting("lost_tolerance", "--lost-connection-tolerance", "LOST_CONNECTION_TOLERANCE", "60", _seconds(0),
+            "seconds a lost connection is tolerated before the portal is raised again"),
+    Setting("retry_interval", "--retry-interval", "RETRY_INTERVAL", "300", _seconds(0),
+            "seconds between retries of saved networks while the portal is up and unused (0 = never)"),
+    Setting("check_interval", "--check-interval", "CHECK_INTERVAL", "5", _seconds(0.05),
+            "seconds between connectivity checks while waiting or connected"),
+    Setting("connectivity_check_url", "--connectivity-check-url", "CONNECTIVITY_CHECK_URL", "", _http_url,
+            "optional URL that must answer 2xx (no redirect) for the device to count as online"),
+    Setting("control_address", "--control-address", "CONTROL_ADDRESS", "127.0.0.1:8081", _loopback_address,
+            "HOST:PORT of the local control API (loopback only)"),
+    Setting("hook_command", "--hook-command", "HOOK_COMMAND", "", _command,
+            "command run on every state change, with WIFI_CONNECT_* variables (no shell; split like sh)"),
+    Setting("nmcli_timeout", "--nmcli-timeout", "NMCLI_TIMEOUT", "20", _seconds(1),
+            "seconds before a hung nmcli call is abandoned"),
+    Setting("rpc_socket", "--rpc-socket", "WIFI_CONNECT_SOCKET", "/run/wifi-connect/daemon.sock",
+            _socket_path, "Unix socket between the daemon and its web workers"),
+)
+
+
+@dataclass(frozen=True)
+class Config:
+    """Validated settings (see SETTINGS); ``portal_passphrase`` stays out of ``repr`` and so out of logs."""
+
+    portal_interface: str | None
+    portal_ssid: str
+    portal_passphrase: str | None = field(repr=False)
+    portal_gateway: ipaddress.IPv4Address
+    portal_dhcp_range: tuple[ipaddress.IPv4Address, ipaddress.IPv4Address, str | None]
+    portal_listening_port: int
+    activity_timeout: int
+    ui_directory: Path | None
+    grace_period: float
+    connect_timeout: float
+    lost_tolerance: float
+    retry_interval: float
+    check_interval: float
+    connectivity_check_url: str | None
+    control_address: tuple[str, int]
+    hook_command: str | None
+    nmcli_timeout: float
+    rpc_socket: Path
+
+    def describe(self) -> dict[str, str]:
+        """Every setting as text for the start-up log line; a secret only says whether it is set."""
+        shown = {
+            setting.attr: ("(set)" if value else "(none)") if setting.secret else str(value)
+            for setting in SETTINGS
+            if (value := getattr(self, setting.attr)) is not None or setting.secret
+        }
+        shown.update(portal_dhcp_range=self.dhcp_range_text, control_address=self.control_address_text)
+        return shown
+
+    @property
+    def dhcp_range_text(self) -> str:
+        """The range as dnsmasq's ``--dhcp-range`` wants it."""
+        start, end, lease = self.portal_dhcp_range
+        return ",".join(str(part) for part in (start, end, lease) if part is not None)
+
+    @property
+    def portal_address(self) -> str:
+        return f"{self.portal_gateway}:{self.portal_listening_port}"
+
+    @property
+    def portal_url(self) -> str:
+        port = "" if self.portal_listening_port == 80 else f":{self.portal_listening_port}"
+        return f"http://{self.portal_gateway}{port}/"
+
+    @property
+    def control_address_text(self) -> str:
+        host, port = self.control_address
+        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _version() -> str:
+    try:
+        return metadata.version("edge-sidecars")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def _argument_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="wifi-connect",
+        description=PACKAGE_DOC,
+        epilog="Every flag can also be set by the environment variable shown; the flag wins.",
+    )
+    parser.add_argument("-V", "--version", action="version", version=f"%(prog)s {_version()}")
+    for setting in SETTINGS:
+        flags = [setting.short, setting.flag] if setting.short else [setting.flag]
+        shown_default = "none" if setting.secret or not setting.default else setting.default
+        parser.add_argument(*flags, dest=setting.attr, default=None, metavar=setting.env,
+                            help=f"{setting.help} [env {setting.env}; default {shown_default}]")
+    return parser
+
+
+def _check_dhcp_range(config: Config) -> None:
+    start, end, _ = config.portal_dhcp_range
+    network = ipaddress.IPv4Network(f"{config.portal_gateway}/24", strict=False)
+    where = f"{SETTINGS_BY_ATTR['portal_dhcp_range'].names} with {SETTINGS_BY_ATTR['portal_gateway'].names}"
+    if start not in network or end not in network:
+        raise ConfigError(f"{where}: the DHCP range must sit inside the gateway's network {network}")
+    if start <= config.portal_gateway <= end:
+        raise ConfigError(f"{where}: the DHCP range must not include the gateway {config.portal_gateway}")
+    if start == network.network_address or end == network.broadcast_address:
+        raise ConfigError(f"{where}: the DHCP range must not include the network or broadcast address")
+
+
+SETTINGS_BY_ATTR = {setting.attr: setting for setting in SETTINGS}
+
+
+def load_config(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> Config:
+    """Parse flags over environment over defaults; raise ConfigError naming the flag and the variable.
+
+    Unknown flags are argparse's business (it prints usage and exits 2, like a bad value).
+    """
+    environ = os.environ if environ is None else environ
+    flags = vars(_argument_parser().parse_args(list(argv)))
+    values: dict[str, object] = {}
+    for setting in SETTINGS:
+        text = flags[setting.attr]
+        if text is None:
+            text = environ.get(setting.env, setting.default)
+        try:
+            values[setting.attr] = setting.parse(text.strip() if not setting.secret else text)
+        except (ValueError, InputError) as err:
+            shown = "" if setting.secret else f" (got {text!r})"
+            raise ConfigError(f"{setting.names}: {err}{shown}") from err
+    config = Config(**values)
+    _check_dhcp_range(config)
+    return config

@@ -1,0 +1,1 @@
+"""The policy: wifi-connect's lifecycle as a state machine over injected ports."""

@@ -1,0 +1,409 @@
+"""The policy: when to raise the portal, how to try what the user typed, when to give up and come back.
+
+``Controller`` owns all state. It talks to the world only through ports (NetworkBackend, Dhcp, WebServer,
+ConnectivityProbe, StateHook, Clock) and implements ``ports.PortalService`` for the web apps. One thread
+(the daemon's) runs the state machine; the PortalService methods are called from RPC threads and only
+read snapshots or queue events.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import TypeVar
+
+from ..config import Config
+from ..errors import AdapterError, BusyError
+from ..models import Credentials, FailureReason, Network, State
+from ..ports import ActivationFailed, Connectivity, Dhcp, NetworkBackend
+from ..validation import credentials_from_request
+from .networks import networks_from_scan
+from .ports import Clock, ConnectivityProbe, StateHook, WebServer
+from .states import Event, Handler, StateMachine, Table
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+state_log = logging.getLogger("wifi_connect.state")
+
+ONLINE_VERDICTS = (Connectivity.FULL, Connectivity.LIMITED)
+# After a connect, NM may take a moment to finish its own connectivity check (wifi-connect waits 20 s).
+ONLINE_CHECK_WINDOW = 20.0
+ONLINE_POLL = 1.0
+PORTAL_RETRY_DELAY = 10.0  # when the access point itself could not be raised
+SUPERVISE_INTERVAL = 2.0  # how often dnsmasq and the portal web app are checked while the portal is up
+CONNECTABLE = frozenset({State.WAITING, State.PORTAL, State.CONNECTED})
+
+MESSAGES = {
+    FailureReason.WRONG_PASSWORD: "{ssid} did not accept the password. Check it and try again.",
+    FailureReason.NOT_FOUND: "{ssid} could not be found. Is it in range, and is the name right?",
+    FailureReason.TIMEOUT: "{ssid} did not answer in time. Try again, closer to the router.",
+    FailureReason.NO_IP: "{ssid} accepted the device but gave it no address (DHCP).",
+    FailureReason.NO_INTERNET: "The device joined {ssid}, but it has no internet access.",
+    FailureReason.FAILED: "Joining {ssid} failed.",
+}
+
+
+def _iso(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="seconds")
+
+
+@dataclass
+class Attempt:
+    """One connection attempt, as ``GET /status`` reports it after the phone rejoins."""
+
+    id: int
+    ssid: str
+    started_at: float
+    result: str = "pending"  # pending | connected | failed
+    reason: FailureReason | None = None
+    message: str = ""
+    finished_at: float | None = None
+
+    def finish(self, at: float, reason: FailureReason | None) -> None:
+        self.finished_at = at
+        self.result = "connected" if reason is None else "failed"
+        self.reason = reason
+        template = "Connected to {ssid}." if reason is None else MESSAGES[reason]
+        self.message = template.format(ssid=self.ssid)
+
+    def to_json(self) -> dict:
+        return {
+            "id": self.id,
+            "ssid": self.ssid,
+            "result": self.result,
+            "reason": None if self.reason is None else str(self.reason),
+            "message": self.message,
+            "started_at": _iso(self.started_at),
+            "finished_at": None if self.finished_at is None else _iso(self.finished_at),
+        }
+
+
+@dataclass
+class _Session:
+    """What belongs to the current visit to PORTAL or CONNECTED."""
+
+    used: bool = False  # someone used the portal since it went up (cancels the activity timeout)
+    last_used: float | None = None
+    lost_since: float | None = None  # CONNECTED: when connectivity was first seen missing
+
+
+class Controller:
+    """wifi-connect's lifecycle (issue "Lifecycle" 1-7) over injected ports."""
+
+    def __init__(
+        self,
+        config: Config,
+        backend: NetworkBackend,
+        dhcp: Dhcp,
+        web: WebServer,
+        hook: StateHook,
+        clock: Clock,
+        probe: ConnectivityProbe | None = None,
+    ) -> None:
+        self.config = config
+        self.backend = backend
+        self.dhcp = dhcp
+        self.web = web
+        self.hook = hook
+        self.clock = clock
+        self.probe = probe
+        self.interface = config.portal_interface or ""
+        self.machine = StateMachine(self._table(), clock, self._announce)
+        self._lock = threading.Lock()
+        self._networks: list[Network] = []
+        self._session = _Session()
+        self._attempt_ids = itertools.count(1)
+        self._last_attempt: Attempt | None = None
+        self._connect_pending = False
+        self._online = False
+        self._ssid: str | None = None
+
+    # -- the table -------------------------------------------------------------------------------------
+
+    def _table(self) -> Table:
+        S, E = State, Event  # short names keep the table readable
+        table: dict[tuple[State, Event], Handler] = {
+            (S.STARTING, E.START): self._start,
+            (S.WAITING, E.TICK): self._waiting_tick,
+            (S.WAITING, E.GRACE_OVER): self._raise_portal_because("no connection after the grace period"),
+            (S.PORTAL, E.TICK): self._supervise_portal,
+            (S.PORTAL, E.RETRY_DUE): self._portal_retry_due,
+            (S.PORTAL, E.ACTIVITY_TIMEOUT): self._portal_activity_timeout,
+            (S.CONNECTED, E.TICK): self._connected_tick,
+            (S.WAITING, E.SETUP_MODE): self._raise_portal_because("setup mode requested"),
+            (S.CONNECTED, E.SETUP_MODE): self._raise_portal_because("setup mode requested"),
+        }
+        for state in CONNECTABLE:
+            table[(state, E.CONNECT)] = self._connect
+        for state in State:
+            if state is not S.STOPPING:
+                table[(state, E.STOP)] = self._stop
+        return table
+
+    # -- lifecycle -------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Find the device and decide where to begin. DeviceError (no usable WiFi device) propagates."""
+        self.machine.dispatch(Event.START)
+
+    def request_stop(self) -> None:
+        self.machine.post(Event.STOP)
+
+    def teardown(self) -> None:
+        """Take the portal down whatever the state (the daemon's last word; idempotent)."""
+        self._take_portal_down()
+
+    def _start(self, _: object) -> None:
+        self.interface = self.backend.find_wifi_device(self.config.portal_interface)
+        self._quietly(self.backend.stop_access_point, self.config.portal_ssid)  # stale portal profiles
+        if self._check_online():
+            self._enter_connected("already online")
+        else:
+            self.machine.enter(State.WAITING, "offline at start; giving saved networks a grace period")
+            self.machine.after(self.config.grace_period, Event.GRACE_OVER)
+            self.machine.after(self.config.check_interval, Event.TICK)
+
+    def _waiting_tick(self, _: object) -> None:
+        if self._check_online():
+            self._enter_connected("a saved network came up")
+        else:
+            self.machine.after(self.config.check_interval, Event.TICK)
+
+    def _enter_connected(self, reason: str) -> None:
+        self._ssid = self._quietly(self.backend.active_wifi_ssid, self.interface)
+        self._session = _Session()
+        self.machine.enter(State.CONNECTED, reason)
+        self.machine.after(self.config.check_interval, Event.TICK)
+
+    def _connected_tick(self, _: object) -> None:
+        now, session = self.clock.monotonic(), self._session
+        if self._check_online():
+            session.lost_since = None
+        elif session.lost_since is None:
+            session.lost_since = now
+            log.warning("connectivity lost; tolerating it for %gs", self.config.lost_tolerance)
+        if session.lost_since is not None and now - session.lost_since >= self.config.lost_tolerance:
+            self._raise_portal("connectivity lost for longer than the tolerance")
+            return
+        self.machine.after(self.config.check_interval, Event.TICK)
+
+    def _raise_portal_because(self, reason: str) -> Handler:
+        return lambda _: self._raise_portal(reason)
+
+    def _raise_portal(self, reason: str, rescan: bool = True) -> None:
+        """Scan first (many drivers cannot scan in AP mode), then AP + dnsmasq + the portal web app.
+
+        After a failed attempt NM's list is seconds old: skip the fresh scan so the AP is back sooner."""
+        self._refresh_networks(rescan)
+        try:
+            self.backend.start_access_point(self.interface, self.config.portal_ssid,
+                                            self.config.portal_passphrase, str(self.config.portal_gateway))
+            self.dhcp.start()
+            self.web.start()
+        except AdapterError as err:
+            log.error("could not raise the portal, trying again in %gs: %s", PORTAL_RETRY_DELAY, err)
+            self._take_portal_down()
+            self.machine.enter(State.WAITING, f"portal failed: {err}")
+            self.machine.after(PORTAL_RETRY_DELAY, Event.GRACE_OVER)
+            self.machine.after(self.config.check_interval, Event.TICK)
+            return
+        self._ssid = None
+        self._session = _Session()
+        self.machine.enter(State.PORTAL, reason)
+        self.machine.after(SUPERVISE_INTERVAL, Event.TICK)
+        if self.config.retry_interval > 0:
+            self.machine.after(self.config.retry_interval, Event.RETRY_DUE)
+        if self.config.activity_timeout > 0:
+            self.machine.after(self.config.activity_timeout, Event.ACTIVITY_TIMEOUT)
+
+    def _supervise_portal(self, _: object) -> None:
+        """dnsmasq or the web app died: restart it (a phone without DHCP never sees the portal)."""
+        for name, process in (("dnsmasq", self.dhcp), ("portal web app", self.web)):
+            if not process.alive():
+                log.warning("%s is not running; restarting it", name)
+                self._quietly(process.start)
+        self.machine.after(SUPERVISE_INTERVAL, Event.TICK)
+
+    def _portal_retry_due(self, _: object) -> None:
+        last_used = self._session.last_used
+        in_use = last_used is not None and self.clock.monotonic() - last_used < self.config.retry_interval
+        if in_use or not self._has_saved_networks():
+            self.machine.after(self.config.retry_interval, Event.RETRY_DUE)
+            return
+        self._retry_saved_networks("retry interval: trying saved networks")
+
+    def _portal_activity_timeout(self, _: object) -> None:
+        if not self._session.used and self._has_saved_networks():
+            self._retry_saved_networks("activity timeout: nobody used the portal")
+
+    def _has_saved_networks(self) -> bool:
+        """Dropping the AP to retry nothing would only cut off a phone that is about to join."""
+        saved = self._quietly(self.backend.saved_wifi_ssids)
+        if not saved:
+            log.info("no saved WiFi network to retry; the portal stays up")
+        return bool(saved)
+
+    def _retry_saved_networks(self, reason: str) -> None:
+        self.machine.enter(State.RETRYING, reason)
+        self._take_portal_down()
+        activated = self._quietly(self.backend.activate_saved, self.interface, self.config.connect_timeout)
+        if activated and self._wait_online():
+            self._enter_connected("a saved network came back")
+        else:
+            self._raise_portal("no saved network came up", rescan=False)
+
+    def _connect(self, payload: object) -> None:
+        attempt, credentials = payload  # queued by connect(): (Attempt, Credentials)
+        try:
+            self.machine.enter(State.CONNECTING, f"trying {credentials.ssid}")
+            self._ssid = credentials.ssid
+            reason = self._try_credentials(credentials)
+            attempt.finish(self.clock.time(), reason)
+            log.info("attempt %d for %s: %s", attempt.id, attempt.ssid, attempt.result)
+        finally:
+            with self._lock:
+                self._connect_pending = False
+        if reason is None:
+            self._enter_connected(f"connected to {credentials.ssid}")
+        else:
+            self._raise_portal(f"attempt failed: {reason}", rescan=False)
+
+    def _try_credentials(self, credentials: Credentials) -> FailureReason | None:
+        """Add the profile, drop the AP, activate, check connectivity; on failure delete the new profile."""
+        try:
+            self.backend.delete_profiles_for_ssid(credentials.ssid)
+            uuid = self.backend.add_profile(self.interface, credentials)
+        except AdapterError as err:
+            log.error("could not create a profile for %s: %s", credentials.ssid, err)
+            return FailureReason.FAILED
+        self._take_portal_down()
+        reason = self._activate(uuid, credentials)
+        if reason is not None:
+            self._quietly(self.backend.delete_profile, uuid)
+        return reason
+
+    def _activate(self, uuid: str, credentials: Credentials) -> FailureReason | None:
+        try:
+            self.backend.activate(uuid, credentials, self.config.connect_timeout)
+        except ActivationFailed as failure:
+            log.warning("activation of %s failed: %s", credentials.ssid, failure)
+            return failure.reason
+        except AdapterError as err:
+            log.warning("activation of %s failed: %s", credentials.ssid, err)
+            return FailureReason.FAILED
+        return None if self._wait_online() else FailureReason.NO_INTERNET
+
+    def _stop(self, _: object) -> None:
+        self._take_portal_down()
+        self.machine.enter(State.STOPPING, "stop requested")
+
+    # -- helpers ---------------------------------------------------------------------------------------
+
+    def _take_portal_down(self) -> None:
+        """Web app, dnsmasq, then the AP profile; each failure is logged and the rest still happens."""
+        self._quietly(self.web.stop)
+        self._quietly(self.dhcp.stop)
+        self._quietly(self.backend.stop_access_point, self.config.portal_ssid)
+
+    def _check_online(self) -> bool:
+        """NM says full or limited (Ethernet counts), and the optional HTTP probe agrees."""
+        verdict = self._quietly(self.backend.connectivity) or Connectivity.UNKNOWN
+        online = verdict in ONLINE_VERDICTS or (verdict is Connectivity.UNKNOWN and self.probe is not None)
+        if online and self.probe is not None:
+            online = self.probe.online()
+        self._online = online
+        return online
+
+    def _wait_online(self) -> bool:
+        deadline = self.clock.monotonic() + min(ONLINE_CHECK_WINDOW, self.config.connect_timeout)
+        while not self._check_online():
+            if self.clock.monotonic() >= deadline:
+                return False
+            self.clock.sleep(ONLINE_POLL)
+        return True
+
+    def _refresh_networks(self, rescan: bool) -> list[Network]:
+        """Scan and cache; when the driver refuses (e.g. in AP mode) keep the cached list."""
+        try:
+            points = self.backend.scan(self.interface, rescan)
+            saved = self.backend.saved_wifi_ssids()
+        except AdapterError as err:
+            log.warning("scan failed, keeping the %d cached networks: %s", len(self._networks), err)
+            return self._networks
+        networks = networks_from_scan(points, saved, self.config.portal_ssid)
+        with self._lock:
+            self._networks = networks
+        return networks
+
+    def _quietly(self, action: Callable[..., T], *args: object) -> T | None:
+        """Run a best-effort adapter call: log an AdapterError and return None instead."""
+        try:
+            return action(*args)
+        except AdapterError as err:
+            log.warning("%s failed: %s", getattr(action, "__name__", action), err)
+            return None
+
+    def _announce(self, previous: State, state: State, reason: str) -> None:
+        """One JSON line per state change on stdout, and the hook (no secrets in either)."""
+        change = {"state": str(state), "previous": str(previous), "reason": reason,
+                  "interface": self.interface, "ssid": self._ssid or ""}
+        state_log.info("state %s -> %s: %s", previous, state, reason, extra={"fields": change})
+        self.hook.state_changed(change)
+
+    # -- PortalService ---------------------------------------------------------------------------------
+
+    def status(self) -> dict:
+        with self._lock:
+            attempt = None if self._last_attempt is None else self._last_attempt.to_json()
+        return {
+            "state": str(self.machine.state),
+            "interface": self.interface,
+            "ssid": self._ssid,
+            "portal_ssid": self.config.portal_ssid,
+            "gateway": str(self.config.portal_gateway),
+            "online": self._online,
+            "last_attempt": attempt,
+        }
+
+    def networks(self) -> list[dict]:
+        with self._lock:
+            return [network.to_json() for network in self._networks]
+
+    def rescan(self) -> list[dict]:
+        if self.machine.state in (State.CONNECTING, State.RETRYING):
+            return self.networks()  # the radio is busy joining a network
+        return [network.to_json() for network in self._refresh_networks(rescan=True)]
+
+    def connect(self, fields: dict[str, str]) -> dict:
+        with self._lock:
+            scanned = {network.ssid: network.security for network in self._networks}
+            credentials = credentials_from_request(fields, scanned.get(str(fields.get("ssid", ""))))
+            if self._connect_pending or self.machine.state not in CONNECTABLE:
+                raise BusyError(f"busy ({self.machine.state}); try again in a moment")
+            self._connect_pending = True
+            attempt = Attempt(next(self._attempt_ids), credentials.ssid, self.clock.time())
+            self._last_attempt = attempt
+        self.machine.post(Event.CONNECT, (attempt, credentials))
+        return attempt.to_json()
+
+    def touch(self) -> None:
+        with self._lock:
+            self._session.used = True
+            self._session.last_used = self.clock.monotonic()
+
+    def enter_setup_mode(self) -> dict:
+        self.machine.post(Event.SETUP_MODE)
+        return {"requested": "setup_mode", **self.status()}
+
+    def forget_networks(self) -> dict:
+        """Factory reset of WiFi. The watcher raises the portal once the loss outlasts the tolerance;
+        call enter_setup_mode as well to raise it now."""
+        forgotten = list(self.backend.forget_wifi_networks())
+        log.info("forgot %d saved WiFi networks", len(forgotten))
+        with self._lock:
+            self._networks = [replace(network, saved=False) for network in self._networks]
+        return {"forgotten": forgotten}

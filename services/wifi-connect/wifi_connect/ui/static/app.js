@@ -1,0 +1,63 @@
+// Progressive enhancement only: the portal works the same with JavaScript disabled.
+"use strict";
+document.documentElement.classList.add("js");
+
+function showField(id, visible) {
+  const field = document.getElementById(id);
+  if (field) field.classList.toggle("hidden", !visible);
+}
+
+// Show only the fields the chosen network needs.
+function fitFieldsToNetwork(form) {
+  const chosen = form.querySelector("input[name=ssid]:checked");
+  const security = chosen ? chosen.dataset.security : "wpa";
+  showField("other-field", security === "other");
+  showField("identity-field", security === "enterprise" || security === "other");
+  showField("passphrase-field", security !== "none");
+  document.getElementById("other_ssid").required = security === "other";
+  if (security === "other") document.getElementById("other_ssid").focus();
+}
+
+function enhanceForm(form) {
+  form.addEventListener("change", (event) => {
+    if (event.target.name === "ssid") fitFieldsToNetwork(form);
+  });
+  const toggle = document.getElementById("show-passphrase");
+  toggle.addEventListener("change", () => {
+    document.getElementById("passphrase").type = toggle.checked ? "text" : "password";
+  });
+  fitFieldsToNetwork(form);
+}
+
+// While the phone is still on the setup network, follow the attempt; the server page says why it failed.
+function followAttempt(region) {
+  const attemptId = region.dataset.attempt;
+  let polls = 0;
+  let leftNetwork = false;
+  const timer = setInterval(async () => {
+    if (++polls > 90) return clearInterval(timer);
+    try {
+      const status = await (await fetch("/status", { cache: "no-store" })).json();
+      const attempt = status.last_attempt || {};
+      if (String(attempt.id) !== attemptId || attempt.result === "pending") return;
+      clearInterval(timer);
+      if (attempt.result === "connected") {
+        region.textContent = `Connected to “${attempt.ssid}”. You can close this page.`;
+      } else {
+        window.location.assign("/");
+      }
+    } catch (err) {
+      if (!leftNetwork) {
+        leftNetwork = true;
+        region.insertAdjacentText("beforeend", " Your phone has left the setup network.");
+      }
+    }
+  }, 2000);
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  const form = document.getElementById("connect-form");
+  if (form) enhanceForm(form);
+  const region = document.getElementById("attempt-status");
+  if (region) followAttempt(region);
+});

@@ -1,0 +1,110 @@
+"""Configuration from the environment: defaults, every variable, bad values naming the variable, exit 2."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+from health_reporter.__main__ import gunicorn_argv
+from health_reporter.config import DEFAULT_PORT, Config
+from health_reporter.errors import ConfigError
+
+
+def test_defaults() -> None:
+    config = Config.from_env({})
+    assert (config.listen_host, config.listen_port) == ("0.0.0.0", DEFAULT_PORT) == ("0.0.0.0", 9199)
+    assert (config.fast_interval_seconds, config.slow_interval_seconds) == (10.0, 60.0)
+    assert config.telemetry.enabled and config.telemetry.fluent_port == 24224
+    assert config.telemetry.tag_prefix == "health" and config.telemetry.heartbeat_minutes == 5
+    assert not config.autoheal.enabled
+    assert config.options_for_collectors() == {}
+
+
+def test_every_variable_is_read(tmp_path) -> None:
+    env = {
+        "HEALTH_LISTEN": "[::1]:9300",
+        "HEALTH_FLUENT_HOST": "log-agent",
+        "HEALTH_FLUENT_PORT": "24225",
+        "HEALTH_TAG_PREFIX": "device.health",
+        "HEALTH_HEARTBEAT_MINUTES": "2",
+        "HOST_PROC": str(tmp_path),
+        "HEALTH_FAST_INTERVAL": "5",
+        "HEALTH_SLOW_INTERVAL": "30",
+        "HEALTH_COLLECTORS_DISABLED": "processes, containers",
+        "HEALTH_DATA_MOUNTPOINTS": "/mnt/data,/",
+        "HEALTH_WIFI_CONNECT_URL": "http://127.0.0.1:8081/",
+        "DOCKER_HOST": "unix:///var/run/balena.sock",
+        "HEALTH_CHECKS": "{disk: {warn: 0.7}}",
+        "HEALTH_COLLECTOR_OPTIONS": "{throttling: {vcgencmd: ''}}",
+        "HEALTH_AUTOHEAL": "on",
+        "HEALTH_AUTOHEAL_MAX_RESTARTS": "5",
+        "HEALTH_TELEMETRY": "false",
+    }
+    config = Config.from_env(env)
+    assert (config.listen_host, config.listen_port) == ("::1", 9300)
+    assert config.telemetry.fluent_host == "log-agent" and config.telemetry.fluent_port == 24225
+    assert config.telemetry.tag_prefix == "device.health" and not config.telemetry.enabled
+    assert str(config.paths.proc) == str(tmp_path)
+    assert config.collectors_disabled == ("processes", "containers")
+    assert config.checks == {"disk": {"warn": 0.7}}
+    assert config.autoheal.enabled and config.autoheal.max_restarts == 5
+    assert config.docker_socket == "/var/run/balena.sock"
+    assert config.options_for_collectors() == {
+        "throttling": {"vcgencmd": ""},
+        "filesystem": {"data_mounts": ("/mnt/data", "/")},
+        "sidecars": {"wifi_connect_url": "http://127.0.0.1:8081"},
+        "wifi": {"wifi_connect_url": "http://127.0.0.1:8081"},
+        "containers": {"socket": "/var/run/balena.sock"},
+    }
+    assert "[::1]:9300" in gunicorn_argv(config)
+
+
+@pytest.mark.parametrize(
+    ("env", "variable"),
+    [
+        ({"HEALTH_LISTEN": "9199"}, "HEALTH_LISTEN"),
+        ({"HEALTH_LISTEN": "0.0.0.0:99999"}, "HEALTH_LISTEN"),
+        ({"HEALTH_FLUENT_PORT": "forward"}, "HEALTH_FLUENT_PORT"),
+        ({"HEALTH_FAST_INTERVAL": "0"}, "HEALTH_FAST_INTERVAL"),
+        ({"HEALTH_FAST_INTERVAL": "30", "HEALTH_SLOW_INTERVAL": "10"}, "HEALTH_SLOW_INTERVAL"),
+        ({"HEALTH_TAG_PREFIX": "bad tag"}, "HEALTH_TAG_PREFIX"),
+        ({"HEALTH_AUTOHEAL": "maybe"}, "HEALTH_AUTOHEAL"),
+        ({"HEALTH_CHECKS": "[1, 2]"}, "HEALTH_CHECKS"),
+        ({"HEALTH_CHECKS": "{disk: [}"}, "HEALTH_CHECKS"),
+        ({"DOCKER_HOST": "tcp://10.0.0.1:2375"}, "DOCKER_HOST"),
+        ({"HEALTH_WIFI_CONNECT_URL": "wifi-connect:8080"}, "HEALTH_WIFI_CONNECT_URL"),
+        ({"HEALTH_DATA_MOUNTPOINTS": "data"}, "HEALTH_DATA_MOUNTPOINTS"),
+        ({"HOST_PROC": "/nonexistent-proc"}, "HOST_PROC"),
+        ({"HEALTH_LOG_LEVEL": "chatty"}, "HEALTH_LOG_LEVEL"),
+    ],
+)
+def test_bad_values_name_the_variable(env: dict[str, str], variable: str) -> None:
+    with pytest.raises(ConfigError, match=variable):
+        Config.from_env(env)
+
+
+def run_main(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    full_env = {**os.environ, "HEALTH_TELEMETRY": "0", **env}
+    command = [sys.executable, "-m", "health_reporter", *args]
+    return subprocess.run(command, env=full_env, capture_output=True, text=True, timeout=60)
+
+
+def test_console_script_exits_2_with_one_readable_line() -> None:
+    result = run_main({"HEALTH_CHECKS": "{temperature: {critcal: 90}}"})
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "health-reporter: configuration error: HEALTH_CHECKS.temperature.critcal: unknown key "
+        "(known: critical, enabled, hysteresis, warn)"
+    )
+
+
+def test_collector_settings_are_validated_before_start() -> None:
+    result = run_main({"HEALTH_COLLECTORS": "cpu,gpu"})
+    assert result.returncode == 2 and "gpu" in result.stderr
+
+
+def test_check_config_validates_and_exits_0() -> None:
+    result = run_main({}, "--check-config")
+    assert result.returncode == 0, result.stderr

@@ -1,0 +1,113 @@
+"""Telemetry through the real fluent-logger to a strict Fluent Forward receiver on loopback."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from health_reporter.checks import CheckRunner, build_checks
+from health_reporter.config import TelemetryConfig
+from health_reporter.history import History
+from health_reporter.sampler import Sampler
+from health_reporter.telemetry import Telemetry, bucket_key, compact
+
+from tests.health.helpers import ScriptedSource, free_port, snapshot, wait_until
+from tests.log_agent.forward_receiver import ForwardReceiver
+
+
+def make_sampler(port: int, source: ScriptedSource, **telemetry: object) -> tuple[Sampler, Telemetry]:
+    config = TelemetryConfig(fluent_port=port, tag_prefix="device.health", timeout_seconds=1.0, **telemetry)
+    sender = Telemetry(config)
+    sampler = Sampler(source, CheckRunner(build_checks({})), History(60, 1), 1, 1, telemetry=sender)
+    sender.start()
+    return sampler, sender
+
+
+@pytest.fixture
+def receiver() -> Iterator[ForwardReceiver]:
+    with ForwardReceiver() as running:
+        yield running
+
+
+def tags(receiver: ForwardReceiver) -> list[str]:
+    return [event.tag for event in receiver.events]
+
+
+def test_buckets_follow_the_supervisor() -> None:
+    from health_reporter.snapshot import summary
+
+    def key(status: str = "ok", **values: object) -> tuple:
+        return bucket_key(compact(summary(snapshot(**values)), status))
+
+    assert key(cpu=0.21) == key(cpu=0.39)  # 21 % -> 39 %: the same 20 % bucket
+    assert key(cpu=0.39) != key(cpu=0.41)
+    assert key(temp=57) == key(temp=59) != key(temp=60)
+    assert key("warning") != key("ok")
+
+
+def test_metrics_on_bucket_change_heartbeat_and_transition_events(receiver: ForwardReceiver) -> None:
+    source = ScriptedSource(cpu=0.21, temp=55)
+    sampler, sender = make_sampler(receiver.port, source)
+    try:
+        sampler.run_once()  # first sample: metrics + heartbeat
+        source.values = {"cpu": 0.30, "temp": 56}  # same buckets: nothing new
+        sampler.run_once()
+        source.values = {"cpu": 0.30, "temp": 78}  # temperature bucket and check change
+        sampler.run_once()
+        assert receiver.wait_for_events(4, timeout=10), receiver.events
+    finally:
+        sampler.stop()
+    assert receiver.violations == []
+    assert tags(receiver) == ["device.health.metrics", "device.health.heartbeat", "device.health.event",
+                              "device.health.metrics"]  # fmt: skip
+    first, heartbeat, event, second = receiver.records()
+    assert first["cpu_usage"] == 21 and first["cpu_temp"] == 55 and first["status"] == "ok"
+    assert (first["memory_total"], first["storage_total"], first["wifi_signal_dbm"]) == (4096, 32768, -60)
+    assert heartbeat["checks"]["temperature"] == "ok" and heartbeat["uptime_seconds"] == 3700
+    assert event["event"] == "check_transition" and event["check"] == "temperature"
+    assert (event["from"], event["to"]) == ("ok", "warning")
+    assert second["cpu_temp"] == 78 and second["status"] == "warning"
+    assert sender.sent == 4 and sender.unsent == 0
+
+
+def test_unreachable_agent_is_counted_and_sampling_goes_on() -> None:
+    port = free_port()  # nobody listens yet
+    source = ScriptedSource(cpu=0.1)
+    sampler, sender = make_sampler(port, source)
+    receiver = ForwardReceiver()
+    try:
+        for cpu in (0.1, 0.5, 0.9):
+            source.values = {"cpu": cpu}
+            sampler.run_once()
+        wait_until(lambda: sender.failed_sends == 4, 10, "four failed sends")
+        assert sampler.ready and sampler.status["cpu_usage"] == 90
+        published = {s.name: s.value for s in sampler.run_once().samples}
+        assert published["device_telemetry_failed_sends_total"] == 4
+        assert published["device_telemetry_unsent_records"] == 4
+        assert published["device_telemetry_sent_records_total"] == 0
+        receiver.port = port
+        receiver.start()  # the agent comes back: fluent-logger sends what it kept, then the new record
+        source.values = {"cpu": 0.1}
+        sampler.run_once()
+        assert receiver.wait_for_events(5, timeout=10), receiver.events
+        wait_until(lambda: sender.sent == 5, 5, "five records counted as sent")
+        assert sender.unsent == 0 and sender.dropped == 0
+        assert [r["cpu_usage"] for r in receiver.records()] == [10, 10, 50, 90, 10]  # [1] is the heartbeat
+        assert receiver.violations == []
+    finally:
+        sampler.stop()
+        receiver.stop()
+
+
+def test_records_beyond_the_buffer_are_dropped_and_counted() -> None:
+    source = ScriptedSource(cpu=0.0)
+    sampler, sender = make_sampler(free_port(), source, buffer_bytes=400)
+    try:
+        for step in range(6):
+            source.values = {"cpu": step * 0.2}  # every sample a new bucket
+            sampler.run_once()
+        wait_until(lambda: sender.failed_sends == 7, 10, "seven failed sends")
+        assert sender.dropped > 0
+        assert sender.dropped + sender.unsent == 7
+    finally:
+        sampler.stop()

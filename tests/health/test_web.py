@@ -1,0 +1,76 @@
+"""The Flask app over a sampler fed with hand-made samples: status, probes, history, dashboard."""
+
+from __future__ import annotations
+
+from flask.testing import FlaskClient
+from health_reporter.checks import CheckRunner, build_checks
+from health_reporter.history import History
+from health_reporter.sampler import Sampler
+from health_reporter.web import create_app
+
+from tests.health.helpers import ScriptedSource, wait_until
+
+STATUS_FIELDS = {
+    "cpu_usage", "memory_usage", "memory_total", "storage_usage", "storage_total", "cpu_temp",
+    "is_undervolted", "throttling", "wifi", "sidecars", "checks", "status",
+}  # fmt: skip
+
+
+def make(source: ScriptedSource, interval: float = 10) -> tuple[Sampler, FlaskClient]:
+    sampler = Sampler(source, CheckRunner(build_checks({})), History(3600, interval), interval, interval)
+    return sampler, create_app(sampler=sampler).test_client()
+
+
+def test_before_the_first_sample_probes_say_not_ready() -> None:
+    _, client = make(ScriptedSource())
+    assert client.get("/readyz").status_code == 503
+    assert client.get("/status").get_json() == {"status": "starting", "message": "first sample not taken yet"}
+    page = client.get("/")
+    assert page.status_code == 200 and b"first sample has not been taken yet" in page.data
+
+
+def test_status_is_the_supervisor_summary_plus_checks() -> None:
+    sampler, client = make(ScriptedSource(cpu=0.42, temp=77, undervoltage_now=True, unhealthy=("db",)))
+    sampler.run_once()
+    assert client.get("/readyz").status_code == 200
+    status = client.get("/status").get_json()
+    assert set(status) >= STATUS_FIELDS
+    assert (status["cpu_usage"], status["cpu_temp"], status["is_undervolted"]) == (42, 77, True)
+    assert (status["memory_usage"], status["memory_total"]) == (1638, 4096)
+    assert (status["storage_usage"], status["storage_total"]) == (16384, 32768)
+    assert status["storage_mountpoint"] == "/data"
+    assert status["throttling"]["under_voltage"] == {"now": True, "since_boot": True}
+    assert status["wifi"]["ssid"] == "Workshop" and status["wifi"]["signal_dbm"] == -60
+    assert status["sidecars"]["log-agent"]["backlog_records"] == 12
+    assert status["sidecars"]["wifi-connect"] == {"up": True, "state": "connected"}
+    checks = {check["check"]: check["status"] for check in status["checks"]}
+    assert checks["undervoltage"] == "critical" and checks["temperature"] == "warning"
+    assert checks["containers"] == "warning" and checks["disk"] == "ok"
+    assert status["status"] == "critical"
+
+
+def test_history_and_dashboard_show_the_last_hour() -> None:
+    source = ScriptedSource(cpu=0.1)
+    sampler, client = make(source)
+    for cpu in (0.1, 0.5, 0.9):
+        source.values = {"cpu": cpu}
+        sampler.run_once()
+    history = client.get("/history").get_json()
+    assert [round(v) for _, v in history["cpu"]["points"]] == [10, 50, 90]
+    assert history["wifi_signal"]["unit"] == "dBm" and len(history["temperature"]["points"]) == 3
+    page = client.get("/").get_data(as_text=True)
+    assert page.count("<polyline") == 6 and 'data-check="undervoltage" data-status="ok"' in page
+    assert "http://" not in page.replace('href="/', "")  # self-contained: no external resources
+    assert client.get("/nope").get_json()["error"] == "Not Found"
+
+
+def test_healthz_follows_the_sampler_thread() -> None:
+    sampler, client = make(ScriptedSource(), interval=0.05)
+    assert client.get("/healthz").status_code == 503  # not started
+    sampler.start()
+    try:
+        wait_until(lambda: client.get("/healthz").status_code == 200, 5, "a live sampler")
+        assert client.get("/healthz").get_json()["alive"] is True
+    finally:
+        sampler.stop()
+    assert client.get("/healthz").status_code == 503

@@ -1,0 +1,182 @@
+"""The ``log-agent`` console script as a process: config errors, the stdout default, SIGHUP, SIGTERM,
+/metrics (checked by the real promtool) and /health."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import subprocess
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+import requests
+from fluent import sender
+
+from tests.log_agent.agent_process import LOG_AGENT, AgentProcess, ChunkSender, wait_for
+from tests.log_agent.forward_receiver import ForwardReceiver
+
+
+@pytest.fixture
+def agents(tmp_path: Path) -> Iterator[list[AgentProcess]]:
+    started: list[AgentProcess] = []
+    yield started
+    for agent in started:
+        agent.cleanup()
+
+
+
+@pytest.mark.parametrize(("env", "key"), [
+    ({"LOG_AGENT_SPOOL_MAX_BYTES": "lots"}, "LOG_AGENT_SPOOL_MAX_BYTES"),
+    ({"LOG_AGENT_OUTPUT": "ftp://example"}, "LOG_AGENT_OUTPUT[0].url"),
+    ({"LOG_AGENT_FORWARD_LISTEN": "nowhere"}, "LOG_AGENT_FORWARD_LISTEN"),
+])
+def test_invalid_configuration_exits_2_naming_the_key(tmp_path: Path, env: dict[str, str], key: str) -> None:
+    agent = AgentProcess(tmp_path, env)
+    result = subprocess.run([LOG_AGENT], env=agent.env, capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and key in lines[0], result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_yaml_error_names_the_key_and_check_config(tmp_path: Path) -> None:
+    config = tmp_path / "agent.yaml"
+    config.write_text("spool:\n  when_full: explode\n")
+    agent = AgentProcess(tmp_path, {"LOG_AGENT_CONFIG": str(config)})
+    result = subprocess.run([LOG_AGENT, "--check-config"], env=agent.env, capture_output=True, text=True,
+                            timeout=30)
+    assert result.returncode == 2 and "spool.when_full" in result.stderr
+    config.write_text("spool:\n  when_full: block\n")
+    result = subprocess.run([LOG_AGENT, "--check-config"], env=agent.env, capture_output=True, text=True,
+                            timeout=30)
+    assert result.returncode == 0, result.stderr
+
+
+def test_default_is_stdout_and_sigterm_flushes_and_exits_0(tmp_path: Path,
+                                                          agents: list[AgentProcess]) -> None:
+    agent = AgentProcess(tmp_path, {"BALENA_DEVICE_UUID": "dev-123"})
+    agents.append(agent)
+    agent.start()
+    client = sender.FluentSender("app", host="127.0.0.1", port=agent.forward_port)
+    for i in range(20):
+        assert client.emit("web", {"id": i})
+    client.close()
+    assert wait_for(lambda: agent.stdout().count("\n") >= 20, timeout=10)
+    assert agent.terminate() == 0
+    lines = [json.loads(line) for line in agent.stdout().splitlines()]
+    assert [line["record"]["id"] for line in lines] == list(range(20))
+    assert lines[0]["tag"] == "app.web"
+    assert lines[0]["record"]["device"]["uuid"] == "dev-123"
+    assert "log-agent stopped" in agent.stderr()
+
+
+def test_metrics_pass_promtool_and_health_reports_outputs(tmp_path: Path, agents: list[AgentProcess]) -> None:
+    config = tmp_path / "agent.yaml"
+    config.write_text("retry:\n  flush_timeout: 1s\n")  # the output stays down: do not wait 10 s at exit
+    agent = AgentProcess(tmp_path, {"LOG_AGENT_OUTPUT": "forward://user:s3cret@127.0.0.1:9?ack_timeout=1",
+                                    "LOG_AGENT_CONFIG": str(config)})
+    agents.append(agent)
+    agent.start()
+    client = sender.FluentSender("app", host="127.0.0.1", port=agent.forward_port)
+    assert client.emit("web", {"id": 1})
+    client.close()
+    assert wait_for(lambda: agent.metric("log_agent_output_errors_total", output="forward") >= 1, timeout=15)
+    text = requests.get(f"{agent.http_url()}/metrics", timeout=5).text
+    for name in ("log_agent_records_in_total", "log_agent_spool_bytes", "log_agent_backlog_bytes",
+                 "log_agent_ack_latency_seconds_bucket", "log_agent_oldest_unsent_age_seconds"):
+        assert name in text
+    if shutil.which("promtool"):
+        lint = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, text=True,
+                              timeout=30)
+        assert "error" not in (lint.stdout + lint.stderr).lower(), lint.stdout + lint.stderr
+    assert wait_for(lambda: agent.health()["outputs"]["forward"]["state"] == "retrying", timeout=10)
+    health = agent.health()
+    assert health["status"] == "degraded"
+    assert health["outputs"]["forward"]["backlog_bytes"] > 0
+    assert health["inputs"]["forward"]["address"][1] == agent.forward_port
+    assert "s3cret" not in json.dumps(health) and "s3cret" not in text and "s3cret" not in agent.stderr()
+    started = time.monotonic()
+    assert agent.terminate() == 0
+    assert time.monotonic() - started < 5  # the flush deadline holds although nothing can be sent
+
+
+def test_health_is_503_once_the_agent_is_gone(tmp_path: Path, agents: list[AgentProcess]) -> None:
+    from log_agent.web import create_app
+
+    agent = AgentProcess(tmp_path, {})
+    agents.append(agent)
+    agent.start()
+    url = agent.http_url()
+    assert requests.get(f"{url}/health", timeout=5).status_code == 200
+    agent.kill()
+    # The gunicorn child notices its parent died and goes away, freeing the port.
+    assert wait_for(lambda: not _answers(url), timeout=10)
+    health = json.loads((agent.run_dir / "health.json").read_text())
+    health["updated"] -= 60
+    (agent.run_dir / "health.json").write_text(json.dumps(health))
+    response = create_app(str(agent.run_dir)).test_client().get("/health")
+    assert response.status_code == 503 and response.json["status"] == "down"
+
+
+def test_a_dead_http_child_is_restarted(tmp_path: Path, agents: list[AgentProcess]) -> None:
+    agent = AgentProcess(tmp_path, {})
+    agents.append(agent)
+    agent.start()
+    assert agent.process is not None
+    (child,) = psutil.Process(agent.process.pid).children()
+    first_url = agent.http_url()
+    child.kill()
+    assert wait_for(lambda: not _answers(first_url), timeout=10)
+    assert wait_for(lambda: _answers(agent.http_url()), timeout=20)
+    assert agent.health()["status"] == "ok"
+    assert agent.terminate() == 0
+
+
+def _answers(url: str) -> bool:
+    try:
+        requests.get(f"{url}/health", timeout=1)
+    except requests.RequestException:
+        return False
+    return True
+
+
+@pytest.mark.slow
+def test_sighup_reload_mid_stream_loses_and_duplicates_nothing(tmp_path: Path,
+                                                              agents: list[AgentProcess]) -> None:
+    with ForwardReceiver() as receiver:
+        config = tmp_path / "agent.yaml"
+        output = f"outputs:\n  - name: central\n    url: forward://127.0.0.1:{receiver.port}\n"
+        config.write_text(output + "retry:\n  batch_records: 100\n")
+        agent = AgentProcess(tmp_path, {"LOG_AGENT_CONFIG": str(config)})
+        agents.append(agent)
+        agent.start()
+        load = ChunkSender(agent.forward_port, chunk_size=20).start()
+        try:
+            time.sleep(0.8)
+            config.write_text(output + "    gzip: true\nretry:\n  batch_records: 37\n")
+            agent.signal(signal.SIGHUP)
+            assert wait_for(lambda: "configuration reloaded" in agent.stderr(), timeout=10)
+            time.sleep(0.8)
+            config.write_text(output + "    bogus: 1\n")
+            agent.signal(signal.SIGHUP)
+            assert wait_for(lambda: "reload refused" in agent.stderr(), timeout=10)
+            assert "outputs[0].bogus" in agent.stderr()
+            time.sleep(0.5)
+        finally:
+            load.stop()
+        acked = set(load.acked)
+        assert len(acked) > 200
+        assert wait_for(lambda: acked <= {r["id"] for r in receiver.records()}, timeout=20)
+        assert wait_for(lambda: agent.metric("log_agent_backlog_bytes", output="central") == 0, timeout=10)
+        counts = Counter(r["id"] for r in receiver.records())
+        # Only chunks the client itself sent twice (no ack while the input restarted) may repeat.
+        assert {i for i, n in counts.items() if n > 1} <= load.resent_ids
+        assert any(option.get("compressed") == "gzip" for option in receiver.options)  # the reload took
+        assert receiver.violations == []
+        assert agent.process is not None and agent.process.poll() is None  # a bad reload keeps it running
+        assert agent.terminate() == 0

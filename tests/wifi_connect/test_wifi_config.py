@@ -1,0 +1,177 @@
+"""Start-up settings: balena names and defaults, flag over env, and a clear refusal for each bad value."""
+
+from __future__ import annotations
+
+import ipaddress
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from wifi_connect.config import SETTINGS, load_config
+from wifi_connect.errors import ConfigError
+
+
+def test_defaults_match_balena_wifi_connect():
+    config = load_config([], {})
+    assert config.portal_interface is None
+    assert config.portal_ssid == "WiFi Connect"
+    assert config.portal_passphrase is None
+    assert config.portal_gateway == ipaddress.IPv4Address("192.168.42.1")
+    assert config.dhcp_range_text == "192.168.42.2,192.168.42.254"
+    assert config.portal_listening_port == 80
+    assert config.activity_timeout == 0
+    assert config.ui_directory is None
+    assert config.control_address == ("127.0.0.1", 8081)
+
+
+def test_environment_sets_and_flag_wins():
+    env = {"PORTAL_SSID": "From Env", "PORTAL_LISTENING_PORT": "8080", "ACTIVITY_TIMEOUT": "300"}
+    config = load_config(["--portal-ssid", "From Flag", "-o", "8000"], env)
+    assert config.portal_ssid == "From Flag"
+    assert config.portal_listening_port == 8000
+    assert config.activity_timeout == 300
+
+
+def test_balena_short_flags_work():
+    config = load_config(
+        [
+            "-i",
+            "wlan1",
+            "-s",
+            "Setup",
+            "-p",
+            "portalpass",
+            "-g",
+            "10.0.0.1",
+            "-d",
+            "10.0.0.10,10.0.0.50",
+            "-a",
+            "60",
+        ],
+        {},
+    )
+    assert (config.portal_interface, config.portal_ssid, config.portal_passphrase) == (
+        "wlan1",
+        "Setup",
+        "portalpass",
+    )
+    assert config.dhcp_range_text == "10.0.0.10,10.0.0.50"
+
+
+def test_ssid_limit_is_in_bytes_and_allows_colons_and_backslashes():
+    assert load_config([], {"PORTAL_SSID": "é" * 16}).portal_ssid == "é" * 16
+    assert load_config([], {"PORTAL_SSID": "a:b\\c d"}).portal_ssid == "a:b\\c d"
+
+
+def test_dhcp_range_may_carry_a_lease_time():
+    assert load_config([], {"PORTAL_DHCP_RANGE": "192.168.42.10,192.168.42.20,10m"}).dhcp_range_text == (
+        "192.168.42.10,192.168.42.20,10m"
+    )
+
+
+def test_ui_directory_must_hold_an_index(tmp_path):
+    (tmp_path / "index.html").write_text("<h1>custom</h1>")
+    assert load_config(["--ui-directory", str(tmp_path)], {}).ui_directory == tmp_path
+
+
+BAD_SETTINGS = [
+    ("PORTAL_INTERFACE", "wlan0/../eth0", "--portal-interface"),
+    ("PORTAL_INTERFACE", "a-very-long-interface-name", "--portal-interface"),
+    ("PORTAL_SSID", "x" * 33, "--portal-ssid"),
+    ("PORTAL_SSID", "é" * 17, "--portal-ssid"),
+    ("PORTAL_SSID", "", "--portal-ssid"),
+    ("PORTAL_PASSPHRASE", "short", "--portal-passphrase"),
+    ("PORTAL_PASSPHRASE", "x" * 64, "--portal-passphrase"),
+    ("PORTAL_PASSPHRASE", "pässwörd-long", "--portal-passphrase"),
+    ("PORTAL_GATEWAY", "192.168.42.256", "--portal-gateway"),
+    ("PORTAL_GATEWAY", "gateway", "--portal-gateway"),
+    ("PORTAL_DHCP_RANGE", "192.168.42.2", "--portal-dhcp-range"),
+    ("PORTAL_DHCP_RANGE", "192.168.42.9,192.168.42.2", "--portal-dhcp-range"),
+    ("PORTAL_DHCP_RANGE", "192.168.43.2,192.168.43.254", "--portal-dhcp-range"),
+    ("PORTAL_DHCP_RANGE", "192.168.42.1,192.168.42.254", "--portal-dhcp-range"),
+    ("PORTAL_DHCP_RANGE", "192.168.42.2,192.168.42.255", "--portal-dhcp-range"),
+    ("PORTAL_DHCP_RANGE", "192.168.42.2,192.168.42.9,forever", "--portal-dhcp-range"),
+    ("PORTAL_LISTENING_PORT", "0", "--portal-listening-port"),
+    ("PORTAL_LISTENING_PORT", "65536", "--portal-listening-port"),
+    ("PORTAL_LISTENING_PORT", "http", "--portal-listening-port"),
+    ("ACTIVITY_TIMEOUT", "-1", "--activity-timeout"),
+    ("ACTIVITY_TIMEOUT", "1.5", "--activity-timeout"),
+    ("UI_DIRECTORY", "/nonexistent/ui", "--ui-directory"),
+    ("GRACE_PERIOD", "-3", "--grace-period"),
+    ("GRACE_PERIOD", "nan", "--grace-period"),
+    ("CONNECT_TIMEOUT", "0", "--connect-timeout"),
+    ("LOST_CONNECTION_TOLERANCE", "soon", "--lost-connection-tolerance"),
+    ("RETRY_INTERVAL", "inf", "--retry-interval"),
+    ("CHECK_INTERVAL", "0", "--check-interval"),
+    ("CONNECTIVITY_CHECK_URL", "ftp://example.com/", "--connectivity-check-url"),
+    ("CONNECTIVITY_CHECK_URL", "example.com", "--connectivity-check-url"),
+    ("CONTROL_ADDRESS", "0.0.0.0:8081", "--control-address"),
+    ("CONTROL_ADDRESS", "192.168.1.5:8081", "--control-address"),
+    ("CONTROL_ADDRESS", "127.0.0.1", "--control-address"),
+    ("CONTROL_ADDRESS", "localhost:8081", "--control-address"),
+    ("NMCLI_TIMEOUT", "0.1", "--nmcli-timeout"),
+    ("WIFI_CONNECT_SOCKET", "relative.sock", "--rpc-socket"),
+]
+
+
+@pytest.mark.parametrize(("variable", "value", "flag"), BAD_SETTINGS)
+def test_each_bad_setting_is_refused_naming_flag_and_variable(variable, value, flag):
+    with pytest.raises(ConfigError) as caught:
+        load_config([], {variable: value})
+    assert f"{flag}/{variable}" in str(caught.value)
+
+
+def test_every_setting_has_a_bad_value_test():
+    tested = {variable for variable, _, _ in BAD_SETTINGS}
+    assert {s.env for s in SETTINGS} - {"HOOK_COMMAND"} <= tested
+
+
+def test_a_bad_flag_value_is_refused_like_the_variable():
+    with pytest.raises(ConfigError, match="--portal-gateway/PORTAL_GATEWAY"):
+        load_config(["--portal-gateway", "nope"], {"PORTAL_GATEWAY": "10.0.0.1"})
+
+
+def test_the_passphrase_is_never_echoed():
+    secret = "pässwörd-secret"
+    with pytest.raises(ConfigError) as caught:
+        load_config([], {"PORTAL_PASSPHRASE": secret})
+    assert secret not in str(caught.value)
+    config = load_config([], {"PORTAL_PASSPHRASE": "good passphrase"})
+    assert "good passphrase" not in repr(config) and "good passphrase" not in str(config.describe())
+    assert config.describe()["portal_passphrase"] == "(set)"
+
+
+def test_the_console_script_exits_2_with_the_message_on_stderr():
+    done = subprocess.run(
+        [sys.executable, "-m", "wifi_connect"],
+        env={"PORTAL_LISTENING_PORT": "99999"},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 2
+    assert "--portal-listening-port/PORTAL_LISTENING_PORT" in done.stderr
+
+
+def test_unknown_flags_exit_2_too():
+    done = subprocess.run(
+        [sys.executable, "-m", "wifi_connect", "--no-such-flag"], capture_output=True, text=True, timeout=30
+    )
+    assert done.returncode == 2
+    assert "--no-such-flag" in done.stderr
+
+
+def test_help_lists_every_flag_and_variable():
+    done = subprocess.run(
+        [sys.executable, "-m", "wifi_connect", "--help"], capture_output=True, text=True, timeout=30
+    )
+    assert done.returncode == 0
+    for setting in SETTINGS:
+        assert setting.flag in done.stdout and setting.env in done.stdout
+
+
+def test_the_readme_documents_every_setting():
+    readme = (Path(__file__).resolve().parents[2] / "services/wifi-connect/README.md").read_text()
+    for setting in SETTINGS:
+        assert f"`{setting.env}`" in readme and setting.flag in readme, setting.env

@@ -1,0 +1,126 @@
+"""The JSON API over an in-memory PortalService (Flask test client)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from wifi_connect.errors import AdapterError
+
+
+def test_networks_are_balena_compatible_and_strongest_first(client):
+    response = client.get("/networks")
+    assert response.status_code == 200
+    rows = response.get_json()
+    assert [row["ssid"] for row in rows] == ["HomeNet", "Cafe:Guest\\", "Office", "Neighbour"]
+    assert set(rows[0]) >= {"ssid", "security", "signal", "frequency", "band", "saved"}
+    assert {row["security"] for row in rows} <= {"none", "wep", "wpa", "enterprise"}
+
+
+def test_connect_with_json_returns_the_pending_attempt(client, fake_service):
+    body = {"ssid": "HomeNet", "passphrase": "correct horse", "identity": ""}
+    response = client.post("/connect", json=body)
+    assert response.status_code == 202
+    attempt = response.get_json()
+    assert attempt["ssid"] == "HomeNet" and attempt["result"] == "pending"
+    assert fake_service.received[-1]["passphrase"] == "correct horse"
+    assert "correct horse" not in response.get_data(as_text=True)
+
+
+def test_connect_accepts_a_form_and_json_booleans(client, fake_service):
+    assert client.post("/connect", data={"ssid": "Hidden1", "passphrase": "password1", "hidden": "true"}) \
+        .status_code == 202
+    client.get("/status")  # settles the attempt so the next one is not refused as busy
+    assert client.post("/connect", json={"ssid": "Hidden2", "hidden": True}).status_code == 202
+    assert fake_service.received[-1]["hidden"] == "true"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"ssid": ""}, "ssid"),
+        ({"ssid": "x" * 33}, "ssid"),
+        ({"ssid": "HomeNet", "passphrase": "short"}, "passphrase"),
+        ({"ssid": "Office", "passphrase": "pw"}, "identity"),
+        ({"ssid": 5}, "ssid"),
+        (["not", "an", "object"], "body"),
+    ],
+)
+def test_bad_input_is_400_naming_the_field(client, body, field):
+    response = client.post("/connect", json=body)
+    assert response.status_code == 400
+    assert response.get_json()["field"] == field
+    assert response.get_json()["error"]
+
+
+def test_invalid_json_is_400(client):
+    response = client.post("/connect", data="{nope", content_type="application/json")
+    assert response.status_code == 400
+    assert response.get_json()["field"] == "body"
+
+
+def test_second_attempt_while_one_runs_is_409(client, fake_service):
+    fake_service.settle_seconds = 60
+    assert client.post("/connect", json={"ssid": "HomeNet", "passphrase": "whatever1"}).status_code == 202
+    response = client.post("/connect", json={"ssid": "HomeNet", "passphrase": "whatever2"})
+    assert response.status_code == 409
+    assert "error" in response.get_json()
+
+
+def test_oversized_body_is_413(client):
+    response = client.post("/connect", json={"ssid": "a", "passphrase": "p" * 20000})
+    assert response.status_code == 413
+    assert response.get_json()["field"] == "body"
+
+
+def test_status_and_rescan(client, fake_service):
+    status = client.get("/status").get_json()
+    assert status["state"] == "portal" and status["last_attempt"] is None
+    assert client.post("/rescan").status_code == 200
+    assert fake_service.rescans == 1
+
+
+def test_daemon_unreachable_is_503(client, fake_service):
+    fake_service.fail_with = AdapterError("daemon socket refused")
+    response = client.get("/networks")
+    assert response.status_code == 503
+    assert "unavailable" in response.get_json()["error"]
+
+
+def test_every_request_tells_the_daemon_someone_is_there(client, fake_service):
+    client.get("/networks")
+    assert fake_service.touches == 1
+
+
+def test_cors_like_balena(client):
+    response = client.options("/connect", headers={"Origin": "http://elsewhere",
+                                                   "Access-Control-Request-Method": "POST"})
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+    assert "POST" in response.headers["Access-Control-Allow-Methods"]
+    assert client.get("/networks").headers["Access-Control-Allow-Origin"] == "*"
+
+
+def test_api_answers_are_not_cached(client):
+    assert client.get("/status").headers["Cache-Control"] == "no-store"
+
+
+def test_post_floods_get_429_with_retry_after(client, fake_service):
+    from wifi_connect.web import POST_LIMIT
+
+    answers = [client.post("/rescan").status_code for _ in range(POST_LIMIT + 1)]
+    assert answers[:POST_LIMIT] == [200] * POST_LIMIT
+    assert answers[-1] == 429
+    response = client.post("/connect", json={"ssid": "HomeNet"})
+    assert response.status_code == 429 and response.headers["Retry-After"] == "10"
+    assert fake_service.rescans == POST_LIMIT
+    assert client.get("/networks").status_code == 200  # reading is never limited
+
+
+def test_the_limit_is_per_client_and_per_window():
+    from wifi_connect.web import PostRateLimit
+
+    limiter = PostRateLimit(limit=2, window=0.2)
+    assert limiter.allow("phone-a") and limiter.allow("phone-a") and not limiter.allow("phone-a")
+    assert limiter.allow("phone-b")
+    time.sleep(0.25)
+    assert limiter.allow("phone-a")

@@ -1,0 +1,107 @@
+"""The onboarding flow in headless Chromium at a phone viewport, against the portal under gunicorn."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.wifi_connect.web.browser import chromium, phone_page, screenshot
+from tests.wifi_connect.web.gunicorn_server import PORTAL_APP, fake_daemon, free_port, gunicorn, portal_env
+
+pytestmark = pytest.mark.browser
+HOST = "127.0.0.1"
+
+
+@pytest.fixture(scope="module")
+def portal_url():
+    port = free_port()
+    with fake_daemon() as (_service, socket_path), \
+            gunicorn(PORTAL_APP, HOST, port, env=portal_env(HOST, port, socket_path)):
+        yield f"http://{HOST}:{port}/"
+
+
+@pytest.fixture(scope="module")
+def chromium_browser():
+    with chromium() as browser:
+        yield browser
+
+
+@pytest.fixture
+def browser(chromium_browser):
+    """The shared browser; each test's pages are closed after it (no keep-alive left to gunicorn)."""
+    yield chromium_browser
+    for context in chromium_browser.contexts:
+        context.close()
+
+
+def submit(page, ssid: str, password: str) -> None:
+    page.get_by_label(ssid, exact=True).check()
+    page.get_by_label("Password (leave empty for an open network)").fill(password)
+    page.get_by_role("button", name="Connect").click()
+
+
+def test_wrong_password_then_success_with_javascript(browser, portal_url):
+    page = phone_page(browser)
+    requests = []
+    page.on("request", lambda request: requests.append(request.url))
+    page.goto(portal_url)
+    assert len(requests) <= 3, requests  # page, CSS, JS
+    screenshot(page, "01-networks")
+    page.get_by_label("Office", exact=True).check()
+    assert page.get_by_label("Username (enterprise networks only)").is_visible()
+    page.get_by_label("Cafe:Guest\\", exact=True).check()
+    assert not page.get_by_label("Password (leave empty for an open network)").is_visible()
+
+    submit(page, "HomeNet", "wrong password")
+    page.get_by_text("drop off the “WiFi Connect” network").wait_for()
+    screenshot(page, "02-connecting")
+    # The page follows the attempt and, once it failed, comes back with the reason.
+    page.get_by_text("The password was not accepted").wait_for()
+    assert page.get_by_label("HomeNet", exact=True).is_checked()
+    screenshot(page, "03-wrong-password")
+
+    page.get_by_label("Password (leave empty for an open network)").fill("correct horse")
+    page.get_by_role("button", name="Connect").click()
+    page.get_by_text("Connected to “HomeNet”").wait_for()
+    screenshot(page, "04-connected")
+
+
+def test_keyboard_only(browser, portal_url):
+    page = phone_page(browser)
+    page.goto(portal_url)
+    page.keyboard.press("Tab")  # the first network
+    page.keyboard.press("Space")
+    page.keyboard.press("Tab")
+    page.keyboard.type("correct horse")
+    page.keyboard.press("Enter")
+    page.get_by_text("drop off the").wait_for()
+
+
+def test_hidden_network_and_no_javascript(browser, portal_url):
+    page = phone_page(browser, java_script=False)
+    page.goto(portal_url)
+    page.get_by_label("Other network…").check()
+    page.get_by_label("Network name (for a hidden network)").fill("Not There")
+    page.get_by_label("Password (leave empty for an open network)").fill("some password")
+    page.get_by_role("button", name="Connect").click()
+    page.get_by_text("drop off the").wait_for()
+    screenshot(page, "05-nojs-connecting")
+    # Without JavaScript the phone simply rejoins and the captive sheet loads the page again.
+    page.wait_for_timeout(400)
+    page.goto(portal_url)
+    page.get_by_text("could not find that network").wait_for()
+    assert page.get_by_label("Other network…").is_checked()
+    assert page.get_by_label("Network name (for a hidden network)").input_value() == "Not There"
+    assert not page.get_by_text("Show password").is_visible()  # needs JavaScript
+    screenshot(page, "06-nojs-not-found")
+    submit(page, "HomeNet", "correct horse")
+    page.wait_for_timeout(400)
+    page.goto(portal_url)
+    page.get_by_text("This device is connected to “HomeNet”").wait_for()
+
+
+def test_rescan_button(browser, portal_url):
+    page = phone_page(browser, java_script=False)
+    page.goto(portal_url)
+    page.get_by_role("button", name="Rescan").click()
+    page.get_by_label("HomeNet", exact=True).wait_for()
+    assert page.url == portal_url

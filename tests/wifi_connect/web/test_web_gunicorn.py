@@ -1,0 +1,87 @@
+"""Both apps under real gunicorn on a free loopback port, started as the daemon starts them, talking to a
+fake daemon through the real RPC socket; requests over HTTP."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import requests
+
+from tests.wifi_connect.web.gunicorn_server import (
+    CONTROL_APP,
+    PORTAL_APP,
+    fake_daemon,
+    free_port,
+    gunicorn,
+    portal_env,
+)
+
+HOST = "127.0.0.1"
+TIMEOUT = 5
+
+
+@pytest.fixture(scope="module")
+def portal_url():
+    port = free_port()
+    with fake_daemon() as (_service, socket_path), \
+            gunicorn(PORTAL_APP, HOST, port, env=portal_env(HOST, port, socket_path), workers=2):
+        yield f"http://{HOST}:{port}"
+
+
+def test_page_api_and_probe_over_http(portal_url):
+    page = requests.get(f"{portal_url}/", timeout=TIMEOUT)
+    assert page.status_code == 200 and "HomeNet" in page.text
+    assert requests.get(f"{portal_url}/networks", timeout=TIMEOUT).json()[0]["ssid"] == "HomeNet"
+    probe = requests.get(f"{portal_url}/hotspot-detect.html", headers={"Host": "captive.apple.com"},
+                         allow_redirects=False, timeout=TIMEOUT)
+    assert probe.status_code == 302 and probe.headers["Location"] == f"{portal_url}/"
+
+
+def test_wrong_password_then_success_over_http(portal_url):
+    attempt = requests.post(f"{portal_url}/connect", json={"ssid": "HomeNet", "passphrase": "bad password"},
+                            timeout=TIMEOUT)
+    assert attempt.status_code == 202
+    status = wait_until_settled(portal_url)
+    assert status["last_attempt"]["reason"] == "wrong_password"
+    requests.post(f"{portal_url}/connect", json={"ssid": "HomeNet", "passphrase": "correct horse"},
+                  timeout=TIMEOUT)
+    assert wait_until_settled(portal_url)["last_attempt"]["result"] == "connected"
+
+
+def wait_until_settled(url: str) -> dict:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        status = requests.get(f"{url}/status", timeout=TIMEOUT).json()
+        if status["last_attempt"]["result"] != "pending":
+            return status
+        time.sleep(0.1)
+    raise AssertionError("the attempt never settled")
+
+
+def test_oversized_body_is_refused_with_413(portal_url):
+    response = requests.post(f"{portal_url}/connect", data=b"x" * 100_000,
+                             headers={"Content-Type": "application/json"}, timeout=TIMEOUT)
+    assert response.status_code == 413
+
+
+def test_control_app_under_gunicorn():
+    port = free_port()
+    with fake_daemon() as (service, socket_path), \
+            gunicorn(CONTROL_APP, HOST, port, env={"WIFI_CONNECT_SOCKET": str(socket_path)}):
+        url = f"http://{HOST}:{port}"
+        assert requests.get(f"{url}/status", timeout=TIMEOUT).json()["state"] == "portal"
+        assert requests.post(f"{url}/setup-mode", timeout=TIMEOUT).status_code == 202
+        assert service.setup_mode_requests == 1
+
+
+def test_daemon_gone_is_503(portal_url_without_daemon):
+    response = requests.get(f"{portal_url_without_daemon}/networks", timeout=TIMEOUT)
+    assert response.status_code == 503
+
+
+@pytest.fixture
+def portal_url_without_daemon(tmp_path):
+    port = free_port()
+    with gunicorn(PORTAL_APP, HOST, port, env=portal_env(HOST, port, tmp_path / "none.sock")):
+        yield f"http://{HOST}:{port}"
