@@ -42,6 +42,15 @@ def wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
     return predicate()
 
 
+def port_accepts(port: int) -> bool:
+    """True once something listens on 127.0.0.1:``port``."""
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+    except OSError:
+        return False
+    return True
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -74,17 +83,10 @@ class AgentProcess:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"log-agent exited with {self.process.returncode}: {self.stderr()}")
-            if self._forward_accepts() and self._http_answers():
+            if port_accepts(self.forward_port) and self._http_answers():
                 return self
             time.sleep(0.05)
         raise TimeoutError(f"log-agent did not come up: {self.stderr()}")
-
-    def _forward_accepts(self) -> bool:
-        try:
-            socket.create_connection(("127.0.0.1", self.forward_port), timeout=0.2).close()
-        except OSError:
-            return False
-        return True
 
     def _http_answers(self) -> bool:
         try:

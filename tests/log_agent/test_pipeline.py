@@ -220,6 +220,7 @@ def test_reload_mid_stream_loses_and_duplicates_nothing(pipeline: Pipeline, spoo
         replacement = ScriptedOutput("main")
         replacements.append(replacement)
         pipeline.reload(PipelineParts([], [Route(replacement)], RetryConfig.from_dict(FAST_RETRY)))
+    time.sleep(0.15)  # the last output gets records too
     stop.set()
     producer.join(timeout=10)
     assert wait_for(lambda: spool.stats().backlog_bytes["main"] == 0)

@@ -169,8 +169,10 @@ class Spool:
         while not self._stop_flusher.wait(interval):
             with self._cond:
                 target = self._written
-            if target > self._synced:
+            try:
                 self._sync_to(target)
+            except SpoolError as err:  # keep flushing: the next fsync may work (disk back online)
+                log.error("spool: periodic fsync failed: %s", err)
 
     # -- writing ---------------------------------------------------------------------------------
 
