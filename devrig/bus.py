@@ -8,9 +8,8 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
-from types import TracebackType
 
-from devrig.proc import stop_process
+from devrig.proc import StartedWith, stop_process
 
 CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
  "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
@@ -36,7 +35,7 @@ CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configurat
 """
 
 
-class PrivateSystemBus:
+class PrivateSystemBus(StartedWith):
     """``with PrivateSystemBus() as bus: env = {"DBUS_SYSTEM_BUS_ADDRESS": bus.address}``."""
 
     def __init__(self, run_dir: Path | None = None) -> None:
@@ -77,9 +76,3 @@ class PrivateSystemBus:
         if self._own_dir:
             shutil.rmtree(self.run_dir, ignore_errors=True)
 
-    def __enter__(self) -> PrivateSystemBus:
-        self.start()
-        return self
-
-    def __exit__(self, *_exc: type[BaseException] | BaseException | TracebackType | None) -> None:
-        self.stop()

@@ -17,7 +17,8 @@ import signal
 import subprocess
 import tempfile
 from pathlib import Path
-from types import TracebackType
+
+from devrig.proc import StartedWith
 
 # udhcpc calls this script with the lease in its environment; we record it and configure the address.
 UDHCPC_SCRIPT = """#!/bin/sh
@@ -37,7 +38,7 @@ def can_use_namespaces() -> bool:
     return os.geteuid() == 0 and shutil.which("ip") is not None
 
 
-class NetnsPair:
+class NetnsPair(StartedWith):
     """``with NetnsPair() as pair: pair.run(pair.phone, ["ping", "-c1", pair.gateway])``."""
 
     def __init__(
@@ -181,13 +182,6 @@ class NetnsPair:
         for pid in self.pids(namespace):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-
-    def __enter__(self) -> NetnsPair:
-        self.start()
-        return self
-
-    def __exit__(self, *_exc: type[BaseException] | BaseException | TracebackType | None) -> None:
-        self.stop()
 
 
 def _ip(*args: str) -> None:

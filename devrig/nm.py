@@ -8,14 +8,15 @@ project venv needs no D-Bus bindings.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import tempfile
 import time
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from devrig.bus import PrivateSystemBus
-from devrig.proc import stop_process
+from devrig.proc import StartedWith, stop_process
 
 TEMPLATE = Path(__file__).with_name("nm_template.py")
 SYSTEM_PYTHON = "/usr/bin/python3"  # dbusmock + dbus-python live in Debian's python, not the venv
@@ -26,7 +27,7 @@ DEVICE_DISCONNECTED = 30
 SECURITIES = ("open", "wep", "wpa-psk", "sae", "wpa-eap")
 
 
-class SimulatedNetworkManager:
+class SimulatedNetworkManager(StartedWith):
     """Start with ``with SimulatedNetworkManager() as sim:``; see devrig/__init__.py for a tour."""
 
     def __init__(self, interface: str = "wlan0") -> None:
@@ -85,13 +86,6 @@ class SimulatedNetworkManager:
             self._mock = None
         self.bus.stop()
 
-    def __enter__(self) -> SimulatedNetworkManager:
-        self.start()
-        return self
-
-    def __exit__(self, *_exc: type[BaseException] | BaseException | TracebackType | None) -> None:
-        self.stop()
-
     # -- the world the device sees -----------------------------------------------------------
 
     def add_network(
@@ -123,7 +117,11 @@ class SimulatedNetworkManager:
             "behaviour": behaviour,
             "aps": aps,
         }
-        return json.loads(self.call("AddNetwork", "s", json.dumps(spec)))
+        spec_path = self._private_file(json.dumps(spec))
+        try:
+            return json.loads(self.call("AddNetwork", "s", str(spec_path)))
+        finally:
+            spec_path.unlink(missing_ok=True)
 
     def remove_network(self, ssid: str) -> None:
         """The network vanishes; a connection to it is lost (reason SSID_NOT_FOUND)."""
@@ -186,6 +184,14 @@ class SimulatedNetworkManager:
         )
 
     # -- plumbing ----------------------------------------------------------------------------
+
+    def _private_file(self, text: str) -> Path:
+        """A 0600 file in the bus's private directory: how a password reaches the simulator without
+        appearing in busctl's argv (tests running alongside watch every command line for secrets)."""
+        descriptor, name = tempfile.mkstemp(prefix="spec-", suffix=".json", dir=self.bus.run_dir)
+        with os.fdopen(descriptor, "w") as spec_file:
+            spec_file.write(text)
+        return Path(name)
 
     def call(self, method: str, signature: str, *args: str) -> Any:
         """Call a method of the template's control interface; returns its (single) result."""

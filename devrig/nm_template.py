@@ -33,8 +33,9 @@ keyfile, and the profile autoconnects after a reboot. We emulate exactly that: t
 secrets are stored on receipt (before they are checked, as NM does) when their flags are 0.
 
 Control interface (org.freedesktop.DBus.Mock on /org/freedesktop), JSON in and out so any client
-(busctl) can call it: AddNetwork, RemoveNetwork, SetNetworkBehaviour, SetConnectivityState,
-DropConnection, Autoconnect, RefuseScanInApMode, ListProfiles.
+(busctl) can call it: AddNetwork (the path of a JSON file, which keeps passwords out of argv),
+RemoveNetwork, SetNetworkBehaviour, SetConnectivityState, DropConnection, Autoconnect,
+RefuseScanInApMode, ListProfiles.
 """
 
 # ruff: noqa: F403, F405  (D-Bus method names; the stock template's names are re-exported)
@@ -243,10 +244,13 @@ def _is_ap_profile(profile):
 
 
 @dbus.service.method(MOCK_IFACE, in_signature="s", out_signature="s")
-def AddNetwork(_self, spec_json):
-    """Add a network heard by every WiFi device. Spec keys: ssid, security (open|wep|wpa-psk|sae|
-    wpa-eap), password, identity, signal, frequency, hidden, behaviour (ok|hang|no_ip), aps (count
-    of BSSIDs, strongest first). Returns the JSON list of access point paths."""
+def AddNetwork(_self, spec_path):
+    """Add a network heard by every WiFi device. ``spec_path`` names a JSON file (a path, so the
+    password is never in the caller's argv) with keys: ssid, security (open|wep|wpa-psk|sae|wpa-eap),
+    password, identity, signal, frequency, hidden, behaviour (ok|hang|no_ip), aps (count of BSSIDs,
+    strongest first). Returns the JSON list of access point paths."""
+    with open(spec_path, encoding="utf-8") as spec_file:
+        spec_json = spec_file.read()
     spec = {
         "security": "open",
         "password": "",

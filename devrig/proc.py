@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import subprocess
+from types import TracebackType
+from typing import Self
 
 
 def stop_process(process: subprocess.Popen, grace: float = 3.0) -> None:
@@ -17,3 +19,20 @@ def stop_process(process: subprocess.Popen, grace: float = 3.0) -> None:
     for stream in (process.stdin, process.stdout, process.stderr):
         if stream is not None:
             stream.close()
+
+
+class StartedWith:
+    """``with Thing() as thing:`` runs ``thing.start()`` and always ``thing.stop()``: one place for it."""
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, *_exc: type[BaseException] | BaseException | TracebackType | None) -> None:
+        self.stop()

@@ -36,7 +36,8 @@ def device_samples(
     throttled_now: bool = False,
     clock_synced: bool = True,
     sidecars_up: tuple[bool, bool] = (True, True),
-    log_backlog: float = 12,
+    log_backlog: float | None = 12,
+    log_backlog_bytes: float | None = None,
     log_age: float = 5.0,
     unhealthy: tuple[str, ...] = (),
     healthy: tuple[str, ...] = ("app",),
@@ -65,10 +66,13 @@ def device_samples(
         gauge("device_sidecar_up", float(sidecars_up[0]), sidecar="wifi-connect"),
         gauge("device_sidecar_up", float(sidecars_up[1]), sidecar="log-agent"),
         info("device_wifi_connect_state_info", state="connected"),
-        gauge("device_log_backlog_records", log_backlog),
         gauge("device_log_oldest_unsent_age_seconds", log_age),
         Sample("device_log_dropped_records_total", 0.0, Kind.COUNTER, "Test."),
     ]  # fmt: skip
+    if log_backlog is not None:
+        samples.append(gauge("device_log_backlog_records", log_backlog))
+    if log_backlog_bytes is not None:
+        samples.append(gauge("device_log_backlog_bytes", log_backlog_bytes))
     if wifi_dbm is not None:
         samples += [
             gauge("device_wifi_signal_dbm", wifi_dbm, interface="wlan0"),
@@ -85,6 +89,12 @@ def device_samples(
 
 def snapshot(**values: object) -> Snapshot:
     return Snapshot(time.time(), tuple(device_samples(**values)))  # type: ignore[arg-type]
+
+
+def snapshot_without(*metrics: str, **values: object) -> Snapshot:
+    """A device that does not report those metrics (no sensor, not a Pi, collector off...)."""
+    samples = device_samples(**values)  # type: ignore[arg-type]
+    return Snapshot(time.time(), tuple(s for s in samples if s.name not in metrics))
 
 
 class ScriptedSource:

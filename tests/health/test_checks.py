@@ -14,9 +14,10 @@ from health_reporter.errors import ConfigError
 from health_reporter.models import Level
 from health_reporter.snapshot import Snapshot
 
-from tests.health.helpers import snapshot
+from tests.health.helpers import snapshot, snapshot_without
 
-OK, WARN, CRIT = Level.OK, Level.WARNING, Level.CRITICAL
+OK, WARN, CRIT, UNKNOWN = Level.OK, Level.WARNING, Level.CRITICAL, Level.UNKNOWN
+PI_FIRMWARE = ("device_throttled", "device_throttled_raw", "device_undervolted")
 
 
 def levels(check: ThresholdCheck, key: str, values: list[float]) -> list[Level]:
@@ -40,9 +41,46 @@ def test_wifi_signal_lower_is_worse() -> None:
     assert levels(check, "wifi_dbm", dbm) == [OK, WARN, WARN, OK, CRIT, CRIT, WARN]
 
 
-def test_missing_measurement_is_ok_and_says_so() -> None:
-    reading = WifiSignalCheck(WifiSignalSettings()).evaluate(snapshot(wifi_dbm=None))
-    assert (reading.level, reading.value, reading.message) == (OK, None, "not measured on this device")
+@pytest.mark.parametrize(
+    ("check", "missing"),
+    [
+        ("wifi_signal", ("device_wifi_signal_dbm",)),
+        ("temperature", ("device_cpu_temperature_celsius",)),
+        ("disk", ("device_data_filesystem_info",)),
+        ("memory", ("node_memory_MemAvailable_bytes",)),
+        ("log_backlog", ("device_log_oldest_unsent_age_seconds",)),
+        ("undervoltage", PI_FIRMWARE),
+        ("throttling", PI_FIRMWARE),
+        ("clock", ("device_clock_synchronized",)),
+        ("sidecar", ("device_sidecar_up",)),
+        ("containers", ("device_container_state_info", "device_container_healthy")),
+    ],
+)
+def test_what_the_device_does_not_report_is_unknown_not_ok(check: str, missing: tuple[str, ...]) -> None:
+    reading = REGISTRY[check].from_dict({}).evaluate(snapshot_without(*missing))
+    assert (reading.level, reading.value, reading.message) == (UNKNOWN, None, "not measured on this device")
+
+
+def test_a_check_measured_again_leaves_unknown_at_once_but_problems_still_wait() -> None:
+    check = SidecarCheck(SidecarSettings(raise_after=2, clear_after=3))
+    gone, up, down = snapshot_without("device_sidecar_up"), snapshot(), snapshot(sidecars_up=(False, True))
+    assert [check.evaluate(s).level for s in (down, down, gone, up, gone, down, down)] == [
+        OK, CRIT, UNKNOWN, OK, UNKNOWN, OK, CRIT,
+    ]  # fmt: skip
+    temperature = TemperatureCheck(TemperatureSettings())
+    no_sensor = snapshot_without("device_cpu_temperature_celsius")
+    assert [temperature.evaluate(s).level for s in (snapshot(temp=90), no_sensor, snapshot(temp=77))] == [
+        CRIT, UNKNOWN, WARN,
+    ]  # fmt: skip
+
+
+def test_the_log_backlog_check_reads_the_oldest_unsent_age_whatever_unit_the_backlog_has() -> None:
+    old = {"log_age": 700.0}
+    with_records = snapshot(log_backlog=5, **old)
+    bytes_only = snapshot(log_backlog=None, log_backlog_bytes=4096, **old)
+    for snap in (with_records, bytes_only):
+        reading = REGISTRY["log_backlog"].from_dict({}).evaluate(snap)
+        assert (reading.level, reading.value) == (WARN, 700.0)
 
 
 def test_condition_is_debounced_both_ways() -> None:
@@ -96,6 +134,27 @@ def test_runner_reports_transitions_overall_and_metrics() -> None:
     assert [s.value for s in runner.samples() if s.name == "device_health_status"] == [1.0]
 
 
+def test_unknown_checks_do_not_count_in_the_overall_and_have_no_status_metric() -> None:
+    runner = CheckRunner(build_checks({}))
+    no_wifi = snapshot_without("device_wifi_signal_dbm", temp=77)
+    assert [t.check for t in runner.run(no_wifi)] == ["temperature"]  # start-up: only problems are events
+    states = {state.name: state for state in runner.states}
+    assert states["wifi_signal"].to_json()["status"] == "unknown" and runner.overall == WARN
+    measured = {s.label("check"): s.value for s in runner.samples() if s.name == "device_check_measured"}
+    statuses = {s.label("check"): s.value for s in runner.samples() if s.name == "device_check_status"}
+    assert measured["wifi_signal"] == 0 and measured["temperature"] == 1 and len(measured) == 10
+    assert set(statuses) == set(measured) - {"wifi_signal"} and statuses["temperature"] == 1
+    transitions = runner.run(snapshot(temp=77))  # WiFi comes back: unknown -> ok is an event now
+    assert [(t.check, t.previous, t.level) for t in transitions] == [("wifi_signal", UNKNOWN, OK)]
+
+
+def test_a_device_that_reports_nothing_is_unknown_overall() -> None:
+    runner = CheckRunner(build_checks({}))
+    assert runner.run(Snapshot(0.0, ())) == []
+    assert runner.overall == UNKNOWN
+    assert not [s for s in runner.samples() if s.name in ("device_check_status", "device_health_status")]
+
+
 def test_a_check_that_raises_keeps_its_state_and_spares_the_others() -> None:
     class Broken(TemperatureCheck):
         def measure(self, snap: Snapshot) -> tuple[float, str] | None:
@@ -103,7 +162,7 @@ def test_a_check_that_raises_keeps_its_state_and_spares_the_others() -> None:
 
     runner = CheckRunner([Broken(TemperatureSettings(warn=1, critical=2)), *build_checks({})[:1]])
     runner.run(snapshot(disk_used_ratio=0.95))
-    assert [s.level for s in runner.states] == [OK, CRIT]
+    assert [s.level for s in runner.states] == [UNKNOWN, CRIT]  # never evaluated: unknown, not ok
 
 
 @pytest.mark.parametrize(
@@ -115,6 +174,7 @@ def test_a_check_that_raises_keeps_its_state_and_spares_the_others() -> None:
         ({"disk": {"warn": 0.9, "critical": 0.8}}, "HEALTH_CHECKS.disk: critical must be at or above warn"),
         ({"wifi_signal": {"warn": -90}}, "HEALTH_CHECKS.wifi_signal: critical must be at or below warn"),
         ({"sidecar": {"level": "ok"}}, "HEALTH_CHECKS.sidecar: level must be warning or critical"),
+        ({"clock": {"level": "unknown"}}, "HEALTH_CHECKS.clock: level must be warning or critical"),
         ({"clock": {"raise_after": 0}}, "HEALTH_CHECKS.clock: raise_after and clear_after must be at"),
         ({"memory": {"hysteresis": -1}}, "HEALTH_CHECKS.memory: hysteresis must not be negative"),
     ],

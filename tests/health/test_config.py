@@ -5,11 +5,20 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+import yaml
 from health_reporter.__main__ import gunicorn_argv
+from health_reporter.collectors.sidecars import (
+    DEFAULT_LOG_AGENT_URL,
+    DEFAULT_WIFI_CONNECT_URL,
+    SidecarsCollector,
+)
 from health_reporter.config import DEFAULT_PORT, Config
 from health_reporter.errors import ConfigError
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_defaults() -> None:
@@ -20,6 +29,25 @@ def test_defaults() -> None:
     assert config.telemetry.tag_prefix == "health" and config.telemetry.heartbeat_minutes == 5
     assert not config.autoheal.enabled
     assert config.options_for_collectors() == {}
+
+
+def test_the_sidecar_probes_default_to_the_other_services_defaults() -> None:
+    """wifi-connect's control API (GET /status with a "state") and the log agent's HTTP (/metrics), as
+    those services and the compose bundle set them up, and telemetry to the agent's forward input."""
+    wifi_connect = pytest.importorskip("wifi_connect.config")
+    log_agent = pytest.importorskip("log_agent.config")
+    control = wifi_connect.SETTINGS_BY_ATTR["control_address"].default
+    assert DEFAULT_WIFI_CONNECT_URL == f"http://{control}/status" == "http://127.0.0.1:8081/status"
+    assert f"http://{log_agent.DEFAULT_HTTP_LISTEN}/metrics" == DEFAULT_LOG_AGENT_URL
+    openapi = yaml.safe_load((REPO / "services/wifi-connect/openapi.yaml").read_text())
+    assert "state" in openapi["components"]["schemas"]["Status"]["required"]
+    bundle = yaml.safe_load((REPO / "docker-compose.yml").read_text())["services"]
+    agent_env, health_env = bundle["log-agent"]["environment"], bundle["health"]["environment"]
+    assert "CONTROL_ADDRESS" not in bundle["wifi-connect"].get("environment", {})
+    assert f"http://{agent_env['LOG_AGENT_HTTP_LISTEN']}/metrics" == DEFAULT_LOG_AGENT_URL
+    fluent = f"{health_env['HEALTH_FLUENT_HOST']}:{health_env['HEALTH_FLUENT_PORT']}"
+    assert agent_env["LOG_AGENT_FORWARD_LISTEN"] == fluent == "127.0.0.1:24224"
+    assert all(service.get("network_mode") == "host" for service in bundle.values())  # all on loopback
 
 
 def test_every_variable_is_read(tmp_path) -> None:
@@ -59,6 +87,13 @@ def test_every_variable_is_read(tmp_path) -> None:
         "containers": {"socket": "/var/run/balena.sock"},
     }
     assert "[::1]:9300" in gunicorn_argv(config)
+
+
+def test_a_sidecar_left_out_of_the_bundle_is_not_probed() -> None:
+    config = Config.from_env({"HEALTH_WIFI_CONNECT_URL": "off", "HEALTH_LOG_AGENT_URL": "OFF"})
+    options = config.options_for_collectors()
+    assert options["wifi"] == {"wifi_connect_url": ""}
+    assert SidecarsCollector.from_options(None, options["sidecars"]).collect() == []
 
 
 @pytest.mark.parametrize(

@@ -41,8 +41,11 @@ def test_prometheus_scrapes_the_reporter_and_answers_a_query(reporter: Reporter,
         wait_until(lambda: bool(query(prometheus_url, 'node_load1{job="health"}')), 30, "node_load1 scraped")
         up = query(prometheus_url, 'up{job="health"}')
         assert up[0]["value"][1] == "1"
-        statuses = query(prometheus_url, "device_check_status")
-        assert {series["metric"]["check"] for series in statuses} >= {"disk", "memory", "temperature"}
+        flags = query(prometheus_url, "device_check_measured")
+        measured = {series["metric"]["check"]: series["value"][1] for series in flags}
+        assert len(measured) == 10 and measured["disk"] == measured["memory"] == "1"
+        statuses = {s["metric"]["check"] for s in query(prometheus_url, "device_check_status")}
+        assert statuses == {check for check, flag in measured.items() if flag == "1"}  # unknown: no status
         cpu = query(prometheus_url, 'sum by (mode) (node_cpu_seconds_total{job="health"})')
         assert {series["metric"]["mode"] for series in cpu} >= {"user", "system", "idle"}
     finally:

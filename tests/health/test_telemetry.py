@@ -43,6 +43,24 @@ def test_buckets_follow_the_supervisor() -> None:
     assert key(cpu=0.39) != key(cpu=0.41)
     assert key(temp=57) == key(temp=59) != key(temp=60)
     assert key("warning") != key("ok")
+    bytes_only = {"log_backlog": None}
+    assert key(log_backlog_bytes=100, **bytes_only) == key(log_backlog_bytes=900_000, **bytes_only)
+    assert key(log_backlog_bytes=100, **bytes_only) != key(log_backlog_bytes=2 << 20, **bytes_only)
+
+
+@pytest.mark.parametrize(
+    ("reported", "expected"),
+    [
+        ({"log_backlog": 12, "log_backlog_bytes": 4096}, (12, None)),  # records win when both are there
+        ({"log_backlog": None, "log_backlog_bytes": 4096}, (None, 4096)),  # an agent without records
+        ({"log_backlog": None, "log_backlog_bytes": None}, (None, None)),
+    ],
+)
+def test_backlog_in_records_with_a_fallback_to_bytes(reported: dict, expected: tuple) -> None:
+    from health_reporter.snapshot import summary
+
+    record = compact(summary(snapshot(**reported)), "ok")
+    assert (record["log_backlog_records"], record["log_backlog_bytes"]) == expected
 
 
 def test_metrics_on_bucket_change_heartbeat_and_transition_events(receiver: ForwardReceiver) -> None:

@@ -42,6 +42,7 @@ def test_status_is_the_supervisor_summary_plus_checks() -> None:
     assert status["throttling"]["under_voltage"] == {"now": True, "since_boot": True}
     assert status["wifi"]["ssid"] == "Workshop" and status["wifi"]["signal_dbm"] == -60
     assert status["sidecars"]["log-agent"]["backlog_records"] == 12
+    assert status["sidecars"]["log-agent"]["backlog_bytes"] is None  # records reported: no bytes
     assert status["sidecars"]["wifi-connect"] == {"up": True, "state": "connected"}
     checks = {check["check"]: check["status"] for check in status["checks"]}
     assert checks["undervoltage"] == "critical" and checks["temperature"] == "warning"
@@ -62,6 +63,35 @@ def test_history_and_dashboard_show_the_last_hour() -> None:
     assert page.count("<polyline") == 6 and 'data-check="undervoltage" data-status="ok"' in page
     assert "http://" not in page.replace('href="/', "")  # self-contained: no external resources
     assert client.get("/nope").get_json()["error"] == "Not Found"
+
+
+def test_the_log_backlog_shows_in_records_or_else_in_bytes() -> None:
+    sampler, client = make(ScriptedSource(log_backlog=12, log_backlog_bytes=8192))
+    sampler.run_once()
+    page = client.get("/").get_data(as_text=True)
+    assert "backlog 12 records" in page and 'data-series="log_backlog"' in page
+    assert 'data-series="log_backlog_bytes"' not in page
+
+    sampler, client = make(ScriptedSource(log_backlog=None, log_backlog_bytes=3 * 1024 * 1024))
+    sampler.run_once()
+    log_agent = client.get("/status").get_json()["sidecars"]["log-agent"]
+    assert (log_agent["backlog_records"], log_agent["backlog_bytes"]) == (None, 3 * 1024 * 1024)
+    assert client.get("/history").get_json()["log_backlog_bytes"]["unit"] == "bytes"
+    page = client.get("/").get_data(as_text=True)
+    assert "backlog 3.0 MiB" in page and "Log backlog: <strong>3.0 MiB</strong>" in page
+    assert 'data-series="log_backlog_bytes"' in page and 'data-series="log_backlog"' not in page
+
+
+def test_a_check_not_measured_is_unknown_and_grey() -> None:
+    sampler, client = make(ScriptedSource(wifi_dbm=None))
+    sampler.run_once()
+    status = client.get("/status").get_json()
+    wifi = next(check for check in status["checks"] if check["check"] == "wifi_signal")
+    assert (wifi["status"], wifi["message"]) == ("unknown", "not measured on this device")
+    assert status["status"] == "ok"  # the measured checks are fine; unknown does not count
+    page = client.get("/").get_data(as_text=True)
+    assert 'data-check="wifi_signal" data-status="unknown"><span class="dot unknown">' in page
+    assert ".unknown { background: var(--unknown); }" in page
 
 
 def test_healthz_follows_the_sampler_thread() -> None:

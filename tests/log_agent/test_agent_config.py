@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import re
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
@@ -183,3 +185,72 @@ def test_a_yaml_file_that_is_not_text_is_named(tmp_path: Path) -> None:
     path.write_bytes(b"outputs: \xff\xfe\n")
     error = load_error({"LOG_AGENT_CONFIG": str(path)})
     assert (error.key, "not UTF-8" in str(error)) == ("LOG_AGENT_CONFIG", True)
+
+
+def test_run_dir_comes_from_env_or_yaml_and_must_be_absolute(tmp_path: Path) -> None:
+    assert AgentConfig.load({}).run_dir == "/run/log-agent"
+    yaml_path = write_yaml(tmp_path, "run_dir: /dev/shm/agent\n")
+    assert AgentConfig.load({}, yaml_path).run_dir == "/dev/shm/agent"
+    assert AgentConfig.load({"LOG_AGENT_RUN_DIR": "/tmp/x"}, yaml_path).run_dir == "/tmp/x"
+    assert load_error({"LOG_AGENT_RUN_DIR": "run"}).key == "LOG_AGENT_RUN_DIR"
+    assert load_error({}, write_yaml(tmp_path, "run_dir: 5\n")).key == "run_dir"
+
+
+def test_a_reload_names_and_keeps_the_settings_it_cannot_apply(tmp_path: Path) -> None:
+    running = AgentConfig.load({})
+    changed = ("spool: {max_bytes: 8MiB, fsync: always}\n"
+               "retry: {dead_letter_max_bytes: 1MiB, max_backoff: 5s}\n")
+    new = AgentConfig.load({"LOG_AGENT_RUN_DIR": "/tmp/elsewhere"}, write_yaml(tmp_path, changed))
+    assert running.restart_only_changes(new) == [
+        "spool.max_bytes", "spool.fsync", "retry.dead_letter_max_bytes", "run_dir"]
+    applied = running.keeping_restart_only(new)
+    assert applied.spool == running.spool and applied.run_dir == running.run_dir
+    assert applied.retry.dead_letter_max_bytes == running.retry.dead_letter_max_bytes
+    assert applied.retry.max_backoff == 5.0  # what a reload can change, it does
+    assert running.restart_only_changes(running) == []
+
+
+# -- CONFIGURATION.md documents every key and variable ------------------------------------------
+
+DOCS = Path(__file__).resolve().parents[2] / "services" / "log-agent" / "CONFIGURATION.md"
+SOURCE = Path(__file__).resolve().parents[2] / "services" / "log-agent" / "log_agent"
+
+
+def doc_sections() -> dict[str, str]:
+    """"### forward (Fluent Forward input)" -> "forward": the text up to the next heading."""
+    sections: dict[str, str] = {}
+    for block in DOCS.read_text().split("\n### ")[1:]:
+        heading, _, body = block.partition("\n")
+        for name in heading.replace(",", " ").split()[:3]:
+            sections[name] = body.split("\n## ")[0]
+    return sections
+
+
+def documented_keys() -> list[tuple[str, str]]:
+    from log_agent.enrich import IdentityConfig
+    from log_agent.inputs.forward import ForwardInputConfig
+    from log_agent.outputs import REGISTRY
+    from log_agent.pipeline import RetryConfig
+    from log_agent.spool import SpoolConfig
+
+    sections = {"forward": ForwardInputConfig, "spool": SpoolConfig, "retry": RetryConfig,
+                "identity": IdentityConfig}
+    pairs = [(section, f.name) for section, cls in sections.items() for f in fields(cls)]
+    pairs += [("outputs", f.name) for kind in REGISTRY for f in fields(REGISTRY[kind][0])]
+    return sorted(set(pairs))
+
+
+@pytest.mark.parametrize("section, key", documented_keys())
+def test_every_config_key_is_documented(section: str, key: str) -> None:
+    assert f"`{key}`" in doc_sections()[section], f"{section}.{key} is missing from CONFIGURATION.md"
+
+
+def test_every_top_level_key_and_environment_variable_is_documented() -> None:
+    text = DOCS.read_text()
+    sections = doc_sections()
+    for field in fields(AgentConfig):
+        assert field.name in sections and f"`{field.name}`" in text, field.name
+    read_by_code = {name for path in SOURCE.rglob("*.py")
+                    for name in re.findall(r"LOG_AGENT_[A-Z_]+", path.read_text())}
+    assert read_by_code  # the pattern still finds the variables
+    assert {var for var in read_by_code if f"| `{var}` |" not in text} == set()

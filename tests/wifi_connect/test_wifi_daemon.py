@@ -224,3 +224,18 @@ def test_sigterm_during_a_hanging_attempt_still_leaves_nothing_behind(
     assert daemon.process.wait(timeout=60) == 0
     assert time.monotonic() - started < 8 + 15 + 5  # CONNECT_TIMEOUT + SHUTDOWN_GRACE + slack
     assert nm_sim.profiles() == []  # neither the AP nor the half-made profile
+
+
+def test_children_die_with_a_sigkilled_daemon(nm_sim: SimulatedNetworkManager, daemon: RunningDaemon):
+    """kill -9 (OOM killer, docker kill) gives no teardown: the kernel's parent-death signal does it."""
+    daemon.wait_for(lambda s: s["state"] == "portal")
+    children = psutil.Process(daemon.process.pid).children(recursive=True)
+    names = [" ".join(child.cmdline()) for child in children]
+    assert any("dnsmasq" in name for name in names) and sum("gunicorn" in name for name in names) >= 2
+    daemon.process.kill()
+    daemon.process.wait(timeout=10)
+    _, alive = psutil.wait_procs(children, timeout=10)
+    orphans = [child for child in alive if child.status() != psutil.STATUS_ZOMBIE]
+    for orphan in orphans:  # do not leave them running when the assertion fails
+        orphan.kill()
+    assert not orphans

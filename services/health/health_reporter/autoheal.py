@@ -21,10 +21,11 @@ from typing import Any, Protocol
 from .collectors.engine_api import EngineClient
 from .config import AutohealConfig
 from .errors import HealthError
-from .models import Kind, Sample
+from .models import Sample, counter
 from .snapshot import Snapshot, unhealthy_containers
 
 events = logging.getLogger("health_reporter.events")  # bare JSON lines, see web.configure_logging
+RESTARTS_HELP = "Containers restarted by autoheal because their healthcheck said unhealthy."
 
 
 class Engine(Protocol):
@@ -109,8 +110,6 @@ class Autoheal:
 
     def samples(self) -> list[Sample]:
         return [
-            Sample("device_autoheal_restarts_total", float(count), Kind.COUNTER,
-                   "Containers restarted by autoheal because their healthcheck said unhealthy.",
-                   (("name", name),))
+            counter("device_autoheal_restarts_total", count, RESTARTS_HELP, name=name)
             for name, count in sorted(self.restarts.items())
-        ]  # fmt: skip
+        ]

@@ -101,8 +101,8 @@ class Config:
             collectors_enabled=reader.get("HEALTH_COLLECTORS", _name_list, ()),
             collectors_disabled=reader.get("HEALTH_COLLECTORS_DISABLED", _name_list, ()),
             data_mountpoints=reader.get("HEALTH_DATA_MOUNTPOINTS", _path_list, None),
-            wifi_connect_url=reader.get("HEALTH_WIFI_CONNECT_URL", _http_url, None),
-            log_agent_url=reader.get("HEALTH_LOG_AGENT_URL", _http_url, None),
+            wifi_connect_url=reader.get("HEALTH_WIFI_CONNECT_URL", _sidecar_url, None),
+            log_agent_url=reader.get("HEALTH_LOG_AGENT_URL", _sidecar_url, None),
             docker_host=reader.get("DOCKER_HOST", _unix_url, None),
             collector_options=reader.get("HEALTH_COLLECTOR_OPTIONS", _mapping_of_mappings, {}),
             checks=reader.get("HEALTH_CHECKS", _mapping_of_mappings, {}),
@@ -221,6 +221,11 @@ def _http_url(raw: str) -> str:
     if not raw.startswith(("http://", "https://")):
         raise ValueError("expected an http:// or https:// URL")
     return raw.rstrip("/")
+
+
+def _sidecar_url(raw: str) -> str:
+    """A sidecar's URL, or "off" when the bundle leaves that sidecar out: no probe, so no alarm."""
+    return "" if raw.lower() == "off" else _http_url(raw)
 
 
 def _unix_url(raw: str) -> str:

@@ -8,7 +8,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .snapshot import Snapshot, data_filesystem, memory_used_bytes
+from .snapshot import Snapshot, data_filesystem, log_backlog, memory_used_bytes
 
 
 @dataclass(frozen=True)
@@ -17,6 +17,7 @@ class Series:
     title: str
     unit: str
     read: Callable[[Snapshot], float | None]
+    fallback_for: str | None = None  # plotted instead of that series while only this one has points
 
 
 def _percent(ratio: float | None) -> float | None:
@@ -48,7 +49,8 @@ SERIES = (
     Series("temperature", "Temperature", "°C", lambda snap: snap.value("device_cpu_temperature_celsius")),
     Series("disk", "Data disk", "%", _disk),
     Series("wifi_signal", "WiFi signal", "dBm", _wifi),
-    Series("log_backlog", "Log backlog", "records", lambda snap: snap.value("device_log_backlog_records")),
+    Series("log_backlog", "Log backlog", "records", lambda snap: log_backlog(snap)[0]),
+    Series("log_backlog_bytes", "Log backlog", "bytes", lambda snap: log_backlog(snap)[1], "log_backlog"),
 )
 
 

@@ -1,4 +1,5 @@
-"""Value types shared by collectors, checks, exposition and telemetry. They import nothing else."""
+"""Value types (and builders of samples) shared by collectors, checks, exposition and telemetry. They
+import nothing else."""
 
 from __future__ import annotations
 
@@ -26,7 +27,23 @@ class Sample:
         return dict(self.labels).get(key, default)
 
 
+def gauge(metric: str, value: float, help: str, /, **labels: str) -> Sample:
+    return Sample(metric, float(value), Kind.GAUGE, help, tuple(labels.items()))
+
+
+def counter(metric: str, value: float, help: str, /, **labels: str) -> Sample:
+    return Sample(metric, float(value), Kind.COUNTER, help, tuple(labels.items()))
+
+
+def info(metric: str, help: str, /, **labels: str) -> Sample:
+    return Sample(metric, 1.0, Kind.INFO, help, tuple(labels.items()))
+
+
 class Level(enum.IntEnum):
+    """A check's state. UNKNOWN (not measured on this device) sorts below OK, so the worst of several
+    levels is never "unknown" while anything was measured."""
+
+    UNKNOWN = -1
     OK = 0
     WARNING = 1
     CRITICAL = 2

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 
 from .collectors.base import Cadence, Collector
 from .errors import CollectorError, ConfigError
-from .models import Kind, Sample
+from .models import Sample, gauge
 
 log = logging.getLogger(__name__)
 
@@ -70,13 +70,9 @@ class CollectorRegistry:
             del self.last_errors[collector.name]
         elif error is not None:
             self.last_errors[collector.name] = error
-        labels = (("collector", collector.name),)
-        samples.append(
-            Sample("device_collector_success", 0.0 if error else 1.0, Kind.GAUGE, SUCCESS_HELP, labels)
-        )
-        samples.append(
-            Sample("device_collector_duration_seconds", duration, Kind.GAUGE, DURATION_HELP, labels)
-        )
+        name = collector.name
+        samples.append(gauge("device_collector_success", error is None, SUCCESS_HELP, collector=name))
+        samples.append(gauge("device_collector_duration_seconds", duration, DURATION_HELP, collector=name))
         return samples
 
     def _log_failure(self, name: str, error: str, expected: bool) -> None:

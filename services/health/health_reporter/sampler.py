@@ -22,7 +22,7 @@ from .collectors.base import Cadence
 from .collectors.engine_api import socket_from_env
 from .config import Config
 from .history import History
-from .models import Kind, Sample
+from .models import Sample, gauge
 from .registry import CollectorRegistry
 from .snapshot import EMPTY, Snapshot, summary
 from .telemetry import Telemetry
@@ -30,6 +30,7 @@ from .telemetry import Telemetry
 log = logging.getLogger(__name__)
 
 Source = Callable[[Cadence], list[Sample]]
+CPU_HELP = "CPU seconds the last collection of this cadence took."
 
 
 @dataclass(frozen=True)
@@ -160,10 +161,9 @@ class Sampler:
             if extra is not None:
                 samples.extend(extra.samples())
         samples.extend(
-            Sample("device_sample_cpu_seconds", seconds, Kind.GAUGE,
-                   "CPU seconds the last collection of this cadence took.", (("cadence", str(cadence)),))
+            gauge("device_sample_cpu_seconds", seconds, CPU_HELP, cadence=str(cadence))
             for cadence, seconds in self.last_cpu_seconds.items()
-        )  # fmt: skip
+        )
         return samples
 
 

@@ -107,6 +107,15 @@ def wifi(snap: Snapshot) -> dict[str, object] | None:
     }
 
 
+def log_backlog(snap: Snapshot) -> tuple[float | None, float | None]:
+    """(records, bytes) the log agent has not delivered yet: records when the agent reports them, else
+    bytes (agents before log_agent_backlog_records export only those); the other one is None."""
+    records = snap.value("device_log_backlog_records")
+    if records is not None:
+        return records, None
+    return None, snap.value("device_log_backlog_bytes")
+
+
 def sidecars(snap: Snapshot) -> dict[str, dict[str, object]]:
     result: dict[str, dict[str, object]] = {}
     for sample in snap.find("device_sidecar_up"):
@@ -115,8 +124,10 @@ def sidecars(snap: Snapshot) -> dict[str, dict[str, object]]:
         states = snap.find("device_wifi_connect_state_info")
         result["wifi-connect"]["state"] = states[0].label("state") if states else None
     if "log-agent" in result:
+        records, size = log_backlog(snap)
         result["log-agent"].update(
-            backlog_records=snap.value("device_log_backlog_records"),
+            backlog_records=records,
+            backlog_bytes=size,
             dropped_records_total=snap.value("device_log_dropped_records_total"),
             oldest_unsent_age_seconds=snap.value("device_log_oldest_unsent_age_seconds"),
         )

@@ -24,7 +24,7 @@ import msgpack
 from fluent import sender as fluent_sender
 
 from .config import TelemetryConfig
-from .models import Kind, Sample
+from .models import Sample, counter, gauge
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +36,7 @@ BUCKETS: dict[str, float | None] = {
     "storage_usage": 100,  # MB
     "wifi_signal_dbm": 10,
     "log_backlog_records": 1000,
+    "log_backlog_bytes": 1 << 20,  # 1 MiB; None while the agent reports records
     "is_undervolted": None,
     "status": None,
 }
@@ -57,6 +58,7 @@ def compact(summary: Mapping[str, Any], status: str) -> dict[str, Any]:
         "is_undervolted": summary.get("is_undervolted"),
         "wifi_signal_dbm": wifi.get("signal_dbm"),
         "log_backlog_records": log_agent.get("backlog_records"),
+        "log_backlog_bytes": log_agent.get("backlog_bytes"),
         "status": status,
     }
 
@@ -128,14 +130,13 @@ class Telemetry:
 
     def samples(self) -> list[Sample]:
         return [
-            Sample("device_telemetry_sent_records_total", self.sent, Kind.COUNTER,
-                   "Telemetry records the log agent accepted."),
-            Sample("device_telemetry_failed_sends_total", self.failed_sends, Kind.COUNTER,
-                   "Attempts to send telemetry that failed (the record is kept for a retry)."),
-            Sample("device_telemetry_dropped_records_total", self.dropped, Kind.COUNTER,
-                   "Telemetry records given up: queue or fluent-logger buffer full."),
-            Sample("device_telemetry_unsent_records", self.unsent, Kind.GAUGE,
-                   "Telemetry records waiting to be sent."),
+            counter("device_telemetry_sent_records_total", self.sent,
+                    "Telemetry records the log agent accepted."),
+            counter("device_telemetry_failed_sends_total", self.failed_sends,
+                    "Attempts to send telemetry that failed (the record is kept for a retry)."),
+            counter("device_telemetry_dropped_records_total", self.dropped,
+                    "Telemetry records given up: queue or fluent-logger buffer full."),
+            gauge("device_telemetry_unsent_records", self.unsent, "Telemetry records waiting to be sent."),
         ]  # fmt: skip
 
     def _enqueue(self, label: str, record: dict[str, Any]) -> None:

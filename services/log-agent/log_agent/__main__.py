@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .config import AgentConfig
+from .config import ENV_RUN_DIR, AgentConfig
 from .errors import ConfigError, LogAgentError
 
 if TYPE_CHECKING:
@@ -27,8 +27,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("log_agent")
 
-ENV_RUN_DIR = "LOG_AGENT_RUN_DIR"
-DEFAULT_RUN_DIR = "/run/log-agent"
 WEB_RESTART_SECONDS = 5.0
 
 
@@ -40,7 +38,7 @@ def prepare_run_dir(path: str) -> Path:
         (root / "metrics").mkdir(parents=True, exist_ok=True)
         (root / "http.json").unlink(missing_ok=True)
     except OSError as err:
-        raise ConfigError(ENV_RUN_DIR, f"cannot use {path!r}: {err.strerror}") from err
+        raise ConfigError(f"run_dir ({ENV_RUN_DIR})", f"cannot use {path!r}: {err.strerror}") from err
     return root
 
 
@@ -156,8 +154,11 @@ class Agent:
         except ConfigError as err:
             log.error("reload refused, the running configuration stays: %s", err)
             return web
-        if new.spool != self.config.spool:
-            log.warning("spool settings take effect at the next start, not on reload")
+        waiting = self.config.restart_only_changes(new)
+        if waiting:
+            log.warning("reload: %s change only at the next start (restart the agent); "
+                        "the running values stay", ", ".join(waiting))
+        new = self.config.keeping_restart_only(new)
         pipeline.enrich = new.enricher(os.environ)
         try:
             pipeline.reload(build_parts(new))
@@ -170,6 +171,7 @@ class Agent:
             web.stop()
             web = WebProcess(new.http_listen, self.run_dir)
             web.start()
+        logging.getLogger().setLevel(new.log_level.upper())
         self.config = new
         log.info("configuration reloaded: outputs %s", ", ".join(spec.name for spec in new.outputs))
         return web
@@ -185,11 +187,11 @@ def main(argv: list[str] | None = None) -> int:
             AgentConfig.load(os.environ, args.config)
             print("log-agent: configuration OK")
             return 0
-        run_dir = prepare_run_dir(os.environ.get(ENV_RUN_DIR) or DEFAULT_RUN_DIR)
-        # Before prometheus_client is first imported (loading the config may import it): the agent
-        # then writes its metrics to files the web child reads.
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(run_dir / "metrics")
         config = AgentConfig.load(os.environ, args.config)
+        run_dir = prepare_run_dir(config.run_dir)
+        # Before prometheus_client is first imported (Agent.run imports the metrics; loading the
+        # configuration does not): the agent then writes its metrics to files the web child reads.
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(run_dir / "metrics")
     except ConfigError as err:
         print(f"log-agent: invalid configuration: {err}", file=sys.stderr)
         return 2

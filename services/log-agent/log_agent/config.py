@@ -8,6 +8,8 @@ An environment variable set to the empty string counts as unset. See CONFIGURATI
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -33,8 +35,10 @@ ENV_SPOOL_MAX_BYTES = "LOG_AGENT_SPOOL_MAX_BYTES"
 ENV_OUTPUT = "LOG_AGENT_OUTPUT"
 ENV_HTTP_LISTEN = "LOG_AGENT_HTTP_LISTEN"
 ENV_LOG_LEVEL = "LOG_AGENT_LOG_LEVEL"
+ENV_RUN_DIR = "LOG_AGENT_RUN_DIR"
 
 DEFAULT_HTTP_LISTEN = "127.0.0.1:24220"
+DEFAULT_RUN_DIR = "/run/log-agent"
 DEFAULT_MATCH = ("**",)
 LOG_LEVELS = ("debug", "info", "warning", "error")
 # section -> {field: environment variable that overrides it}
@@ -42,7 +46,9 @@ _SECTION_ENV = {
     "forward": {"listen": ENV_FORWARD_LISTEN},
     "spool": {"dir": ENV_SPOOL_DIR, "max_bytes": ENV_SPOOL_MAX_BYTES},
 }
-_TOP_LEVEL_KEYS = ("forward", "spool", "retry", "outputs", "http_listen", "identity", "log_level")
+_TOP_LEVEL_KEYS = ("forward", "spool", "retry", "outputs", "http_listen", "identity", "log_level", "run_dir")
+# Opened once at start (the spool, the dead-letter file, the metrics directory): a reload keeps them.
+_RESTART_ONLY_RETRY_KEYS = ("dead_letter_path", "dead_letter_max_bytes")
 _SPEC_KEYS = ("name", "url", "kind", "match")  # the rest of an outputs[] item is the kind's config
 _OUTPUT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")  # also a cursor file name and metric label
 
@@ -72,6 +78,7 @@ class AgentConfig:
     http_listen: tuple[str, int] = ("127.0.0.1", 24220)
     identity: IdentityConfig = field(default_factory=IdentityConfig)
     log_level: str = "info"
+    run_dir: str = DEFAULT_RUN_DIR  # a tmpfs shared with the HTTP child: metrics files, health.json
 
     @classmethod
     def load(cls, env: Mapping[str, str], yaml_path: str | None = None) -> AgentConfig:
@@ -95,7 +102,25 @@ class AgentConfig:
             http_listen=_http_listen(document, env),
             identity=IdentityConfig.from_dict(_mapping(document.get("identity"), "identity")),
             log_level=_log_level(document, env),
+            run_dir=_run_dir(document, env),
         )
+
+    def restart_only_changes(self, new: AgentConfig) -> list[str]:
+        """The keys ``new`` changes that a reload cannot apply (they wait for the next start)."""
+        old_values, new_values = self._restart_only_values(), new._restart_only_values()
+        return [key for key in old_values if old_values[key] != new_values[key]]
+
+    def keeping_restart_only(self, new: AgentConfig) -> AgentConfig:
+        """``new`` with this configuration's restart-only values: what a reload really runs."""
+        kept_retry = {key: getattr(self.retry, key) for key in _RESTART_ONLY_RETRY_KEYS}
+        return dataclasses.replace(new, spool=self.spool, run_dir=self.run_dir,
+                                   retry=dataclasses.replace(new.retry, **kept_retry))
+
+    def _restart_only_values(self) -> dict[str, Any]:
+        values = {f"spool.{f.name}": getattr(self.spool, f.name) for f in dataclasses.fields(self.spool)}
+        values.update({f"retry.{key}": getattr(self.retry, key) for key in _RESTART_ONLY_RETRY_KEYS})
+        values["run_dir"] = self.run_dir
+        return values
 
     def router(self) -> Router:
         return Router({spec.name: spec.matcher() for spec in self.outputs})
@@ -151,15 +176,27 @@ def _env_value(env: Mapping[str, str], var: str) -> Any:
     return parse_size(env[var], var) if var == ENV_SPOOL_MAX_BYTES else env[var]
 
 
+def _top_level(document: Mapping[str, Any], env: Mapping[str, str], key: str, var: str,
+               default: Any) -> tuple[Any, str]:
+    """A top-level setting and the name to blame for it: the variable beats the YAML key."""
+    if var in env:
+        return env[var], var
+    return document.get(key, default), key
+
+
 def _http_listen(document: Mapping[str, Any], env: Mapping[str, str]) -> tuple[str, int]:
-    if ENV_HTTP_LISTEN in env:
-        return parse_listen(env[ENV_HTTP_LISTEN], ENV_HTTP_LISTEN)
-    return parse_listen(document.get("http_listen", DEFAULT_HTTP_LISTEN), "http_listen")
+    return parse_listen(*_top_level(document, env, "http_listen", ENV_HTTP_LISTEN, DEFAULT_HTTP_LISTEN))
+
+
+def _run_dir(document: Mapping[str, Any], env: Mapping[str, str]) -> str:
+    path, key = _top_level(document, env, "run_dir", ENV_RUN_DIR, DEFAULT_RUN_DIR)
+    if not isinstance(path, str) or not os.path.isabs(path):
+        raise ConfigError(key, f"expected an absolute directory path, got {path!r}")
+    return path
 
 
 def _log_level(document: Mapping[str, Any], env: Mapping[str, str]) -> str:
-    key = ENV_LOG_LEVEL if ENV_LOG_LEVEL in env else "log_level"
-    level = env.get(ENV_LOG_LEVEL, document.get("log_level", "info"))
+    level, key = _top_level(document, env, "log_level", ENV_LOG_LEVEL, "info")
     if not isinstance(level, str) or level.lower() not in LOG_LEVELS:
         raise ConfigError(key, f"must be one of {', '.join(LOG_LEVELS)}, got {level!r}")
     return level.lower()

@@ -12,7 +12,7 @@ import re
 import types
 import typing
 from collections.abc import Callable, Mapping
-from typing import Any, Literal, TypeVar
+from typing import Any, ClassVar, Literal, Self, TypeVar
 
 from .errors import ConfigError
 
@@ -78,6 +78,23 @@ def parse_bool(value: Any, key: str) -> bool:
     if isinstance(value, str) and value.lower() in _TRUE | _FALSE:
         return value.lower() in _TRUE
     raise ConfigError(key, f"expected true or false, got {value!r}")
+
+
+class SectionConfig:
+    """Base of a section's config dataclass: ``from_dict`` builds it from a mapping (see
+    ``dataclass_from_dict``), then ``validate`` checks what one field alone cannot tell."""
+
+    __slots__ = ()  # subclasses may be slots dataclasses
+    SECTION: ClassVar[str]  # the key prefix in error messages, e.g. "spool"
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self:
+        config = dataclass_from_dict(cls, data, cls.SECTION)
+        config.validate()
+        return config
+
+    def validate(self) -> None:
+        """Raise ConfigError naming the key when the fields do not fit together."""
 
 
 def dataclass_from_dict(cls: type[T], data: Any, section: str) -> T:

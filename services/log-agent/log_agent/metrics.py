@@ -35,6 +35,8 @@ class Metrics:
             "log_agent_spool_bytes", "Bytes in the spool.", registry=self.registry,
             multiprocess_mode="mostrecent")
         self.backlog_bytes = self._gauge("backlog_bytes", "Spooled bytes an output has not delivered yet.")
+        self.backlog_records = self._gauge(
+            "backlog_records", "Spooled records an output has not delivered yet (its reader has not passed).")
         self.oldest_unsent_age = self._gauge(
             "oldest_unsent_age_seconds", "Age (event time) of the oldest record an output has not delivered.")
         self.output_up = self._gauge("output_up", "1 when the output's last send succeeded, else 0.")
@@ -51,7 +53,7 @@ class Metrics:
         """Export an output's series at 0 from the start, so dashboards and alerts see them."""
         for metric in (self.records_out, self.records_retried, self.records_dropped,
                        self.records_dead_lettered, self.records_corrupt, self.output_errors,
-                       self.backlog_bytes, self.oldest_unsent_age):
+                       self.backlog_bytes, self.backlog_records, self.oldest_unsent_age):
             metric.labels(output)
 
     def declare_input(self, input_name: str) -> None:
@@ -70,6 +72,8 @@ class Metrics:
         self.spool_bytes.set(stats.total_bytes)
         for output, backlog in stats.backlog_bytes.items():
             self.backlog_bytes.labels(output).set(backlog)
+        for output, backlog in stats.backlog_records.items():
+            self.backlog_records.labels(output).set(backlog)
         self._add_new(self.records_dropped, stats.dropped, self._seen_dropped)
         self._add_new(self.records_corrupt, stats.corrupt, self._seen_corrupt)
 

@@ -17,9 +17,9 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from .confparse import PARSE, dataclass_from_dict, parse_duration, parse_size
+from .confparse import PARSE, SectionConfig, parse_duration, parse_size
 from .errors import ConfigError, LogAgentError, OutputError, SpoolError
 from .inputs.base import Input, RecordSink
 from .models import Outcome, Record, SendResult
@@ -49,9 +49,10 @@ def redact(text: str) -> str:
 
 
 @dataclass
-class RetryConfig:
+class RetryConfig(SectionConfig):
     """Retry/backoff of every output, batch size, dead-letter file, and the SIGTERM flush deadline."""
 
+    SECTION: ClassVar[str] = "retry"
     initial_backoff: float = field(default=0.5, metadata={PARSE: parse_duration})
     max_backoff: float = field(default=60.0, metadata={PARSE: parse_duration})
     multiplier: float = 2.0
@@ -61,12 +62,6 @@ class RetryConfig:
     dead_letter_path: str = ""  # "": <spool.dir>/dead-letter.jsonl
     dead_letter_max_bytes: int = field(default=16 * 1024 * 1024, metadata={PARSE: parse_size})
     flush_timeout: float = field(default=5.0, metadata={PARSE: parse_duration})  # < docker stop's 10 s
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Self:
-        config = dataclass_from_dict(cls, data, "retry")
-        config.validate()
-        return config
 
     def validate(self) -> None:
         if self.initial_backoff <= 0:
@@ -406,6 +401,7 @@ class Pipeline:
             self.metrics.oldest_unsent_age.labels(worker.name).set(age)
             outputs[worker.name] = {**asdict(worker.health), "oldest_unsent_age_seconds": round(age, 3),
                                     "backlog_bytes": stats.backlog_bytes.get(worker.name, 0),
+                                    "backlog_records": stats.backlog_records.get(worker.name, 0),
                                     "dropped": stats.dropped.get(worker.name, 0)}
         document = {
             "status": self._status(outputs, stopping),

@@ -34,8 +34,8 @@ METRICS_DIR = "metrics"
 ADDRESS_FILE = "http.json"
 
 
-def create_app(run_dir: str | None = None) -> Flask:
-    root = Path(run_dir or os.environ.get("LOG_AGENT_RUN_DIR", "/run/log-agent"))
+def create_app(run_dir: str) -> Flask:
+    root = Path(run_dir)
     app = Flask(__name__)
 
     @app.get("/metrics")

@@ -3,7 +3,8 @@
 Threads: the main thread waits for SIGTERM/SIGINT; one thread runs the controller's state machine; the
 RPC server answers the web workers. Children: the control API's gunicorn (always) and the portal's
 (while the portal is up), each in its own session so a terminal's Ctrl-C reaches only us and we stop
-them in order. On the way out the AP profile, dnsmasq and every child go, even if the controller is stuck.
+them in order; each (like dnsmasq) dies with us even if we are SIGKILLed (``children.py``). On the way
+out the AP profile, dnsmasq and every child go, even if the controller is stuck.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from gunicorn.config import KNOWN_SETTINGS
 
 from .adapters.dnsmasq import Dnsmasq
 from .adapters.nmcli import NmcliBackend
+from .children import die_with_parent
 from .config import Config
 from .errors import AdapterError
 from .hooks import HookRunner, environment_without_secrets
@@ -61,7 +63,7 @@ class GunicornServer:
         if self.alive():
             return
         self._process = subprocess.Popen(self.argv, env=self.env, stdin=subprocess.DEVNULL,
-                                         start_new_session=True)
+                                         start_new_session=True, preexec_fn=die_with_parent())
         try:
             self._wait_until_listening()
         except AdapterError:

@@ -159,6 +159,22 @@ def test_wifi_signal_and_quality_without_iw_or_wifi_connect(pi_paths):
     assert not by_name(samples, "device_wifi_info")  # no SSID source configured
 
 
+def test_iw_adds_the_bitrate_and_the_ssid(pi_paths, tmp_path):
+    fake = tmp_path / "iw"  # a stand-in for Debian's iw (no WiFi hardware here), same output format
+    fake.write_text(
+        '#!/bin/sh\n[ "$*" = "dev wlan0 link" ] || exit 1\n'
+        "printf 'Connected to 3c:37:86:aa:bb:cc (on wlan0)\\n\\tSSID: Workshop\\n"
+        "\\ttx bitrate: 72.2 MBit/s MCS 7 short GI\\n'\n"
+    )
+    fake.chmod(0o755)
+    samples = WifiCollector(pi_paths, WifiOptions(iw=str(fake), wifi_connect_url="")).collect()
+    assert value(samples, "device_wifi_bitrate_bits_per_second", interface="wlan0") == 72_200_000
+    assert by_name(samples, "device_wifi_info") == {(("interface", "wlan0"), ("ssid", "Workshop")): 1}
+    assert value(samples, "device_wifi_signal_dbm", interface="wlan0") == -58  # from /proc either way
+    without_iw = WifiCollector(pi_paths, WifiOptions(iw="", wifi_connect_url="")).collect()
+    assert not by_name(without_iw, "device_wifi_bitrate_bits_per_second")
+
+
 def test_wifi_interface_down_or_absent(pi_paths):
     pi_paths.in_sys("class", "net", "wlan0", "operstate").write_text("down\n")
     assert WifiCollector(pi_paths, WifiOptions(iw="", wifi_connect_url="")).collect() == []

@@ -17,7 +17,8 @@ from health_reporter.errors import ConfigError
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 
 
-def log_agent_metrics() -> bytes:
+def log_agent_metrics(with_records: bool = False) -> bytes:
+    """An agent's /metrics; ``with_records`` adds the record count newer agents export beside the bytes."""
     registry = CollectorRegistry()
     backlog = Gauge("log_agent_backlog_bytes", "Spooled, not delivered", ["output"], registry=registry)
     dropped = Counter("log_agent_records_dropped", "Dropped", ["output", "reason"], registry=registry)
@@ -28,6 +29,10 @@ def log_agent_metrics() -> bytes:
     dropped.labels("archive", "rejected").inc(1)
     oldest.labels("cloud").set(73.5)
     oldest.labels("archive").set(2)
+    if with_records:
+        records = Gauge("log_agent_backlog_records", "Spooled records", ["output"], registry=registry)
+        records.labels("cloud").set(30)
+        records.labels("archive").set(1)
     return generate_latest(registry)
 
 
@@ -96,6 +101,15 @@ def test_both_sidecars_up(sidecar_server):
     assert value(samples, "device_log_oldest_unsent_age_seconds") == 73.5
 
 
+def test_an_agent_that_counts_its_backlog_in_records(sidecar_server):
+    base, routes = sidecar_server
+    routes["/metrics"] = (200, "text/plain; version=0.0.4", log_agent_metrics(with_records=True))
+    samples = sidecars(base).collect()
+    assert value(samples, "device_log_backlog_records") == 31
+    assert value(samples, "device_log_backlog_bytes") == 254
+    assert value(samples, "device_log_oldest_unsent_age_seconds") == 73.5
+
+
 def test_the_log_agents_own_metrics_text():
     """The names the agent really exports (log_agent.metrics), rendered by its own registry."""
     metrics_module = pytest.importorskip("log_agent.metrics")
@@ -103,12 +117,16 @@ def test_the_log_agents_own_metrics_text():
     metrics.backlog_bytes.labels("cloud").set(4096)
     metrics.records_dropped.labels("cloud").inc(5)
     metrics.oldest_unsent_age.labels("cloud").set(12.5)
-    samples = log_agent_samples(generate_latest(metrics.registry).decode(), SidecarsOptions())
-    assert {s.name: s.value for s in samples} == {
+    expected = {
         "device_log_backlog_bytes": 4096,
         "device_log_dropped_records_total": 5,
         "device_log_oldest_unsent_age_seconds": 12.5,
     }
+    if hasattr(metrics, "backlog_records"):  # newer agents also count records
+        metrics.backlog_records.labels("cloud").set(7)
+        expected["device_log_backlog_records"] = 7
+    samples = log_agent_samples(generate_latest(metrics.registry).decode(), SidecarsOptions())
+    assert {s.name: s.value for s in samples} == expected
 
 
 def test_sidecar_down_or_broken_is_reported_not_raised(sidecar_server):

@@ -367,6 +367,44 @@ def test_stop_then_start_serves_again_on_the_same_port(sink: RecordingSink) -> N
         assert server.address == ("127.0.0.1", port)
 
 
+def test_stop_lets_a_chunk_in_flight_finish_with_its_ack(sink: RecordingSink) -> None:
+    """A reload stops the input while a client's chunk is in the sink: the ack still arrives (the
+    client would otherwise resend it: a duplicate); idle connections and new clients are let go."""
+    sink.gate.clear()  # the chunk is "being fsynced" when the reload comes
+    with forward_input(sink) as server:
+        assert server.address is not None
+        with connect(server) as busy, connect(server) as idle:
+            busy.sendall(packb(["app", T, {"n": 1}, {"chunk": CHUNK}]))
+            assert sink.entered.wait(5)
+            stopper = threading.Thread(target=server.stop)
+            stopper.start()
+            assert read_reply(idle) is None  # nothing in flight there: closed at once
+            with pytest.raises(OSError):
+                socket.create_connection(server.address, timeout=1).close()  # no longer accepting
+            assert stopper.is_alive()  # waiting for the chunk in flight
+            sink.gate.set()
+            assert read_reply(busy) == {"ack": CHUNK}
+            assert read_reply(busy) is None  # then closed
+            stopper.join(5)
+            assert not stopper.is_alive()
+    assert [r.record["n"] for r in sink.records] == [1]
+
+
+def test_stop_gives_up_on_a_sink_call_after_the_grace(sink: RecordingSink,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("log_agent.inputs.forward._DRAIN_SECONDS", 0.3)
+    monkeypatch.setattr("log_agent.inputs.forward._STOP_SECONDS", 0.3)
+    sink.gate.clear()
+    with forward_input(sink) as server, connect(server) as conn:
+        conn.sendall(packb(["app", T, {"n": 1}, {"chunk": CHUNK}]))
+        assert sink.entered.wait(5)
+        started = time.monotonic()
+        server.stop()
+        assert time.monotonic() - started < 2  # bounded, although the sink never returned
+        sink.gate.set()
+        assert read_reply(conn) is None  # no ack: the client keeps the chunk and resends it
+
+
 def test_idle_connection_is_closed_after_idle_timeout(sink: RecordingSink) -> None:
     with forward_input(sink, idle_timeout="200ms") as server, connect(server) as conn:
         conn.sendall(b"\xc0")  # a nil keep-alive, then 200 ms of silence

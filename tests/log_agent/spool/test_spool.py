@@ -143,6 +143,53 @@ def test_cap_drops_oldest_with_exact_counters_per_reader(tmp_path: Path) -> None
     assert on_disk <= MiB
 
 
+def commit_records(spool: Spool, reader: str, count: int) -> None:
+    batch = spool.read(reader, max_records=count)
+    assert len(batch.records) == count
+    spool.commit(batch)
+
+
+def test_backlog_records_counts_what_each_reader_has_not_committed(tmp_path: Path) -> None:
+    with open_spool(tmp_path, segment_bytes="16KiB") as spool:  # ~120 records per segment
+        spool.register("a")
+        spool.register("b")
+        for start in range(0, 1000, 100):
+            spool.append(records(start, 100))
+        assert spool.stats().backlog_records == {"a": 1000, "b": 1000}
+        for _ in range(3):
+            commit_records(spool, "a", 100)  # crosses segment boundaries
+        spool.read("b", max_records=50)  # read but not committed: still unsent
+        assert spool.stats().backlog_records == {"a": 700, "b": 1000}
+        commit_records(spool, "b", 50)
+        assert spool.stats().backlog_records == {"a": 700, "b": 950}
+    with open_spool(tmp_path, segment_bytes="16KiB") as spool:  # counted again from the saved cursors
+        spool.register("a")
+        spool.register("b")
+        assert spool.stats().backlog_records == {"a": 700, "b": 950}
+        assert len(drain(spool, "a")) == 700
+        spool.append(records(1000, 10))
+        assert spool.stats().backlog_records == {"a": 10, "b": 960}
+
+
+def test_backlog_records_after_drops_and_corruption_match_what_is_left(tmp_path: Path) -> None:
+    with open_spool(tmp_path, max_bytes=MiB) as spool:
+        spool.register("slow")
+        for round_ in range(40):
+            spool.append(records(round_ * 200, 200))
+        stats = spool.stats()
+        assert stats.dropped["slow"] > 0
+        assert stats.backlog_records["slow"] == 40 * 200 - stats.dropped["slow"]
+    first = segment_files(tmp_path)[0]
+    data = bytearray(first.read_bytes())
+    data[codec.HEADER.size + 5] ^= 0xFF  # the first record's payload: one corrupt frame
+    first.write_bytes(bytes(data))
+    with open_spool(tmp_path, max_bytes=MiB) as spool:
+        spool.register("slow")
+        backlog = spool.stats().backlog_records["slow"]
+        assert backlog == len(drain(spool, "slow")) + 1  # the corrupt one is skipped, not sent
+        assert spool.stats().backlog_records["slow"] == 0
+
+
 def test_block_mode_raises_after_timeout_then_accepts_once_read(tmp_path: Path) -> None:
     with open_spool(tmp_path, max_bytes=MiB, when_full="block", block_timeout=0.3) as spool:
         spool.register("out")

@@ -40,6 +40,24 @@ def test_wrong_then_right_password_through_nmcli_secret_agent(nm_sim, tmp_path) 
     assert shown.stdout.strip() == "right password", "NM-style: the agent's secret is saved in the profile"
 
 
+def test_add_network_keeps_the_password_out_of_argv(nm_sim, monkeypatch) -> None:
+    """Other tests watch every command line for secrets: the simulator's own calls must pass too."""
+    argvs: list[list[str]] = []
+    real_run = subprocess.run
+
+    def recording_run(argv, *args, **kwargs):  # a spy: the real busctl still runs
+        argvs.append(list(argv))
+        return real_run(argv, *args, **kwargs)
+
+    monkeypatch.setattr(subprocess, "run", recording_run)
+    nm_sim.add_network("Argv", "wpa-eap", "never-in-argv-42", identity="alice")
+    assert argvs and not [argv for argv in argvs if "never-in-argv-42" in " ".join(argv)]
+    assert not list(nm_sim.bus.run_dir.glob("spec-*"))  # the 0600 spec file is gone after the call
+    monkeypatch.undo()
+    listing = nm_sim.nmcli("-t", "-f", "SSID,SECURITY", "device", "wifi", "list", timeout=10)
+    assert "Argv:WPA2 802.1X" in listing.stdout
+
+
 def test_failure_messages_match_network_manager(nm_sim) -> None:
     nm_sim.add_network("NoDhcp", "open", behaviour="no_ip")
     add_profile(nm_sim, "NoDhcp")

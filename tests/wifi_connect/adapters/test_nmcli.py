@@ -16,6 +16,7 @@ from wifi_connect.adapters.nmcli import NmcliBackend, escape_terse, parse_scan, 
 from wifi_connect.errors import AdapterError, DeviceError, NmcliError
 from wifi_connect.models import Credentials, FailureReason, Security
 from wifi_connect.ports import ActivationFailed, Connectivity
+from wifi_connect.validation import credentials_from_request
 
 PSK = "correct horse battery"
 ODD_SSIDS = ["Café ☕", "a:b:c", "back\\slash", "ends\\", "é" * 16, "x" * 32, " spaced out ", "\\:\\\\:"]
@@ -336,3 +337,11 @@ def test_a_wired_device_is_not_a_portal_interface(nm_sim, backend) -> None:
     nm_sim.set_connectivity("full")
     assert backend.connectivity() == Connectivity.FULL, "Ethernet alone can make the device online"
     assert backend.active_wifi_ssid("wlan0") is None
+
+
+def test_hidden_wep_network_as_the_portal_form_sends_it(nm_sim, backend) -> None:
+    """"Other network…" + security WEP: the request's fields, validated, reach the real nmcli."""
+    nm_sim.add_network("Old Cam", "wep", "13charsecret!", hidden=True)
+    fields = {"ssid": "Old Cam", "hidden": "true", "security": "wep", "passphrase": "13charsecret!"}
+    connect(backend, credentials_from_request(fields, None))
+    assert backend.active_wifi_ssid("wlan0") == "Old Cam"

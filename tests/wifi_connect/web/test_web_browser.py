@@ -12,11 +12,17 @@ HOST = "127.0.0.1"
 
 
 @pytest.fixture(scope="module")
-def portal_url():
+def portal():
+    """(the fake daemon's service, the portal's URL) under real gunicorn."""
     port = free_port()
-    with fake_daemon() as (_service, socket_path), \
+    with fake_daemon() as (service, socket_path), \
             gunicorn(PORTAL_APP, HOST, port, env=portal_env(HOST, port, socket_path)):
-        yield f"http://{HOST}:{port}/"
+        yield service, f"http://{HOST}:{port}/"
+
+
+@pytest.fixture(scope="module")
+def portal_url(portal):
+    return portal[1]
 
 
 @pytest.fixture(scope="module")
@@ -105,3 +111,33 @@ def test_rescan_button(browser, portal_url):
     page.get_by_role("button", name="Rescan").click()
     page.get_by_label("HomeNet", exact=True).wait_for()
     assert page.url == portal_url
+
+
+def test_hidden_network_security_choice(browser, portal):
+    """A hidden WEP network: the select decides which fields show, and survives a wrong key."""
+    service, url = portal
+    page = phone_page(browser)
+    page.goto(url)
+    security = page.get_by_label("Security (for a hidden network)")
+    username = page.get_by_label("Username (enterprise networks only)")
+    password = page.get_by_label("Password (leave empty for an open network)")
+    assert not security.is_visible()  # only for "Other network…"
+    page.get_by_label("Other network…").check()
+    assert security.input_value() == "wpa" and password.is_visible() and not username.is_visible()
+    security.select_option("none")
+    assert not password.is_visible()
+    security.select_option("enterprise")
+    assert username.is_visible() and password.is_visible()
+    security.select_option("wep")
+    assert not username.is_visible()
+    page.get_by_label("Network name (for a hidden network)").fill("Old Cam")
+    password.fill("bad")
+    page.get_by_role("button", name="Connect").click()
+    page.get_by_text("a WEP key must be 5 or 13 ASCII characters").wait_for()
+    assert security.input_value() == "wep" and page.get_by_label("Other network…").is_checked()
+    screenshot(page, "07-hidden-wep-error")
+    password.fill("13charsecret!")
+    page.get_by_role("button", name="Connect").click()
+    page.get_by_text("drop off the").wait_for()
+    assert service.received[-1] == {"ssid": "Old Cam", "passphrase": "13charsecret!", "hidden": "true",
+                                    "security": "wep"}

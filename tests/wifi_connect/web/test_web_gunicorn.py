@@ -77,7 +77,10 @@ def test_control_app_under_gunicorn():
 
 def test_daemon_gone_is_503(portal_url_without_daemon):
     response = requests.get(f"{portal_url_without_daemon}/networks", timeout=TIMEOUT)
-    assert response.status_code == 503
+    assert response.status_code == 503 and "unavailable" in response.json()["error"]
+    page = requests.get(f"{portal_url_without_daemon}/", timeout=TIMEOUT)
+    assert page.status_code == 503 and page.headers["Content-Type"].startswith("text/html")
+    assert "WiFi setup is busy" in page.text
 
 
 @pytest.fixture

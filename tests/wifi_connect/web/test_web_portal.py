@@ -54,6 +54,40 @@ def test_other_network_is_sent_as_a_hidden_ssid(client, fake_service):
     assert fake_service.received[-1] == {"ssid": "Secret Lab", "passphrase": "labpassword", "hidden": "true"}
 
 
+def test_other_network_offers_every_security_with_wpa_first_choice(client):
+    html = page_text(client.get("/"))
+    options = re.findall(r'<option value="(\w+)"( selected)?>', html)
+    assert options == [("none", ""), ("wep", ""), ("wpa", " selected"), ("enterprise", "")]
+    assert '<label for="security">' in html
+
+
+def test_hidden_wep_network_is_joined_with_the_chosen_security(client, fake_service):
+    form = {"ssid": "", "other_ssid": "Old Cam", "security": "wep", "passphrase": "abcde"}
+    assert client.post("/join", data=form).status_code == 202
+    assert fake_service.received[-1] == {"ssid": "Old Cam", "passphrase": "abcde", "hidden": "true",
+                                         "security": "wep"}
+
+
+def test_the_chosen_security_is_kept_when_the_form_comes_back_with_an_error(client):
+    form = {"ssid": "", "other_ssid": "Old Cam", "security": "wep", "passphrase": "bad"}
+    response = client.post("/join", data=form)
+    html = page_text(response)
+    assert response.status_code == 400 and "WEP key" in html
+    assert '<option value="wep" selected>' in html and 'value="Old Cam"' in html
+
+
+def test_an_unknown_security_is_a_clear_error_on_the_select(client):
+    response = client.post("/join", data={"ssid": "", "other_ssid": "Lab", "security": "wpa4"})
+    html = page_text(response)
+    assert response.status_code == 400 and "security must be one of none, wep, wpa, enterprise" in html
+    assert re.search(r'id="security"[^>]*aria-invalid="true"', html)
+
+
+def test_a_scanned_network_keeps_its_own_security(client, fake_service):
+    client.post("/join", data={"ssid": "HomeNet", "security": "none", "passphrase": "correct horse"})
+    assert "security" not in fake_service.received[-1]
+
+
 def test_bad_input_rerenders_the_form_with_the_field_marked(client):
     response = client.post("/join", data={"ssid": "HomeNet", "passphrase": "short", "identity": "me"})
     assert response.status_code == 400
@@ -61,6 +95,28 @@ def test_bad_input_rerenders_the_form_with_the_field_marked(client):
     assert 'role="alert"' in html and "WPA password" in html
     assert re.search(r'id="passphrase"[^>]*aria-invalid="true"', html)
     assert 'value="short"' not in html  # the password is never echoed back
+
+
+@pytest.mark.parametrize("method, path", [("GET", "/"), ("POST", "/join"), ("POST", "/scan")])
+def test_daemon_unreachable_gives_people_a_page_not_json(client, fake_service, method, path):
+    from wifi_connect.errors import AdapterError
+
+    fake_service.fail_with = AdapterError("no answer from the daemon on /run/x.sock")
+    response = client.open(path, method=method, data={"ssid": "HomeNet", "passphrase": "correct horse"})
+    html = page_text(response)
+    assert response.status_code == 503 and response.mimetype == "text/html"
+    assert "WiFi setup is busy" in html and '<meta http-equiv="refresh" content="5">' in html
+    assert response.headers["Retry-After"] == "5"
+    assert "/run/x.sock" not in html and "correct horse" not in html  # no internals, no secret
+
+
+@pytest.mark.parametrize("method, path", [("GET", "/networks"), ("GET", "/status"), ("POST", "/connect")])
+def test_daemon_unreachable_stays_json_for_the_api(client, fake_service, method, path):
+    from wifi_connect.errors import AdapterError
+
+    fake_service.fail_with = AdapterError("no answer")
+    response = client.open(path, method=method, json={"ssid": "HomeNet"})
+    assert response.status_code == 503 and "unavailable" in response.get_json()["error"]
 
 
 def test_busy_rerenders_with_a_notice(client, fake_service):

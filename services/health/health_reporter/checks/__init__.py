@@ -1,5 +1,10 @@
 """The checks (one module each), built from HEALTH_CHECKS, and the runner that turns their readings into
-states, transitions (events) and device_check_status metrics."""
+states, transitions (events) and metrics.
+
+Metrics follow node_exporter's scrape_collector_success idea: ``device_check_measured{check}`` is 0 or 1
+for every enabled check, and ``device_check_status{check}`` (0 ok, 1 warning, 2 critical) exists only for
+measured checks, so no sentinel value pretends to be a level and ``max(device_check_status)`` stays right.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ConfigError
-from ..models import Kind, Level, Sample
+from ..models import Level, Sample, gauge
 from ..snapshot import Snapshot
 from .base import Check, Reading
 from .clock import ClockCheck
@@ -27,6 +32,9 @@ from .wifi_signal import WifiSignalCheck
 
 log = logging.getLogger(__name__)
 events = logging.getLogger("health_reporter.events")  # bare JSON lines, see web.configure_logging
+MEASURED_HELP = "1 when the device reports what the check reads, 0 when not (no WiFi, no sensor...)."
+STATUS_HELP = "Check status: 0 ok, 1 warning, 2 critical; absent while the check is not measured."
+OVERALL_HELP = "Worst status of the measured checks: 0 ok, 1 warning, 2 critical."
 
 REGISTRY: dict[str, type[Check]] = {
     check.name: check
@@ -96,15 +104,20 @@ class Transition:
 
 
 class CheckRunner:
-    """Evaluates every check once per snapshot; a check that raises keeps its previous state."""
+    """Evaluates every check once per snapshot; a check that raises keeps its previous state.
+
+    A check's first evaluation is an event only when it finds a problem: start-up (or a device without
+    WiFi) must not send ten "unknown -> ok" events."""
 
     def __init__(self, checks: list[Check], clock: Callable[[], float] = time.time) -> None:
         self._checks = checks
         self._clock = clock
         started = clock()
         self._states = {
-            c.name: CheckState(c.name, c.title, Level.OK, None, "not evaluated yet", started) for c in checks
+            c.name: CheckState(c.name, c.title, Level.UNKNOWN, None, "not evaluated yet", started)
+            for c in checks
         }
+        self._evaluated: set[str] = set()
 
     def run(self, snap: Snapshot) -> list[Transition]:
         transitions = []
@@ -118,7 +131,9 @@ class CheckRunner:
                 continue
             since = previous.since if reading.level == previous.level else now
             self._states[check.name] = _state(check, reading, since)
-            if reading.level != previous.level:
+            first = check.name not in self._evaluated
+            self._evaluated.add(check.name)
+            if reading.level != previous.level and (not first or reading.level > Level.OK):
                 transitions.append(
                     Transition(check.name, previous.level, reading.level, reading.value, reading.message, now)
                 )
@@ -132,17 +147,18 @@ class CheckRunner:
 
     @property
     def overall(self) -> Level:
-        return max((state.level for state in self._states.values()), default=Level.OK)
+        """The worst measured check; unknown only when no check measured anything."""
+        return max((state.level for state in self._states.values()), default=Level.UNKNOWN)
 
     def samples(self) -> list[Sample]:
-        levels = "0 ok, 1 warning, 2 critical"
-        check_help = f"Check status: {levels}."
-        samples = [
-            Sample("device_check_status", float(s.level), Kind.GAUGE, check_help, (("check", s.name),))
-            for s in self._states.values()
-        ]
-        overall_help = f"Worst check status: {levels}."
-        samples.append(Sample("device_health_status", float(self.overall), Kind.GAUGE, overall_help))
+        samples = []
+        for state in self._states.values():
+            measured = state.level != Level.UNKNOWN
+            samples.append(gauge("device_check_measured", measured, MEASURED_HELP, check=state.name))
+            if measured:
+                samples.append(gauge("device_check_status", state.level, STATUS_HELP, check=state.name))
+        if self.overall != Level.UNKNOWN:
+            samples.append(gauge("device_health_status", self.overall, OVERALL_HELP))
         return samples
 
 

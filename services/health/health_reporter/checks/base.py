@@ -6,6 +6,9 @@ Two kinds of check:
   warning, else > 90" idea), so a value hovering at a threshold does not produce a storm of events.
 - ``ConditionCheck``: a discrete condition (under-voltage, sidecar down...). The level rises after
   ``raise_after`` consecutive samples and drops after ``clear_after`` consecutive better samples.
+
+Either kind is ``unknown`` while the device does not report what it reads (no WiFi, no sensor, not a Pi,
+collector failing): at once, without debouncing, since there is nothing to debounce.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from ..models import Level
 from ..snapshot import Snapshot
 
 LEVEL_NAMES = {level.name.lower(): level for level in Level}
+NOT_MEASURED = "not measured on this device"
 
 
 @dataclass(frozen=True)
@@ -85,7 +89,7 @@ class ConditionSettings(Settings):
     def __post_init__(self) -> None:
         if self.raise_after < 1 or self.clear_after < 1:
             raise ValueError("raise_after and clear_after must be at least 1")
-        if self.level == Level.OK:
+        if self.level <= Level.OK:
             raise ValueError("level must be warning or critical")
 
 
@@ -106,6 +110,10 @@ class Check(ABC):
 
     @abstractmethod
     def evaluate(self, snap: Snapshot) -> Reading: ...
+
+    def not_measured(self) -> Reading:
+        self.level = Level.UNKNOWN
+        return Reading(Level.UNKNOWN, None, NOT_MEASURED)
 
 
 class ThresholdCheck(Check):
@@ -130,8 +138,7 @@ class ThresholdCheck(Check):
     def evaluate(self, snap: Snapshot) -> Reading:
         measured = self.measure(snap)
         if measured is None:
-            self.level = Level.OK
-            return Reading(Level.OK, None, "not measured on this device")
+            return self.not_measured()
         value, subject = measured
         self.level = self.next_level(self.level, value)
         return Reading(self.level, value, f"{subject} {self.format(value)}")
@@ -163,11 +170,17 @@ class ConditionCheck(Check):
         self._streak = 0
 
     @abstractmethod
-    def assess(self, snap: Snapshot) -> tuple[Level, str]:
-        """(level this sample deserves, why)."""
+    def assess(self, snap: Snapshot) -> tuple[Level, str] | None:
+        """(level this sample deserves, why), or None when the device does not report the condition."""
 
     def evaluate(self, snap: Snapshot) -> Reading:
-        wanted, message = self.assess(snap)
+        assessed = self.assess(snap)
+        if assessed is None:
+            self._streak_level, self._streak = Level.UNKNOWN, 0
+            return self.not_measured()
+        wanted, message = assessed
+        # Measured again after "unknown": start from ok; a problem still needs raise_after samples.
+        self.level = max(self.level, Level.OK)
         self._streak = self._streak + 1 if wanted == self._streak_level else 1
         self._streak_level = wanted
         needed = self.settings.raise_after if wanted > self.level else self.settings.clear_after
@@ -180,11 +193,14 @@ class ListCheck(ConditionCheck):
     """A condition that holds while anything is listed (sidecars down, unhealthy containers...)."""
 
     what: ClassVar[str]  # plural noun phrase for the message: "sidecars down: log-agent"
+    reported_by: ClassVar[str]  # the metric whose absence means "not measured on this device"
 
     @abstractmethod
     def listed(self, snap: Snapshot) -> list[str]: ...
 
-    def assess(self, snap: Snapshot) -> tuple[Level, str]:
+    def assess(self, snap: Snapshot) -> tuple[Level, str] | None:
+        if not snap.find(self.reported_by):
+            return None
         names = sorted(self.listed(snap))
         if not names:
             return Level.OK, f"no {self.what}"

@@ -20,6 +20,7 @@ class SidecarCheck(ListCheck):
     title = "Sidecars up"
     what = "sidecars down"
     settings_type = SidecarSettings
+    reported_by = "device_sidecar_up"  # absent: both probes off, or the sidecars collector
 
     def listed(self, snap: Snapshot) -> list[str]:
         return [s.label("sidecar") for s in snap.find("device_sidecar_up") if s.value < 1]

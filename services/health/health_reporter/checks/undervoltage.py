@@ -22,7 +22,9 @@ class UndervoltageCheck(ConditionCheck):
     settings_type = UndervoltageSettings
     settings: UndervoltageSettings
 
-    def assess(self, snap: Snapshot) -> tuple[Level, str]:
+    def assess(self, snap: Snapshot) -> tuple[Level, str] | None:
+        if snap.flag("device_undervolted") is None:
+            return None  # not a Pi (the throttling collector reports device_undervolted whenever it can)
         if snap.flag("device_throttled", condition="under_voltage", period="now"):
             return self.settings.level, "under-voltage now"
         earlier = snap.flag("device_throttled", condition="under_voltage", period="since_boot")

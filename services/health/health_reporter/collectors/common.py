@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Self, TypeVar
 
 from ..errors import CollectorError, ConfigError
-from ..models import Kind, Sample
+from ..models import Sample, counter, gauge, info  # noqa: F401  (collectors import them from here)
 from ..paths import Paths
 from .base import Cadence
 
@@ -117,18 +117,6 @@ def parse_number(text: str, path: Path | str) -> float:
         return float(text)
     except ValueError as err:
         raise CollectorError(f"{path}: expected a number, got {text[:40]!r}") from err
-
-
-def gauge(metric: str, value: float, help: str, /, **labels: str) -> Sample:
-    return Sample(metric, float(value), Kind.GAUGE, help, tuple(labels.items()))
-
-
-def counter(metric: str, value: float, help: str, /, **labels: str) -> Sample:
-    return Sample(metric, float(value), Kind.COUNTER, help, tuple(labels.items()))
-
-
-def info(metric: str, help: str, /, **labels: str) -> Sample:
-    return Sample(metric, 1.0, Kind.INFO, help, tuple(labels.items()))
 
 
 def flag(value: bool) -> float:

@@ -33,7 +33,7 @@ class SidecarsOptions:
     log_agent_url: str = DEFAULT_LOG_AGENT_URL
     timeout: float = 1.0
     # The log agent's metric families to read (log_agent/metrics.py; counters with or without _total).
-    log_backlog_metric: str = "log_agent_backlog_records"  # not exported by the agent today
+    log_backlog_metric: str = "log_agent_backlog_records"  # older agents export only the bytes below
     log_backlog_bytes_metric: str = "log_agent_backlog_bytes"
     log_dropped_metric: str = "log_agent_records_dropped"
     log_oldest_metric: str = "log_agent_oldest_unsent_age_seconds"

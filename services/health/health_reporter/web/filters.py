@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from flask import Flask
+from jinja2.filters import do_filesizeformat
 
 
 def fmt(value: float | None) -> str:
@@ -26,10 +27,19 @@ def duration(seconds: float | None) -> str:
     return f"{minutes} min" if minutes else f"{secs} s"
 
 
+def quantity(value: float | None, unit: str) -> str:
+    """"12 records", "55 °C", or for bytes jinja's "4.0 KiB"."""
+    if value is None:
+        return "–"
+    if unit == "bytes":
+        return do_filesizeformat(value, binary=True)
+    return f"{fmt(value)} {unit}"
+
+
 def clock(epoch: float) -> str:
     return time.strftime("%H:%M:%S UTC", time.gmtime(epoch))
 
 
 def register(app: Flask) -> None:
-    for function in (fmt, duration, clock):
+    for function in (fmt, duration, quantity, clock):
         app.add_template_filter(function)

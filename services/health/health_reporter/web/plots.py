@@ -27,7 +27,8 @@ def _range(unit: str, values: list[float]) -> tuple[float, float]:
         return FIXED_RANGES[unit]
     low, high = min(values), max(values)
     pad = max((high - low) * 0.1, 1.0)  # a flat line sits mid-plot instead of on the border
-    return low - pad, high + pad
+    floor = low - pad if low < 0 else max(low - pad, 0.0)  # no "-1 records" on the axis of a count
+    return floor, high + pad
 
 
 def _x(t: float, now: float, span: float) -> float:
@@ -51,4 +52,13 @@ def build_plots(history: History, now: float) -> list[Plot]:
         xy = [(round(_x(t, now, span), 1), round(_y(v, low, high), 1)) for t, v in pairs]
         coords = " ".join(f"{x},{y}" for x, y in xy)
         plots.append(Plot(series.key, series.title, series.unit, pairs[-1][1], low, high, coords, xy[-1]))
-    return plots
+    return _shown(plots)
+
+
+def _shown(plots: list[Plot]) -> list[Plot]:
+    """A fallback series (the backlog in bytes) appears only with points, and then replaces its primary
+    if that one has none: one "Log backlog" plot, in records or, from older agents, in bytes."""
+    drawn = {plot.key for plot in plots if plot.points}
+    replaced = {s.fallback_for for s in SERIES if s.fallback_for and s.key in drawn}
+    fallbacks = {s.key for s in SERIES if s.fallback_for}
+    return [p for p in plots if p.key in drawn or (p.key not in fallbacks and p.key not in replaced)]

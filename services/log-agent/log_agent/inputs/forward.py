@@ -3,6 +3,9 @@
 One thread per connection: the sink blocks until records are fsynced, and acks must wait for it, so a
 blocking thread per client is the simplest correct shape. A bad or oversized frame closes only that
 connection, with one logged reason and a counter in ``stats``.
+
+``stop()`` (SIGHUP reload, SIGTERM) never cuts an ack off: it stops accepting, lets every connection
+finish what it already read (the sink call and the ack) within a short grace, and only then closes.
 """
 
 from __future__ import annotations
@@ -17,9 +20,9 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Self
+from typing import Any, ClassVar
 
-from ..confparse import PARSE, dataclass_from_dict, parse_duration, parse_listen, parse_size
+from ..confparse import PARSE, SectionConfig, parse_duration, parse_listen, parse_size
 from ..errors import ConfigError, LogAgentError, ProtocolError, SpoolError
 from ..models import Record
 from ..protocol import (
@@ -42,6 +45,9 @@ RECV_BYTES = 64 * 1024
 HEARTBEAT = b"\x00"
 _POLL_SECONDS = 1.0  # fallback: how often blocking accept/recvfrom loops notice stop()
 _STOP_SECONDS = 5.0
+# stop(): how long a connection may take to finish the request it is handling (sink call and ack)
+_DRAIN_SECONDS = 2.0
+_CLOSE_DRAIN_READS = 16  # bounded: a client that keeps streaming must not hold a closing connection
 _END_OF_READ = object()  # yielded after the values one recv() completed: where a sink batch ends
 
 
@@ -53,11 +59,12 @@ def _parse_listen(value: Any, key: str) -> tuple[str, int]:
 
 
 @dataclass(slots=True)
-class ForwardInputConfig:
+class ForwardInputConfig(SectionConfig):
     """``listen`` is "host:port" (port 0 picks a free one); ``shared_key`` enables the handshake and
     ``users`` (username -> password) adds user auth on top; ``tls_cert_file``/``tls_key_file`` enable
     TLS on the TCP port, ``tls_client_ca_file`` also requires client certificates (mutual TLS)."""
 
+    SECTION: ClassVar[str] = "forward"
     listen: tuple[str, int] = field(default=("0.0.0.0", 24224), metadata={PARSE: _parse_listen})
     unix_path: str | None = None
     unix_mode: str = "0660"
@@ -74,12 +81,6 @@ class ForwardInputConfig:
     idle_timeout: float = field(default=600.0, metadata={PARSE: parse_duration})
     handshake_timeout: float = field(default=10.0, metadata={PARSE: parse_duration})
     name: str = "forward"
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Self:
-        config = dataclass_from_dict(cls, data, "forward")
-        config.validate()
-        return config
 
     def validate(self) -> None:
         if bool(self.tls_cert_file) != bool(self.tls_key_file):
@@ -195,25 +196,39 @@ class ForwardInput:
         log.info("forward input listening on %s:%d%s", *self.address, " (TLS)" if self._tls else "")
 
     def stop(self) -> None:
+        """Stop accepting, let in-flight requests finish (sink call and ack) within a short grace,
+        then close every connection. A request not completely read yet gets no ack: its client sends
+        it again, and as it was never stored, that is no duplicate."""
         self._stopping.set()
         for listener in self._listeners:
             _wake(listener)
-        with self._connections_lock:
-            for conn in self._connections:
-                _shutdown(conn)
         for thread in self._threads:
             thread.join(timeout=_STOP_SECONDS)
-        deadline = time.monotonic() + _STOP_SECONDS
-        while self.stats.connections_active and time.monotonic() < deadline:
-            time.sleep(0.01)  # connection threads finish once their sink call returns
         for listener in self._listeners:
-            listener.close()
+            listener.close()  # new clients are refused from here on
+        # SHUT_RD wakes connections idle in recv() (they end at once) and leaves the write side open,
+        # so a connection in the middle of its sink call can still send the ack.
+        self._shutdown_connections(socket.SHUT_RD)
+        if not self._connections_ended(_DRAIN_SECONDS):
+            self._shutdown_connections(socket.SHUT_RDWR)  # past the grace: those acks are given up
+            self._connections_ended(_STOP_SECONDS)
         if self._unix_bound and self.config.unix_path:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.config.unix_path)
             self._unix_bound = False
         self._threads.clear()
         self._listeners.clear()
+
+    def _shutdown_connections(self, how: int) -> None:
+        with self._connections_lock:
+            for conn in self._connections:
+                _shutdown(conn, how)
+
+    def _connections_ended(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while self.stats.connections_active and time.monotonic() < deadline:
+            time.sleep(0.01)  # connection threads end once their sink call and ack are done
+        return not self.stats.connections_active
 
     def _spawn(self, name: str, target: Callable[..., None], *args: Any) -> None:
         thread = threading.Thread(target=target, args=args, name=name, daemon=True)
@@ -334,8 +349,7 @@ class ForwardInput:
             with self._connections_lock:
                 self._connections.discard(raw)
             self.stats.add("connections_active", -1)
-            _shutdown(conn)
-            conn.close()
+            _close_after_last_reply(conn)
 
     def _wrap_tls(self, conn: socket.socket) -> ssl.SSLSocket:
         assert self._tls is not None
@@ -345,8 +359,9 @@ class ForwardInput:
             raise ConnectionClosed("tls", f"TLS handshake failed: {err}") from err
 
     def _messages(self, conn: socket.socket, decoder: StreamDecoder) -> Iterator[Any]:
-        """Top-level msgpack values from the connection until the peer closes it."""
-        while True:
+        """Top-level msgpack values from the connection until the peer closes it or the input stops
+        (then nothing more is read: what was read before is still handled and acked)."""
+        while not self._stopping.is_set():
             try:
                 data = conn.recv(RECV_BYTES)
             except TimeoutError as err:
@@ -448,7 +463,19 @@ def _wake(listener: socket.socket) -> None:
             _shutdown(listener)
 
 
-def _shutdown(conn: socket.socket) -> None:
+def _shutdown(conn: socket.socket, how: int = socket.SHUT_RDWR) -> None:
     """Wake a thread blocked in recv()/accept() on this socket (close() alone does not)."""
     with contextlib.suppress(OSError):
-        conn.shutdown(socket.SHUT_RDWR)
+        conn.shutdown(how)
+
+
+def _close_after_last_reply(conn: socket.socket) -> None:
+    """Close so the last ack still arrives: FIN after it, and unread bytes discarded first, because
+    close() with unread bytes makes Linux reset the connection and drop what it had not sent yet."""
+    with contextlib.suppress(OSError):
+        conn.shutdown(socket.SHUT_WR)
+        conn.setblocking(False)
+        for _ in range(_CLOSE_DRAIN_READS):
+            if not conn.recv(RECV_BYTES):
+                break
+    conn.close()

@@ -17,9 +17,9 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Self
+from typing import ClassVar, Literal, Self
 
-from ..confparse import PARSE, dataclass_from_dict, parse_duration, parse_size
+from ..confparse import PARSE, SectionConfig, parse_duration, parse_size
 from ..errors import ConfigError, SpoolError
 from ..models import Record
 from . import codec
@@ -35,9 +35,10 @@ _INTERVAL = re.compile(r"^interval:(\d+)$")
 
 
 @dataclass
-class SpoolConfig:
+class SpoolConfig(SectionConfig):
     """``mode`` disk | memory; ``fsync`` batch | always | interval:<ms>; ``when_full`` drop_oldest | block."""
 
+    SECTION: ClassVar[str] = "spool"
     mode: Literal["disk", "memory"] = "disk"
     dir: str = "/var/lib/log-agent"
     max_bytes: int = field(default=64 * 1024 * 1024, metadata={PARSE: parse_size})
@@ -45,12 +46,6 @@ class SpoolConfig:
     fsync: str = "batch"
     when_full: Literal["drop_oldest", "block"] = "drop_oldest"
     block_timeout: float = field(default=5.0, metadata={PARSE: parse_duration})
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Self:
-        config = dataclass_from_dict(cls, data, "spool")
-        config.validate()
-        return config
 
     def validate(self) -> None:
         if not self.dir:
@@ -84,6 +79,7 @@ class Batch:
     start: Position
     end: Position
     corrupt: int = 0
+    start_seq: int = 0  # sequence number of the first frame at ``start`` (see Spool._first_seq)
 
 
 @dataclass(slots=True)
@@ -95,6 +91,7 @@ class SpoolStats:
     dropped: dict[str, int] = field(default_factory=dict)
     corrupt: dict[str, int] = field(default_factory=dict)
     backlog_bytes: dict[str, int] = field(default_factory=dict)
+    backlog_records: dict[str, int] = field(default_factory=dict)
 
 
 class Spool:
@@ -106,6 +103,11 @@ class Spool:
         self._sync_lock = threading.Lock()
         self._sizes: dict[int, int] = {}
         self._committed: dict[str, Position] = {}
+        # Frames are numbered in append order so a backlog in records is a subtraction, not a scan:
+        # the first number in each segment, the next number to hand out, each reader's next number.
+        self._first_seq: dict[int, int] = {}
+        self._next_seq = 0
+        self._committed_seq: dict[str, int] = {}
         self._read_end: dict[str, Position] = {}
         self._dropped: Counter[str] = Counter()
         self._corrupt: Counter[str] = Counter()
@@ -151,12 +153,21 @@ class Spool:
             log.warning("spool: segment %d had a torn tail of %d bytes; cut it off", last, torn)
             self._store.truncate(last, good_end)
             self._sizes[last] = good_end
+        self._number_segments(last, data[:good_end])
         return torn
+
+    def _number_segments(self, newest: int, newest_data: bytes) -> None:
+        """Count the frames of every recovered segment once (headers and CRCs, no decoding)."""
+        for seg_id in sorted(self._sizes):
+            data = newest_data if seg_id == newest else self._store.read(seg_id, 0, self._sizes[seg_id])
+            self._first_seq[seg_id] = self._next_seq
+            self._next_seq += codec.count(data)
 
     def _start_segment(self, seg_id: int) -> None:
         # A fresh segment per start: nothing is ever appended behind a recovered tail or a cursor.
         self._store.create(seg_id)
         self._sizes[seg_id] = 0
+        self._first_seq[seg_id] = self._next_seq
 
     def _start_flusher(self, interval: float | None) -> threading.Thread | None:
         if interval is None:
@@ -201,6 +212,7 @@ class Spool:
                 self._abandon_active()
                 raise
             self._sizes[self._active] += len(data)
+            self._next_seq += count
             self._written += len(data)
             self._appended += count
             self._cond.notify_all()
@@ -271,6 +283,7 @@ class Spool:
     def _delete(self, seg_id: int) -> None:
         self._store.delete(seg_id)
         del self._sizes[seg_id]
+        del self._first_seq[seg_id]
         self._cond.notify_all()  # a blocked writer may fit now
 
     # -- reading ---------------------------------------------------------------------------------
@@ -283,13 +296,30 @@ class Spool:
 
     def _register_locked(self, reader: str) -> None:
         if reader not in self._committed:
-            saved = self._cursors.load(reader)
-            self._committed[reader] = saved or Position(min(self._sizes), 0)
+            position = self._cursors.load(reader) or Position(min(self._sizes), 0)
+            self._committed[reader] = position
+            self._committed_seq[reader] = self._seq_at(position)
+
+    def _seq_at(self, position: Position) -> int:
+        """The sequence number of the frame at a saved cursor: counted once, when a reader registers."""
+        if position.segment not in self._first_seq:  # dropped: the reader resumes at the next segment
+            return min((seq for seg_id, seq in self._first_seq.items() if seg_id > position.segment),
+                       default=self._next_seq)
+        before = self._store.read(position.segment, 0, position.offset) if position.offset else b""
+        return self._first_seq[position.segment] + codec.count(before)
+
+    def _seq_of(self, reader: str, position: Position) -> int:
+        """The sequence number of ``position``, the reader's normalized cursor: its committed number,
+        or the start of the later segment normalization moved it to."""
+        if position == self._committed[reader]:
+            return self._committed_seq[reader]
+        return self._first_seq.get(position.segment, self._next_seq)
 
     def unregister(self, reader: str) -> None:
         """Forget an output that is no longer configured (its cursor file stays for a comeback)."""
         with self._cond:
             self._committed.pop(reader, None)
+            self._committed_seq.pop(reader, None)
             self._read_end.pop(reader, None)
             self._collect_garbage()
 
@@ -327,13 +357,14 @@ class Spool:
     def _read_once(self, reader: str, max_records: int, max_bytes: int) -> Batch:
         with self._cond:
             start = self._normalized(reader)
+            start_seq = self._seq_of(reader, start)
             available = self._available(start)
         frames = self._frames(start, available, max_bytes, max_records) if available > 0 else []
         records = [frame.record for frame in frames if frame.record is not None]
         end = Position(start.segment, frames[-1].end) if frames else start
         with self._cond:
             self._read_end[reader] = end
-        return Batch(reader, records, start, end, corrupt=len(frames) - len(records))
+        return Batch(reader, records, start, end, corrupt=len(frames) - len(records), start_seq=start_seq)
 
     def _frames(self, start: Position, available: int, max_bytes: int, max_records: int) -> list[codec.Frame]:
         """Frames from ``start``: a window of ``max_bytes``, widened for one record larger than that."""
@@ -356,6 +387,7 @@ class Spool:
             if current is not None and batch.end <= current:
                 return
             self._committed[batch.reader] = batch.end
+            self._committed_seq[batch.reader] = batch.start_seq + len(batch.records) + batch.corrupt
             self._corrupt[batch.reader] += batch.corrupt
             self._collect_garbage()
         self._cursors.save(batch.reader, batch.end)
@@ -385,12 +417,17 @@ class Spool:
                 dropped=dict(self._dropped),
                 corrupt=dict(self._corrupt),
                 backlog_bytes={reader: self._backlog_locked(reader) for reader in self._committed},
+                backlog_records={reader: self._backlog_records_locked(reader) for reader in self._committed},
             )
 
     def _backlog_locked(self, reader: str) -> int:
         position = self._normalized(reader)
         ahead = sum(size for seg_id, size in self._sizes.items() if seg_id >= position.segment)
         return ahead - position.offset
+
+    def _backlog_records_locked(self, reader: str) -> int:
+        # max(): a torn tail skipped as one corrupt frame may count one frame that was never numbered
+        return max(0, self._next_seq - self._seq_of(reader, self._normalized(reader)))
 
     def close(self) -> None:
         with self._cond:

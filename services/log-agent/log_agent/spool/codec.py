@@ -43,19 +43,27 @@ class Frame:
     record: Record | None
 
 
-def frame_at(data: bytes | memoryview, pos: int) -> Frame | None:
-    """The well-formed frame starting at ``pos``, or None when there is none (torn or garbage)."""
+def frame_end(data: bytes | memoryview, pos: int) -> int | None:
+    """Where the frame at ``pos`` ends when its header is plausible and its CRC matches, else None.
+    No payload decoding: counting records (at spool open) needs only this."""
     if pos + HEADER.size > len(data):
         return None
     length, crc = HEADER.unpack_from(data, pos)
     end = pos + HEADER.size + length
     if length > MAX_RECORD_BYTES or end > len(data):
         return None
-    payload = bytes(data[pos + HEADER.size : end])
-    if zlib.crc32(payload) != crc:
+    if zlib.crc32(memoryview(data)[pos + HEADER.size : end]) != crc:
+        return None
+    return end
+
+
+def frame_at(data: bytes | memoryview, pos: int) -> Frame | None:
+    """The well-formed frame starting at ``pos``, or None when there is none (torn or garbage)."""
+    end = frame_end(data, pos)
+    if end is None:
         return None
     try:
-        return Frame(pos, end, decode_payload(payload))
+        return Frame(pos, end, decode_payload(bytes(data[pos + HEADER.size : end])))
     except (ValueError, TypeError, msgpack.UnpackException):
         # CRC matched but the payload is not ours: treat as corrupt, keep going.
         return Frame(pos, end, None)
@@ -64,22 +72,32 @@ def frame_at(data: bytes | memoryview, pos: int) -> Frame | None:
 def resync(data: bytes | memoryview, pos: int) -> int | None:
     """Offset of the next well-formed frame after a bad one at ``pos`` (None: nothing good follows)."""
     for candidate in range(pos + 1, len(data) - HEADER.size + 1):
-        if frame_at(data, candidate) is not None:
+        if frame_end(data, candidate) is not None:
             return candidate
     return None
 
 
-def scan(data: bytes | memoryview, pos: int = 0) -> Iterator[Frame]:
-    """Every frame from ``pos``; a bad stretch followed by good frames yields one corrupt Frame.
-
-    Stops at a bad stretch nothing good follows (a torn tail, or a frame still being written).
-    """
+def _boundaries(data: bytes | memoryview, pos: int) -> Iterator[tuple[int, int, bool]]:
+    """(start, end, good) of every frame from ``pos``; a bad stretch followed by good frames is one
+    bad frame. Stops at a bad stretch nothing good follows (a torn tail, or a frame being written)."""
     while pos < len(data):
-        frame = frame_at(data, pos)
-        if frame is None:
-            next_good = resync(data, pos)
-            if next_good is None:
+        end = frame_end(data, pos)
+        good = end is not None
+        if end is None:
+            end = resync(data, pos)
+            if end is None:
                 return
-            frame = Frame(pos, next_good, None)
-        yield frame
-        pos = frame.end
+        yield pos, end, good
+        pos = end
+
+
+def scan(data: bytes | memoryview, pos: int = 0) -> Iterator[Frame]:
+    """Every frame from ``pos`` (see ``_boundaries``); a bad stretch yields one corrupt Frame."""
+    for start, end, good in _boundaries(data, pos):
+        frame = frame_at(data, start) if good else None
+        yield frame or Frame(start, end, None)
+
+
+def count(data: bytes | memoryview) -> int:
+    """How many frames ``scan`` would yield, without decoding any (a CRC check per frame)."""
+    return sum(1 for _ in _boundaries(data, 0))

@@ -11,6 +11,8 @@ a start-up failure (typically port 53 already taken) surfaces as an ``AdapterErr
 
 from __future__ import annotations
 
+import grp
+import os
 import shutil
 import subprocess
 import tempfile
@@ -18,10 +20,18 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from ..children import die_with_parent
 from ..errors import AdapterError
 
 READY_MARK = "started, version"  # dnsmasq logs this once its sockets are bound
 DNS_TTL_SECONDS = 1
+
+
+def _own_group() -> str:
+    try:
+        return grp.getgrgid(os.getegid()).gr_name
+    except KeyError:  # a gid without a name in /etc/group
+        return "root"
 
 
 class Dnsmasq:
@@ -82,6 +92,9 @@ class Dnsmasq:
             f"--pid-file={run_dir / 'dnsmasq.pid'}",
             f"--log-facility={self.log_file}",
             "--user=root",  # the lease and log files live in our private run dir
+            # Stay in our group: dnsmasq's default (dip) is a setgid, and a credential change makes the
+            # kernel forget the parent-death signal that stops dnsmasq when the daemon is SIGKILLed.
+            f"--group={_own_group()}",
         ]
 
     def start(self) -> None:
@@ -90,7 +103,8 @@ class Dnsmasq:
         self.log_file.write_text("")
         try:
             self._process = subprocess.Popen([*self._prefix, *self.argv()], stdin=subprocess.DEVNULL,
-                                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                             preexec_fn=die_with_parent())
         except OSError as err:
             raise AdapterError(f"cannot run {self._binary}: {err}") from err
         self._wait_until_ready()

@@ -14,7 +14,7 @@ from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
-from flask import Flask, current_app, jsonify, request
+from flask import Flask, current_app, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from ..errors import BusyError, ConfigError, InputError, WifiConnectError
@@ -29,6 +29,8 @@ DEFAULT_PORT = 80
 TOUCH_INTERVAL_SECONDS = 1.0
 # A person submits a form now and then; a script hammering /connect or /rescan (a driver scan each) gets 429.
 POST_LIMIT, POST_WINDOW_SECONDS = 20, 10.0
+HTML_BLUEPRINT = "portal"  # the page and its forms; every other route answers JSON
+UNAVAILABLE_RETRY_SECONDS = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +114,10 @@ def _register_error_handlers(app: Flask) -> None:
     @app.errorhandler(WifiConnectError)
     def unavailable(err: WifiConnectError):
         # The daemon or NetworkManager did not answer: the request may work in a moment.
+        if request.blueprint == HTML_BLUEPRINT:  # a person's page: words and a retry, not JSON
+            current_app.logger.warning("portal page unavailable: %s", err)
+            page = render_template("unavailable.html", retry_seconds=UNAVAILABLE_RETRY_SECONDS)
+            return page, 503, {"Retry-After": str(UNAVAILABLE_RETRY_SECONDS)}
         return error_response(f"wifi-connect is unavailable: {err}", 503)
 
     @app.errorhandler(HTTPException)

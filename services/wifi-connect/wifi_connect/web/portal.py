@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, redirect, render_template, request, send_from_directory
 
 from ..errors import BusyError, InputError, WifiConnectError
-from ..models import FailureReason, State
+from ..models import FailureReason, Security, State
 from . import service, settings
 
 bp = Blueprint("portal", __name__, template_folder="templates")
@@ -24,6 +24,13 @@ REASON_TEXT: dict[str, str] = {
     FailureReason.FAILED: "The connection failed.",
 }
 SECURITY_WORDS = {"none": "open", "wep": "secured (WEP)", "wpa": "secured", "enterprise": "enterprise login"}
+# The "Other network…" select: a hidden network is not in the scan, so the person says how it is secured.
+SECURITY_CHOICES = (
+    (Security.NONE, "Open (no password)"),
+    (Security.WEP, "WEP"),
+    (Security.WPA, "WPA/WPA2/WPA3 personal"),
+    (Security.ENTERPRISE, "Enterprise (username and password)"),
+)
 STATIC_MOUNTS = "static,css,js,img"  # balena's UI_DIRECTORY layout
 
 
@@ -68,7 +75,9 @@ def render_page(status_code: int = 200, **form) -> tuple[str, int]:
         networks=networks,
         failure=failure,
         notice=notice,
-        **{"error": None, "error_field": None, "identity": "", "other_ssid": "", **form},
+        security_choices=SECURITY_CHOICES,
+        **{"error": None, "error_field": None, "identity": "", "other_ssid": "", "security": Security.WPA,
+           **form},
     )
     return page, status_code
 
@@ -89,11 +98,13 @@ def index():
 
 
 def form_fields(form: dict[str, str]) -> dict[str, str]:
-    """The page's form in /connect's terms: "Other network…" is a hidden SSID typed by hand."""
+    """The page's form in /connect's terms: "Other network…" is a hidden SSID typed by hand, with the
+    security the person chose (a scanned network's own security always wins, so it is sent only here)."""
     fields = {name: form.get(name, "") for name in ("ssid", "passphrase", "identity")}
     if "ssid" in form and not form["ssid"]:
         fields["ssid"] = form.get("other_ssid", "")
         fields["hidden"] = "true"
+        fields["security"] = form.get("security", "")
     return {name: value for name, value in fields.items() if value or name == "ssid"}
 
 
@@ -102,7 +113,7 @@ def join():
     form = request.form.to_dict()
     # Echo back what the user typed, except the password (never sent back to the browser).
     kept = {"selected": form.get("ssid"), "identity": form.get("identity", ""),
-            "other_ssid": form.get("other_ssid", "")}
+            "other_ssid": form.get("other_ssid", ""), "security": form.get("security", Security.WPA)}
     try:
         attempt = service().connect(form_fields(form))
     except InputError as err:

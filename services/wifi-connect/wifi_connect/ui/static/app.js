@@ -7,26 +7,30 @@ function showField(id, visible) {
   if (field) field.classList.toggle("hidden", !visible);
 }
 
-// Show only the fields the chosen network needs.
-function fitFieldsToNetwork(form) {
+// Show only the fields the chosen network needs; a hidden network's security is the person's choice.
+function fitFieldsToNetwork(form, focusName) {
   const chosen = form.querySelector("input[name=ssid]:checked");
-  const security = chosen ? chosen.dataset.security : "wpa";
-  showField("other-field", security === "other");
-  showField("identity-field", security === "enterprise" || security === "other");
+  const other = chosen ? chosen.dataset.security === "other" : false;
+  const security = other ? document.getElementById("security").value : chosen ? chosen.dataset.security : "wpa";
+  showField("other-field", other);
+  showField("security-field", other);
+  showField("identity-field", security === "enterprise");
   showField("passphrase-field", security !== "none");
-  document.getElementById("other_ssid").required = security === "other";
-  if (security === "other") document.getElementById("other_ssid").focus();
+  document.getElementById("other_ssid").required = other;
+  if (other && focusName) document.getElementById("other_ssid").focus();
 }
 
 function enhanceForm(form) {
   form.addEventListener("change", (event) => {
-    if (event.target.name === "ssid") fitFieldsToNetwork(form);
+    if (event.target.name === "ssid" || event.target.name === "security") {
+      fitFieldsToNetwork(form, event.target.name === "ssid");
+    }
   });
   const toggle = document.getElementById("show-passphrase");
   toggle.addEventListener("change", () => {
     document.getElementById("passphrase").type = toggle.checked ? "text" : "password";
   });
-  fitFieldsToNetwork(form);
+  fitFieldsToNetwork(form, true);
 }
 
 // While the phone is still on the setup network, follow the attempt; the server page says why it failed.
