@@ -138,6 +138,14 @@ class SimulatedNetworkManager(StartedWith):
         """While an AP-mode profile is up, rescans fail ("Scanning not allowed"), as on many drivers."""
         self.call("RefuseScanInApMode", "b", "true" if refuse else "false")
 
+    def refuse_every_scan(self, refuse: bool = True) -> None:
+        """Every rescan fails (a busy driver); the list NM already has is still readable."""
+        self.call("RefuseEveryScan", "b", "true" if refuse else "false")
+
+    def set_managed(self, interface: str, managed: bool) -> None:
+        """Mark a device unmanaged (``nmcli device status`` shows "unmanaged") or managed again."""
+        self.call("SetDeviceManaged", "sb", interface, "true" if managed else "false")
+
     def add_ethernet_device(self, interface: str = "eth0", connected: bool = False) -> None:
         """A wired device (not WiFi), e.g. to test device selection."""
         self.call("AddEthernetDevice", "ssi", interface, interface, "100" if connected else "30")

@@ -35,7 +35,7 @@ secrets are stored on receipt (before they are checked, as NM does) when their f
 Control interface (org.freedesktop.DBus.Mock on /org/freedesktop), JSON in and out so any client
 (busctl) can call it: AddNetwork (the path of a JSON file, which keeps passwords out of argv),
 RemoveNetwork, SetNetworkBehaviour, SetConnectivityState, DropConnection, Autoconnect,
-RefuseScanInApMode, ListProfiles.
+RefuseScanInApMode, RefuseEveryScan, SetDeviceManaged, ListProfiles.
 """
 
 # ruff: noqa: F403, F405  (D-Bus method names; the stock template's names are re-exported)
@@ -105,6 +105,7 @@ class Sim:
     agents: ClassVar[list] = []  # unique bus names of registered secret agents, newest last
     upstream = "full"  # connectivity reached once a client connection is up
     refuse_scan_in_ap_mode = False
+    refuse_every_scan = False
     ap_counter = 0
     ac_counter = 0
     conn_counter = 0
@@ -324,11 +325,7 @@ def SetNetworkBehaviour(_self, ssid, behaviour):
 
 
 def _wifi_devices():
-    return [
-        dbusmock.get_object(p)
-        for p in dbusmock.get_objects()
-        if "/Devices/" in p and WIRELESS_DEVICE_IFACE in dbusmock.get_object(p).props
-    ]
+    return [dev for dev in _devices() if WIRELESS_DEVICE_IFACE in dev.props]
 
 
 @dbus.service.method(MOCK_IFACE, in_signature="ssi", out_signature="s")
@@ -355,6 +352,11 @@ def deactivate_device(dev):
 
 
 def _request_scan(dev, _options):
+    if Sim.refuse_every_scan:  # a driver that is busy or broken
+        raise dbus.exceptions.DBusException(
+            "Scanning not allowed immediately following previous scan",
+            name="org.freedesktop.NetworkManager.Device.NotAllowed",
+        )
     if Sim.refuse_scan_in_ap_mode and _active_is_ap(dev):
         # what many drivers (and NM for them) answer while the device serves an access point
         raise dbus.exceptions.DBusException(
@@ -713,6 +715,24 @@ def SetConnectivityState(_self, value):
 def RefuseScanInApMode(_self, refuse):
     """Make RequestScan fail while an AP-mode profile is active, as many drivers do."""
     Sim.refuse_scan_in_ap_mode = bool(refuse)
+
+
+@dbus.service.method(MOCK_IFACE, in_signature="b", out_signature="")
+def RefuseEveryScan(_self, refuse):
+    """Make every RequestScan fail (NM's existing list still answers ``--rescan no``)."""
+    Sim.refuse_every_scan = bool(refuse)
+
+
+@dbus.service.method(MOCK_IFACE, in_signature="sb", out_signature="")
+def SetDeviceManaged(_self, iface, managed):
+    """Hand a device to NetworkManager or take it away (NM state unmanaged, as for ``managed=false``)."""
+    dev = next(d for d in _devices() if d.Get(DEVICE_IFACE, "Interface") == iface)
+    dev.Set(DEVICE_IFACE, "Managed", dbus.Boolean(managed))
+    _set_device_state(dev, DeviceState.DISCONNECTED if managed else DeviceState.UNMANAGED, REASON_NONE)
+
+
+def _devices():
+    return [dbusmock.get_object(p) for p in dbusmock.get_objects() if "/Devices/" in p]
 
 
 @dbus.service.method(MOCK_IFACE, in_signature="s", out_signature="")

@@ -170,7 +170,13 @@ def test_a_check_that_raises_keeps_its_state_and_spares_the_others() -> None:
     [
         ({"disk": {"wran": 0.5}}, "HEALTH_CHECKS.disk.wran: unknown key"),
         ({"dsik": {}}, "HEALTH_CHECKS.dsik: unknown check"),
-        ({"disk": {"warn": "lots"}}, "HEALTH_CHECKS.disk.warn: expected float"),
+        ({"disk": {"warn": "lots"}}, "HEALTH_CHECKS.disk.warn: expected a finite number"),
+        ({"disk": {"warn": float("nan")}}, "HEALTH_CHECKS.disk.warn: expected a finite number, got nan"),
+        ({"temperature": {"critical": float("inf")}}, "HEALTH_CHECKS.temperature.critical: expected a fin"),
+        ({"memory": {"hysteresis": 10**400}}, "HEALTH_CHECKS.memory.hysteresis: expected a finite number"),
+        ({"clock": {"raise_after": 1.9}}, "HEALTH_CHECKS.clock.raise_after: expected a whole number, got 1"),
+        ({"sidecar": {"clear_after": float("inf")}}, "HEALTH_CHECKS.sidecar.clear_after: expected a whole"),
+        ({"sidecar": {"clear_after": True}}, "HEALTH_CHECKS.sidecar.clear_after: expected a whole number"),
         ({"disk": {"warn": 0.9, "critical": 0.8}}, "HEALTH_CHECKS.disk: critical must be at or above warn"),
         ({"wifi_signal": {"warn": -90}}, "HEALTH_CHECKS.wifi_signal: critical must be at or below warn"),
         ({"sidecar": {"level": "ok"}}, "HEALTH_CHECKS.sidecar: level must be warning or critical"),
@@ -182,6 +188,13 @@ def test_a_check_that_raises_keeps_its_state_and_spares_the_others() -> None:
 def test_bad_settings_name_the_key(overrides: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=message.replace(".", r"\.")):
         build_checks(overrides)
+
+
+def test_whole_floats_are_accepted_for_counts_and_ints_for_thresholds() -> None:
+    checks = build_checks({"clock": {"raise_after": 3.0}, "temperature": {"warn": 70}})
+    settings = {check.name: check.settings for check in checks}
+    assert settings["clock"].raise_after == 3 and isinstance(settings["clock"].raise_after, int)
+    assert settings["temperature"].warn == 70.0 and isinstance(settings["temperature"].warn, float)
 
 
 def test_a_check_can_be_disabled() -> None:

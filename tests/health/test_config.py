@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +18,7 @@ from health_reporter.collectors.sidecars import (
 )
 from health_reporter.config import DEFAULT_PORT, Config
 from health_reporter.errors import ConfigError
+from health_reporter.sampler import sampler_from_config
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -113,11 +115,83 @@ def test_a_sidecar_left_out_of_the_bundle_is_not_probed() -> None:
         ({"HEALTH_DATA_MOUNTPOINTS": "data"}, "HEALTH_DATA_MOUNTPOINTS"),
         ({"HOST_PROC": "/nonexistent-proc"}, "HOST_PROC"),
         ({"HEALTH_LOG_LEVEL": "chatty"}, "HEALTH_LOG_LEVEL"),
+        ({"HEALTH_FLUENT_PORT": "0"}, "HEALTH_FLUENT_PORT='0': port must be 1-65535"),
+        ({"HEALTH_FLUENT_PORT": "65536"}, "HEALTH_FLUENT_PORT='65536': port must be"),
     ],
 )
 def test_bad_values_name_the_variable(env: dict[str, str], variable: str) -> None:
     with pytest.raises(ConfigError, match=variable):
         Config.from_env(env)
+
+
+@pytest.mark.parametrize(
+    "variable",
+    [
+        "HEALTH_FAST_INTERVAL",
+        "HEALTH_SLOW_INTERVAL",
+        "HEALTH_HISTORY_MINUTES",
+        "HEALTH_HEARTBEAT_MINUTES",
+        "HEALTH_AUTOHEAL_BACKOFF",
+    ],
+)
+@pytest.mark.parametrize("raw", ["inf", "-inf", "nan", "1e300", "86401", "0", "-5"])
+def test_durations_must_be_finite_positive_and_at_most_a_day(variable: str, raw: str) -> None:
+    """inf or 1e300 once passed and then overflowed threading.Event.wait inside the sampler."""
+    env = {variable: raw}
+    if variable == "HEALTH_FAST_INTERVAL":  # otherwise the slow interval (60) would be shorter
+        env["HEALTH_SLOW_INTERVAL"] = "86400"
+    if variable.endswith("_MINUTES") and raw == "86401":
+        env[variable] = "1441"  # a day is 1440 minutes
+    expected = rf"^{variable}=.*: must be a number of \w+ greater than 0 and at most"
+    with pytest.raises(ConfigError, match=expected):
+        Config.from_env(env)
+
+
+def test_an_infinite_fast_interval_is_reported_as_itself() -> None:
+    """It used to read "HEALTH_SLOW_INTERVAL (60.0) must not be shorter than HEALTH_FAST_INTERVAL"."""
+    with pytest.raises(ConfigError) as raised:
+        Config.from_env({"HEALTH_FAST_INTERVAL": "inf"})
+    assert str(raised.value) == (
+        "HEALTH_FAST_INTERVAL='inf': must be a number of seconds greater than 0 and at most 86400"
+    )
+
+
+def test_the_longest_durations_are_accepted() -> None:
+    config = Config.from_env(
+        {
+            "HEALTH_FAST_INTERVAL": "86400",
+            "HEALTH_SLOW_INTERVAL": "86400",
+            "HEALTH_HEARTBEAT_MINUTES": "1440",
+            "HEALTH_AUTOHEAL_BACKOFF": "86400",
+        }
+    )
+    assert config.fast_interval_seconds == config.autoheal.backoff_seconds == 86400
+    assert config.telemetry.heartbeat_minutes == 1440
+
+
+@pytest.mark.parametrize("variable", ["HEALTH_HOST_PROC", "HOST_PROC"])
+def test_the_proc_error_names_the_variable_that_was_set(variable: str) -> None:
+    with pytest.raises(ConfigError, match=rf"^{variable}: '/nonexistent-proc' is not a directory"):
+        Config.from_env({variable: "/nonexistent-proc"})
+
+
+def test_health_host_proc_wins_over_host_proc(tmp_path) -> None:
+    config = Config.from_env({"HEALTH_HOST_PROC": str(tmp_path), "HOST_PROC": "/nonexistent-proc"})
+    assert config.paths.proc == tmp_path
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"HEALTH_COLLECTORS": "cpu,gpu"}, "HEALTH_COLLECTORS: unknown collector(s) gpu"),
+        ({"HEALTH_COLLECTORS_DISABLED": "tpu"}, "HEALTH_COLLECTORS_DISABLED: unknown collector(s) tpu"),
+        ({"HEALTH_COLLECTOR_OPTIONS": "{wifi: {iw: 5}}"}, "HEALTH_COLLECTOR_OPTIONS.wifi.iw: must be a str"),
+        ({"HEALTH_COLLECTOR_OPTIONS": "{gpu: {}}"}, "HEALTH_COLLECTOR_OPTIONS: unknown collector(s) gpu"),
+    ],
+)
+def test_collector_errors_name_the_variable(env: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match="^" + re.escape(message)):
+        sampler_from_config(Config.from_env({"HEALTH_TELEMETRY": "0", **env}))
 
 
 def run_main(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
@@ -138,6 +212,13 @@ def test_console_script_exits_2_with_one_readable_line() -> None:
 def test_collector_settings_are_validated_before_start() -> None:
     result = run_main({"HEALTH_COLLECTORS": "cpu,gpu"})
     assert result.returncode == 2 and "gpu" in result.stderr
+
+
+def test_healthcheck_never_exits_2_even_with_a_bad_setting() -> None:
+    """Docker reserves HEALTHCHECK exit status 2; a probe that cannot read its settings is unhealthy (1)."""
+    result = run_main({"HEALTH_LISTEN": "nonsense"}, "--healthcheck")
+    assert result.returncode == 1
+    assert "configuration error: HEALTH_LISTEN" in result.stderr
 
 
 def test_check_config_validates_and_exits_0() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 
 import pytest
@@ -86,18 +87,20 @@ def test_enabled_and_disabled():
     collectors = [Canned("a"), Canned("b"), Canned("c")]
     assert CollectorRegistry(collectors, enabled=["a", "b"], disabled=["b"]).names == ["a"]
     assert CollectorRegistry(collectors, disabled=["c"]).names == ["a", "b"]
-    with pytest.raises(ConfigError, match=r"collectors\.enabled: unknown collector\(s\) nope"):
+    with pytest.raises(ConfigError, match=r"^HEALTH_COLLECTORS: unknown collector\(s\) nope"):
         CollectorRegistry(collectors, enabled=["nope"])
-    with pytest.raises(ConfigError, match=r"collectors\.disabled"):
+    with pytest.raises(ConfigError, match=r"^HEALTH_COLLECTORS_DISABLED: unknown collector\(s\) zap"):
         CollectorRegistry(collectors, disabled=["zap"])
 
 
 def test_build_collectors_rejects_unknown_names_and_options():
-    with pytest.raises(ConfigError, match="unknown collector"):
+    with pytest.raises(ConfigError, match=r"^HEALTH_COLLECTOR_OPTIONS: unknown collector\(s\) gpu"):
         build_collectors(Paths(), {"gpu": {}})
-    with pytest.raises(ConfigError, match=r"collectors\.filesystem\.mountpoints"):
+    with pytest.raises(ConfigError, match=r"^HEALTH_COLLECTORS: unknown collector\(s\) tpu"):
+        build_collectors(Paths(), names=["cpu", "tpu"])
+    with pytest.raises(ConfigError, match=r"^HEALTH_COLLECTOR_OPTIONS\.filesystem\.mountpoints"):
         build_collectors(Paths(), {"filesystem": {"mountpoints": ["/"]}})
-    with pytest.raises(ConfigError, match=r"collectors\.cpu\.interval"):
+    with pytest.raises(ConfigError, match=r"^HEALTH_COLLECTOR_OPTIONS\.cpu\.interval"):
         build_collectors(Paths(), {"cpu": {"interval": 1}})
     assert [c.name for c in build_collectors(Paths(), names=["load", "cpu"])] == ["load", "cpu"]
 
@@ -112,14 +115,26 @@ def test_every_collector_is_registered_with_a_cadence():
 @pytest.mark.parametrize(
     ("name", "options", "message"),
     [
-        ("containers", {"timeout": 0}, r"collectors\.containers: timeout must be"),
-        ("wifi", {"timeout": "2"}, r"collectors\.wifi: timeout must be"),
-        ("sidecars", {"timeout": 99}, r"collectors\.sidecars: timeout must be"),
-        ("throttling", {"timeout": True}, r"collectors\.throttling: timeout must be"),
-        ("filesystem", {"data_mounts": "/data"}, r"collectors\.filesystem: data_mounts must be a list"),
-        ("wifi", {"wifi_connect_url": "localhost:8081"}, r"collectors\.wifi: wifi_connect_url must be"),
+        ("containers", {"timeout": 0}, "containers.timeout: must be a number of seconds"),
+        ("wifi", {"timeout": "2"}, "wifi.timeout: must be a number of seconds"),
+        ("sidecars", {"timeout": 99}, "sidecars.timeout: must be a number of seconds"),
+        ("throttling", {"timeout": True}, "throttling.timeout: must be a number of seconds"),
+        ("filesystem", {"data_mounts": "/data"}, "filesystem.data_mounts: must be a list of mount points"),
+        ("filesystem", {"data_mounts": 5}, "filesystem.data_mounts: must be a list of mount points, got 5"),
+        ("filesystem", {"data_mounts": {"a": 1}}, "filesystem.data_mounts: must be a list of mount points"),
+        ("filesystem", {"data_mounts": ["data"]}, "filesystem.data_mounts: must be a list of absolute"),
+        ("wifi", {"wifi_connect_url": "localhost:8081"}, "wifi.wifi_connect_url: must be an http"),
+        ("wifi", {"iw": 5}, "wifi.iw: must be a string, got 5"),
+        ("wifi", {"iw": None}, "wifi.iw: must be a string, got None"),
+        ("throttling", {"vcgencmd": ["vcgencmd"]}, "throttling.vcgencmd: must be a string"),
+        ("containers", {"socket": 2375}, "containers.socket: must be a string, got 2375"),
+        ("sidecars", {"log_backlog_metric": 1}, "sidecars.log_backlog_metric: must be a non-empty string"),
+        ("sidecars", {"log_dropped_metric": ""}, "sidecars.log_dropped_metric: must be a non-empty string"),
+        ("sidecars", {"log_oldest_metric": None}, "sidecars.log_oldest_metric: must be a non-empty"),
+        ("clock", {"use_adjtimex": "no"}, "clock.use_adjtimex: must be true or false"),
     ],
 )
 def test_bad_option_values_name_the_collector(name, options, message):
-    with pytest.raises(ConfigError, match=message):
+    """Each message names the variable and the key the user set: HEALTH_COLLECTOR_OPTIONS.<name>.<key>."""
+    with pytest.raises(ConfigError, match="^" + re.escape(f"HEALTH_COLLECTOR_OPTIONS.{message}")):
         build_collectors(Paths(), {name: options})

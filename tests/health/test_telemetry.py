@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -9,7 +11,8 @@ from health_reporter.checks import CheckRunner, build_checks
 from health_reporter.config import TelemetryConfig
 from health_reporter.history import History
 from health_reporter.sampler import Sampler
-from health_reporter.telemetry import Telemetry, bucket_key, compact
+from health_reporter.snapshot import summary
+from health_reporter.telemetry import QUEUE_LIMIT, Telemetry, bucket_key, compact
 
 from tests.health.helpers import ScriptedSource, free_port, snapshot, wait_until
 from tests.log_agent.forward_receiver import ForwardReceiver
@@ -34,8 +37,6 @@ def tags(receiver: ForwardReceiver) -> list[str]:
 
 
 def test_buckets_follow_the_supervisor() -> None:
-    from health_reporter.snapshot import summary
-
     def key(status: str = "ok", **values: object) -> tuple:
         return bucket_key(compact(summary(snapshot(**values)), status))
 
@@ -57,8 +58,6 @@ def test_buckets_follow_the_supervisor() -> None:
     ],
 )
 def test_backlog_in_records_with_a_fallback_to_bytes(reported: dict, expected: tuple) -> None:
-    from health_reporter.snapshot import summary
-
     record = compact(summary(snapshot(**reported)), "ok")
     assert (record["log_backlog_records"], record["log_backlog_bytes"]) == expected
 
@@ -86,6 +85,30 @@ def test_metrics_on_bucket_change_heartbeat_and_transition_events(receiver: Forw
     assert (event["from"], event["to"]) == ("ok", "warning")
     assert second["cpu_temp"] == 78 and second["status"] == "warning"
     assert sender.sent == 4 and sender.unsent == 0
+
+
+def test_a_heartbeat_every_heartbeat_minutes_on_the_injected_clock(receiver: ForwardReceiver) -> None:
+    now = [1000.0]
+    config = TelemetryConfig(fluent_port=receiver.port, tag_prefix="device.health", heartbeat_minutes=2)
+    sender = Telemetry(config, clock=lambda: now[0])
+    steady = summary(snapshot())  # the same buckets every time: no metrics record after the first
+    sender.start()
+    try:
+        for seconds_later in (0, 30, 119.9, 120, 150, 239.9):
+            now[0] = 1000.0 + seconds_later
+            sender.on_sample(steady, "ok", {"disk": "ok"})
+        assert receiver.wait_for_events(3, timeout=10), receiver.events
+        now[0] = 1000.0 + 240  # two heartbeat periods after the first
+        sender.on_sample(steady, "warning", {"disk": "warning"})
+        assert receiver.wait_for_events(5, timeout=10), receiver.events
+    finally:
+        sender.stop()
+    assert tags(receiver) == ["device.health.metrics", "device.health.heartbeat", "device.health.heartbeat",
+                              "device.health.metrics", "device.health.heartbeat"]  # fmt: skip
+    records = zip(receiver.events, receiver.records(), strict=True)
+    heartbeats = [record for event, record in records if event.tag.endswith(".heartbeat")]
+    assert [h["checks"] for h in heartbeats] == [{"disk": "ok"}, {"disk": "ok"}, {"disk": "warning"}]
+    assert receiver.violations == []
 
 
 def test_unreachable_agent_is_counted_and_sampling_goes_on() -> None:
@@ -129,3 +152,27 @@ def test_records_beyond_the_buffer_are_dropped_and_counted() -> None:
         assert sender.dropped + sender.unsent == 7
     finally:
         sampler.stop()
+
+
+def test_counters_stay_exact_when_several_threads_drop_records() -> None:
+    """The sampler thread and autoheal both enqueue; a full queue counts drops under the lock."""
+    sender = Telemetry(TelemetryConfig(fluent_port=free_port()))  # not started: the queue fills up
+    threads, per_thread = 8, 3000
+    previous_interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible to provoke lost updates
+    try:
+        workers = [
+            threading.Thread(target=lambda: [sender.event({"n": n}) for n in range(per_thread)])
+            for _ in range(threads)
+        ]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(timeout=30)
+    finally:
+        sys.setswitchinterval(previous_interval)
+        sender.stop()
+    assert sender.unsent == QUEUE_LIMIT
+    assert sender.dropped == threads * per_thread - QUEUE_LIMIT
+    dropped = {s.name: s.value for s in sender.samples()}["device_telemetry_dropped_records_total"]
+    assert dropped == sender.dropped

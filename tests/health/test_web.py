@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from flask.testing import FlaskClient
 from health_reporter.checks import CheckRunner, build_checks
+from health_reporter.collectors.base import Cadence
 from health_reporter.history import History
+from health_reporter.models import Sample
 from health_reporter.sampler import Sampler
 from health_reporter.web import create_app
 
-from tests.health.helpers import ScriptedSource, wait_until
+from tests.health.helpers import ScriptedSource, gauge, info, wait_until
 
 STATUS_FIELDS = {
     "cpu_usage", "memory_usage", "memory_total", "storage_usage", "storage_total", "cpu_temp",
@@ -43,11 +45,30 @@ def test_status_is_the_supervisor_summary_plus_checks() -> None:
     assert status["wifi"]["ssid"] == "Workshop" and status["wifi"]["signal_dbm"] == -60
     assert status["sidecars"]["log-agent"]["backlog_records"] == 12
     assert status["sidecars"]["log-agent"]["backlog_bytes"] is None  # records reported: no bytes
-    assert status["sidecars"]["wifi-connect"] == {"up": True, "state": "connected"}
+    assert status["sidecars"]["wifi-connect"] == {"up": True, "error": None, "state": "connected"}
     checks = {check["check"]: check["status"] for check in status["checks"]}
     assert checks["undervoltage"] == "critical" and checks["temperature"] == "warning"
     assert checks["containers"] == "warning" and checks["disk"] == "ok"
     assert status["status"] == "critical"
+
+
+def test_status_wifi_is_the_weakest_link_like_the_check_and_the_plot() -> None:
+    def two_links(cadence: Cadence) -> list[Sample]:
+        weak_second = [
+            gauge("device_wifi_signal_dbm", -82, interface="wlan1"),
+            info("device_wifi_info", interface="wlan1", ssid="Yard"),
+        ]
+        return ScriptedSource()(cadence) + (weak_second if cadence == Cadence.FAST else [])
+
+    sampler, client = make(two_links)  # type: ignore[arg-type]
+    sampler.run_once()
+    status = client.get("/status").get_json()
+    assert (status["wifi"]["interface"], status["wifi"]["ssid"], status["wifi"]["signal_dbm"]) == (
+        "wlan1", "Yard", -82,
+    )  # fmt: skip
+    check = next(check for check in status["checks"] if check["check"] == "wifi_signal")
+    assert (check["value"], check["message"]) == (-82, "wlan1 signal -82 dBm")
+    assert client.get("/history").get_json()["wifi_signal"]["points"][-1][1] == -82
 
 
 def test_history_and_dashboard_show_the_last_hour() -> None:

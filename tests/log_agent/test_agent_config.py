@@ -161,6 +161,8 @@ def test_each_bad_yaml_key_is_named(tmp_path: Path, yaml_text: str, key: str, me
         ({"LOG_AGENT_HTTP_LISTEN": "x:99999"}, "LOG_AGENT_HTTP_LISTEN", "0-65535"),
         ({"LOG_AGENT_OUTPUT": "stdout:,ftp://h"}, "LOG_AGENT_OUTPUT[1].url", "unsupported scheme"),
         ({"LOG_AGENT_OUTPUT": "file://relative"}, "LOG_AGENT_OUTPUT[0].path", "three slashes"),
+        ({"LOG_AGENT_OUTPUT": "http://u:pw@[::1/x"}, "LOG_AGENT_OUTPUT[0].url", "malformed URL"),
+        ({"LOG_AGENT_OUTPUT": "stdout:,forward://[::1"}, "LOG_AGENT_OUTPUT[1].url", "malformed URL"),
         ({"LOG_AGENT_LOG_LEVEL": "chatty"}, "LOG_AGENT_LOG_LEVEL", "one of"),
         ({"LOG_AGENT_CONFIG": "/nonexistent/agent.yaml"}, "LOG_AGENT_CONFIG", "cannot read"),
     ],
@@ -174,6 +176,8 @@ def test_each_bad_env_var_is_named(env: dict[str, str], key: str, message: str) 
 def test_secrets_never_appear_in_errors_or_reprs(tmp_path: Path) -> None:
     error = load_error({"LOG_AGENT_OUTPUT": "loki+https://u:hunter2@loki?line_format=x"})
     assert "hunter2" not in str(error)
+    error = load_error({}, write_yaml(tmp_path, "outputs:\n  - url: 'es+https://u:hunter2@[::1/x'\n"))
+    assert (error.key, "hunter2" in str(error)) == ("outputs[0].url", False)
     config = AgentConfig.load(
         {"LOG_AGENT_OUTPUT": "es+https://u:hunter2@es:9200/logs,forward://h?shared_key=k3y"}
     )

@@ -22,7 +22,6 @@ IDENTITY = {
     "name": "frosty-pond",
     "app_name": "greenhouse",
     "app_id": "1234",
-    "service": "sensor",
     "hostname": "host-1",
 }
 
@@ -33,6 +32,7 @@ def enricher(env: dict[str, str] = BALENA_ENV, **options: object) -> Enricher:
 
 def test_identity_from_balena_env_under_the_device_key() -> None:
     (record,) = enricher()([Record("app", 1, {"message": "hi"})])
+    # no "service": BALENA_SERVICE_NAME is the agent's own service, the same on every record
     assert record == Record("app", 1, {"message": "hi", "device": IDENTITY})
 
 

@@ -211,7 +211,7 @@ def test_fluent_logger_to_spool_to_forward_output_end_to_end(tmp_path: Path) -> 
 NODE_MODULES = Path(__file__).resolve().parents[2] / ".venv" / "node" / "node_modules"
 NODE_CLIENT = r"""
 const FluentLogger = require('fluent-logger');
-const cfg = JSON.parse(process.argv[1]);  // node -e: argv is [node, config]
+const cfg = JSON.parse(require('fs').readFileSync(0, 'utf8'));  // stdin: the sharedKey stays out of argv
 const quiet = { info() {}, error() {}, debug() {}, warn() {} };
 const logger = FluentLogger.createFluentSender(cfg.tag, Object.assign(
   { host: '127.0.0.1', port: cfg.port, timeout: 3.0, ackResponseTimeout: 3000, internalLogger: quiet },
@@ -235,7 +235,7 @@ def run_node_client(port: int, count: int, **options: object) -> dict:
         pytest.skip("needs node and `npm install --prefix .venv/node fluent-logger@3.4.1` (scripts/setup.sh)")
     config = {"tag": "js", "port": port, "count": count, "options": options}
     done = subprocess.run(
-        ["node", "-e", NODE_CLIENT, json.dumps(config)],
+        ["node", "-e", NODE_CLIENT], input=json.dumps(config),
         env={**os.environ, "NODE_PATH": str(NODE_MODULES)},
         capture_output=True, text=True, timeout=30, check=False,
     )  # fmt: skip

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 import signal
+import socket
 import subprocess
 import time
 from collections import Counter
@@ -33,6 +34,7 @@ def agents(tmp_path: Path) -> Iterator[list[AgentProcess]]:
 @pytest.mark.parametrize(("env", "key"), [
     ({"LOG_AGENT_SPOOL_MAX_BYTES": "lots"}, "LOG_AGENT_SPOOL_MAX_BYTES"),
     ({"LOG_AGENT_OUTPUT": "ftp://example"}, "LOG_AGENT_OUTPUT[0].url"),
+    ({"LOG_AGENT_OUTPUT": "http://u:pw@[::1/x"}, "LOG_AGENT_OUTPUT[0].url"),
     ({"LOG_AGENT_FORWARD_LISTEN": "nowhere"}, "LOG_AGENT_FORWARD_LISTEN"),
 ])
 def test_invalid_configuration_exits_2_naming_the_key(tmp_path: Path, env: dict[str, str], key: str) -> None:
@@ -42,6 +44,19 @@ def test_invalid_configuration_exits_2_naming_the_key(tmp_path: Path, env: dict[
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and key in lines[0], result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_busy_http_port_exits_1_naming_the_variable(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        agent = AgentProcess(tmp_path, {"LOG_AGENT_HTTP_LISTEN": f"127.0.0.1:{port}"})
+        result = subprocess.run([LOG_AGENT], env=agent.env, capture_output=True, text=True, timeout=30)
+    assert result.returncode == 1, result.stderr
+    assert f"LOG_AGENT_HTTP_LISTEN (http_listen): cannot listen on 127.0.0.1:{port}" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "spool").exists()  # checked before the spool is opened
 
 
 def test_yaml_error_names_the_key_and_check_config(tmp_path: Path) -> None:

@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import json
 import random
+import socket
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import msgpack
 import pytest
 from fluent import sender
+from log_agent.__main__ import build_parts
+from log_agent.config import AgentConfig
 from log_agent.errors import ConfigError
 from log_agent.inputs.forward import ForwardInput, ForwardInputConfig
 from log_agent.metrics import Metrics
@@ -25,7 +29,10 @@ from log_agent.spool import Spool, SpoolConfig
 
 from tests.log_agent.agent_process import wait_for
 from tests.log_agent.forward_receiver import ForwardReceiver
+from tests.log_agent.inputs.forward_helpers import read_reply
 
+MiB = 1024 * 1024
+T0 = 1_700_000_000
 FAST_RETRY = {"initial_backoff": "10ms", "max_backoff": "50ms", "flush_timeout": 5}
 
 
@@ -107,6 +114,28 @@ def test_fluent_logger_to_receiver_through_the_spool(pipeline: Pipeline, metrics
         health = pipeline.housekeep_once()
         assert health["outputs"]["central"]["state"] == "ok"
         assert json.loads((tmp_path / "health.json").read_text())["status"] == "ok"
+
+
+def test_a_chunk_larger_than_a_small_spool_is_acked_and_delivered(metrics: Metrics, tmp_path: Path) -> None:
+    # forward.max_frame_bytes (8 MiB) allows a 2 MB chunk; a 1 MiB spool stores it in pieces
+    config = SpoolConfig.from_dict({"dir": str(tmp_path / "spool"), "max_bytes": "1MiB"})
+    entries = [[T0 + i, {"id": i, "msg": "x" * 1000}] for i in range(2000)]
+    frame = msgpack.packb(["app.big", entries, {"chunk": "big-chunk-1"}], use_bin_type=True)
+    assert len(frame) > 2_000_000
+    with Spool(config) as small_spool, ForwardReceiver() as receiver:
+        running = Pipeline(small_spool, metrics, lambda records: records,
+                           DeadLetterFile(tmp_path / "dl.jsonl", MiB), None)
+        parts = forward_parts(receiver)
+        running.start(parts)
+        try:
+            with socket.create_connection(parts.inputs[0].address, timeout=10) as conn:
+                conn.sendall(frame)
+                assert read_reply(conn, timeout=15) == {"ack": "big-chunk-1"}
+            assert receiver.wait_for_events(2000, timeout=20)
+            assert sorted(r["id"] for r in receiver.records()) == list(range(2000))
+            assert small_spool.stats().dropped.get("central", 0) == 0
+        finally:
+            running.stop(flush_timeout=1)
 
 
 def test_receiver_outage_is_retried_and_nothing_is_lost(pipeline: Pipeline, spool: Spool,
@@ -276,6 +305,34 @@ def test_redact_hides_credentials() -> None:
     assert redact("POST https://user:s3cret@logs.example/x") == "POST https://***@logs.example/x"
     assert redact('{"password": "hunter2"}') == '{"password": ***'
     assert redact("Authorization: Bearer xyz") == "Authorization: ***"
+
+
+def test_configured_secret_values_never_reach_health_or_dead_letters(pipeline: Pipeline,
+                                                                      tmp_path: Path) -> None:
+    config = AgentConfig.from_sources({"forward": {"shared_key": "in-k3y"}, "outputs": [
+        {"name": "es", "url": "es+https://u:p%40ss@es:9200/logs", "headers": {"X-Api-Key": "hdr-v4lue"}},
+        {"name": "loki", "url": "loki+https://loki", "bearer_token": "t0ken-xyz"},
+        {"name": "fw", "url": "forward://h?shared_key=fw-k3y"},
+    ]}, {})
+    secrets = config.secrets()
+    assert set(secrets) == {"in-k3y", "p@ss", "t0ken-xyz", "hdr-v4lue", "fw-k3y"}
+    # servers and libraries echo what they were sent, in words no key=value pattern catches
+    echoed = "rejected hdr-v4lue for t0ken-xyz from https://es/?p=p%40ss (fw-k3y in-k3y)"
+    output = ScriptedOutput("es", [SendResult(Outcome.RETRY, echoed), SendResult(Outcome.REJECTED, echoed)])
+    pipeline.start(PipelineParts([], [Route(output)], RetryConfig.from_dict(FAST_RETRY), secrets))
+    pipeline.sink_for("test")(make_records(1), True)
+    dead_letter = tmp_path / "dead-letter.jsonl"
+    assert wait_for(lambda: dead_letter.exists() and dead_letter.read_text())
+    health = json.dumps(pipeline.housekeep_once())
+    assert "rejected *** for *** from https://es/?p=*** (*** ***)" in health
+    for secret in secrets:
+        assert secret not in dead_letter.read_text() and secret not in health
+    assert "p%40ss" not in dead_letter.read_text() + health
+
+
+def test_build_parts_hands_the_secrets_to_the_pipeline() -> None:
+    config = AgentConfig.from_sources({}, {"LOG_AGENT_OUTPUT": "http://u:pw-1@h/x"})
+    assert build_parts(config).secrets == ("pw-1",)
 
 
 def test_a_failing_dead_letter_file_keeps_the_batch_and_the_worker(spool: Spool, metrics: Metrics,

@@ -11,6 +11,7 @@ import threading
 import pytest
 from wifi_connect.errors import AdapterError, BusyError, InputError, WifiConnectError
 from wifi_connect.rpc import ControllerClient, RpcServer
+from wifi_connect.web import PortalSettings, create_portal_app
 
 from tests.wifi_connect.portal.conftest import HOME, HOME_PASSWORD, Rig
 
@@ -46,6 +47,33 @@ def test_input_error_travels_back_with_its_field(client):
     with pytest.raises(InputError) as caught:
         client.connect({"ssid": HOME, "passphrase": "short"})
     assert caught.value.field == "passphrase"
+
+
+ENTERPRISE = {"ssid": "Corp", "security": "enterprise", "identity": "alice", "passphrase": "pw"}
+LONE_SURROGATE = "x\ud800y"  # what JSON "x\\ud800y" decodes to: text with no UTF-8 form
+
+
+@pytest.mark.parametrize(
+    ("base", "field"),
+    [
+        ({"ssid": HOME, "passphrase": HOME_PASSWORD}, "ssid"),
+        ({"ssid": HOME, "passphrase": HOME_PASSWORD}, "passphrase"),
+        (ENTERPRISE, "passphrase"),
+        (ENTERPRISE, "identity"),
+        (ENTERPRISE, "anonymous_identity"),
+        (ENTERPRISE, "domain_suffix_match"),
+    ],
+)
+def test_lone_surrogates_are_refused_naming_the_field(rig, client, base, field):
+    """Through the RPC, and through POST /connect (JSON) on a portal app whose service is that RPC."""
+    fields = {**base, field: LONE_SURROGATE}
+    with pytest.raises(InputError) as caught:
+        client.connect(fields)
+    assert caught.value.field == field
+    app = create_portal_app(client, PortalSettings(gateway="localhost"))
+    answer = app.test_client().post("/connect", data=json.dumps(fields), content_type="application/json")
+    assert answer.status_code == 400 and answer.get_json()["field"] == field
+    assert rig.controller.status()["last_attempt"] is None and client.status()["state"] == "portal"
 
 
 def test_busy_error_travels_back(client):

@@ -1,6 +1,7 @@
 """``health-reporter``: validate the configuration, then exec gunicorn serving the app.
 
-Exit status 2 with one readable line when a setting is wrong, before anything starts.
+Exit status 2 with one readable line when a setting is wrong, before anything starts (1 with
+``--healthcheck``: Docker reserves 2).
 """
 
 from __future__ import annotations
@@ -56,7 +57,8 @@ def main(argv: list[str] | None = None) -> int:
         sampler_from_config(config)  # builds every collector and check: their settings are validated too
     except ConfigError as err:
         print(f"health-reporter: configuration error: {err}", file=sys.stderr)
-        return 2
+        # Docker reserves HEALTHCHECK exit status 2: a probe that cannot even read its settings is unhealthy.
+        return 1 if args.healthcheck else 2
     if args.check_config:
         print("health-reporter: configuration OK")
         return 0

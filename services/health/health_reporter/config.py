@@ -18,6 +18,10 @@ from .errors import ConfigError
 from .paths import Paths
 
 DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
+# Upper bounds keep every wait finite for threading.Event.wait (inf or 1e300 overflow it) and the
+# history ring buffer a sane size; nobody samples a device less often than daily.
+MAX_SECONDS = 86400.0
+MAX_MINUTES = MAX_SECONDS / 60
 DEFAULT_PORT = 9199  # clashes with none of 48484 (supervisor), 9100 (node_exporter), 24220/24224 (log agent)
 T = TypeVar("T")
 
@@ -86,8 +90,8 @@ class Config:
     def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
         reader = _EnvReader(os.environ if env is None else env)
         host, port = reader.get("HEALTH_LISTEN", parse_listen, (cls.listen_host, cls.listen_port))
-        fast = reader.get("HEALTH_FAST_INTERVAL", _positive_float, cls.fast_interval_seconds)
-        slow = reader.get("HEALTH_SLOW_INTERVAL", _positive_float, cls.slow_interval_seconds)
+        fast = reader.get("HEALTH_FAST_INTERVAL", _seconds, cls.fast_interval_seconds)
+        slow = reader.get("HEALTH_SLOW_INTERVAL", _seconds, cls.slow_interval_seconds)
         if slow < fast:
             raise ConfigError(f"HEALTH_SLOW_INTERVAL ({slow}) must not be shorter than HEALTH_FAST_INTERVAL")
         return cls(
@@ -97,7 +101,7 @@ class Config:
             paths=Paths.from_env(reader.env),
             fast_interval_seconds=fast,
             slow_interval_seconds=slow,
-            history_minutes=reader.get("HEALTH_HISTORY_MINUTES", _positive_float, cls.history_minutes),
+            history_minutes=reader.get("HEALTH_HISTORY_MINUTES", _minutes, cls.history_minutes),
             collectors_enabled=reader.get("HEALTH_COLLECTORS", _name_list, ()),
             collectors_disabled=reader.get("HEALTH_COLLECTORS_DISABLED", _name_list, ()),
             data_mountpoints=reader.get("HEALTH_DATA_MOUNTPOINTS", _path_list, None),
@@ -116,9 +120,9 @@ def _telemetry_from(reader: _EnvReader) -> TelemetryConfig:
     return TelemetryConfig(
         enabled=reader.get("HEALTH_TELEMETRY", parse_bool, default.enabled),
         fluent_host=reader.get("HEALTH_FLUENT_HOST", _non_empty, default.fluent_host),
-        fluent_port=reader.get("HEALTH_FLUENT_PORT", _port, default.fluent_port),
+        fluent_port=reader.get("HEALTH_FLUENT_PORT", _destination_port, default.fluent_port),
         tag_prefix=reader.get("HEALTH_TAG_PREFIX", _tag, default.tag_prefix),
-        heartbeat_minutes=reader.get("HEALTH_HEARTBEAT_MINUTES", _positive_float, default.heartbeat_minutes),
+        heartbeat_minutes=reader.get("HEALTH_HEARTBEAT_MINUTES", _minutes, default.heartbeat_minutes),
         buffer_bytes=reader.get("HEALTH_TELEMETRY_BUFFER_BYTES", _positive_int, default.buffer_bytes),
     )
 
@@ -128,7 +132,7 @@ def _autoheal_from(reader: _EnvReader) -> AutohealConfig:
     return AutohealConfig(
         enabled=reader.get("HEALTH_AUTOHEAL", parse_bool, default.enabled),
         max_restarts=reader.get("HEALTH_AUTOHEAL_MAX_RESTARTS", _positive_int, default.max_restarts),
-        backoff_seconds=reader.get("HEALTH_AUTOHEAL_BACKOFF", _positive_float, default.backoff_seconds),
+        backoff_seconds=reader.get("HEALTH_AUTOHEAL_BACKOFF", _seconds, default.backoff_seconds),
         stop_timeout_seconds=reader.get(
             "HEALTH_AUTOHEAL_STOP_TIMEOUT", _positive_int, default.stop_timeout_seconds
         ),
@@ -175,11 +179,27 @@ def _port(raw: str) -> int:
     return port
 
 
-def _positive_float(raw: str) -> float:
+def _destination_port(raw: str) -> int:
+    """A port to connect to: 0 is only meaningful when binding (any free port)."""
+    port = _port(raw)
+    if port == 0:
+        raise ValueError("port must be 1-65535")
+    return port
+
+
+def _bounded_float(raw: str, maximum: float, unit: str) -> float:
     value = float(raw)
-    if not value > 0:
-        raise ValueError("must be a number greater than 0")
+    if not 0 < value <= maximum:  # also false for NaN
+        raise ValueError(f"must be a number of {unit} greater than 0 and at most {maximum:g}")
     return value
+
+
+def _seconds(raw: str) -> float:
+    return _bounded_float(raw, MAX_SECONDS, "seconds")
+
+
+def _minutes(raw: str) -> float:
+    return _bounded_float(raw, MAX_MINUTES, "minutes")
 
 
 def _positive_int(raw: str) -> int:

@@ -8,7 +8,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .snapshot import Snapshot, data_filesystem, log_backlog, memory_used_bytes
+from .snapshot import Snapshot, data_filesystem, log_backlog, memory_used_bytes, weakest_wifi_signal
 
 
 @dataclass(frozen=True)
@@ -39,8 +39,8 @@ def _disk(snap: Snapshot) -> float | None:
 
 
 def _wifi(snap: Snapshot) -> float | None:
-    signals = snap.find("device_wifi_signal_dbm")
-    return min(s.value for s in signals) if signals else None
+    weakest = weakest_wifi_signal(snap)
+    return None if weakest is None else weakest.value
 
 
 SERIES = (

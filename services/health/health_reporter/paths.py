@@ -27,11 +27,10 @@ class Paths:
     def from_env(cls, env: Mapping[str, str] | None = None) -> Paths:
         """HOST_PROC (or HEALTH_HOST_PROC), HOST_SYS, HOST_ROOT; each must name an existing directory."""
         env = os.environ if env is None else env
-        proc = env.get("HEALTH_HOST_PROC") or env.get("HOST_PROC") or "/proc"
         return cls(
-            proc=_directory("HOST_PROC", proc),
-            sys=_directory("HOST_SYS", env.get("HOST_SYS") or "/sys"),
-            root=_directory("HOST_ROOT", env.get("HOST_ROOT") or "/"),
+            proc=_directory(env, ("HEALTH_HOST_PROC", "HOST_PROC"), "/proc"),
+            sys=_directory(env, ("HOST_SYS",), "/sys"),
+            root=_directory(env, ("HOST_ROOT",), "/"),
         )
 
     def in_proc(self, *parts: str) -> Path:
@@ -50,8 +49,10 @@ class Paths:
             psutil.PROCFS_PATH = str(self.proc)
 
 
-def _directory(variable: str, value: str) -> Path:
+def _directory(env: Mapping[str, str], variables: tuple[str, ...], default: str) -> Path:
+    """The first of ``variables`` that is set (else ``default``); an error names the one that was set."""
+    variable, value = next(((name, env[name]) for name in variables if env.get(name)), ("", default))
     path = Path(value)
     if not path.is_dir():
-        raise ConfigError(f"{variable}: {value!r} is not a directory")
+        raise ConfigError(f"{variable or variables[0]}: {value!r} is not a directory")
     return path

@@ -31,11 +31,11 @@ class CollectorRegistry:
         known = {collector.name for collector in collectors}
         wanted = known if enabled is None else set(enabled)
         unwanted = set(disabled)
-        for setting, names in (("enabled", wanted), ("disabled", unwanted)):
+        for setting, names in (("HEALTH_COLLECTORS", wanted), ("HEALTH_COLLECTORS_DISABLED", unwanted)):
             unknown = names - known
             if unknown:
                 raise ConfigError(
-                    f"collectors.{setting}: unknown collector(s) {', '.join(sorted(unknown))} "
+                    f"{setting}: unknown collector(s) {', '.join(sorted(unknown))} "
                     f"(known: {', '.join(sorted(known))})"
                 )
         self.collectors = [c for c in collectors if c.name in wanted - unwanted]

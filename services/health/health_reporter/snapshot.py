@@ -92,16 +92,22 @@ def throttling(snap: Snapshot) -> dict[str, dict[str, bool]]:
     return flags
 
 
-def wifi(snap: Snapshot) -> dict[str, object] | None:
+def weakest_wifi_signal(snap: Snapshot) -> Sample | None:
+    """The interface with the lowest signal: the one the wifi_signal check, the plot and /status show."""
     signals = snap.find("device_wifi_signal_dbm")
-    if not signals:
+    return min(signals, key=lambda sample: sample.value) if signals else None
+
+
+def wifi(snap: Snapshot) -> dict[str, object] | None:
+    weakest = weakest_wifi_signal(snap)
+    if weakest is None:
         return None
-    interface = signals[0].label("interface")
+    interface = weakest.label("interface")
     info = snap.find("device_wifi_info", interface=interface)
     return {
         "interface": interface,
         "ssid": info[0].label("ssid") if info else None,
-        "signal_dbm": signals[0].value,
+        "signal_dbm": weakest.value,
         "link_quality": snap.value("device_wifi_link_quality_ratio", interface=interface),
         "bitrate_bits_per_second": snap.value("device_wifi_bitrate_bits_per_second", interface=interface),
     }
@@ -119,7 +125,9 @@ def log_backlog(snap: Snapshot) -> tuple[float | None, float | None]:
 def sidecars(snap: Snapshot) -> dict[str, dict[str, object]]:
     result: dict[str, dict[str, object]] = {}
     for sample in snap.find("device_sidecar_up"):
-        result[sample.label("sidecar")] = {"up": sample.value >= 1}
+        name = sample.label("sidecar")
+        errors = snap.find("device_sidecar_error_info", sidecar=name)
+        result[name] = {"up": sample.value >= 1, "error": errors[0].label("error") if errors else None}
     if "wifi-connect" in result:
         states = snap.find("device_wifi_connect_state_info")
         result["wifi-connect"]["state"] = states[0].label("state") if states else None

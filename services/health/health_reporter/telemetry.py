@@ -98,6 +98,9 @@ class Telemetry:
         self.dropped = 0
         self._buffered = 0  # records fluent-logger holds for a retry
         self._overflow_count = 0
+        # The sampler thread (queue full) and the sender thread (sent, failed, overflow) both update
+        # the counters; += on an attribute is not atomic, and readers want a consistent set.
+        self._counts_lock = threading.Lock()
 
     def start(self) -> None:
         self._thread.start()
@@ -126,15 +129,18 @@ class Telemetry:
 
     @property
     def unsent(self) -> int:
-        return self._queue.qsize() + self._buffered
+        with self._counts_lock:
+            return self._queue.qsize() + self._buffered
 
     def samples(self) -> list[Sample]:
+        with self._counts_lock:
+            sent, failed, dropped = self.sent, self.failed_sends, self.dropped
         return [
-            counter("device_telemetry_sent_records_total", self.sent,
+            counter("device_telemetry_sent_records_total", sent,
                     "Telemetry records the log agent accepted."),
-            counter("device_telemetry_failed_sends_total", self.failed_sends,
+            counter("device_telemetry_failed_sends_total", failed,
                     "Attempts to send telemetry that failed (the record is kept for a retry)."),
-            counter("device_telemetry_dropped_records_total", self.dropped,
+            counter("device_telemetry_dropped_records_total", dropped,
                     "Telemetry records given up: queue or fluent-logger buffer full."),
             gauge("device_telemetry_unsent_records", self.unsent, "Telemetry records waiting to be sent."),
         ]  # fmt: skip
@@ -143,7 +149,8 @@ class Telemetry:
         try:
             self._queue.put_nowait((label, time.time(), record))
         except queue.Full:
-            self.dropped += 1
+            with self._counts_lock:
+                self.dropped += 1
 
     def _drain(self) -> None:
         while (item := self._queue.get()) is not _STOP:
@@ -151,25 +158,28 @@ class Telemetry:
             self._send(label, timestamp, record)
 
     def _send(self, label: str, timestamp: float, record: dict[str, Any]) -> None:
-        self._overflow_count = 0
-        if self._sender.emit_with_time(label, timestamp, record):
-            if self._buffered:
-                log.info("telemetry: log agent reachable again, %d buffered records sent", self._buffered)
-            self.sent += 1 + self._buffered
-            self._buffered = 0
-            return
-        self.failed_sends += 1
-        if not self._buffered:  # first failure since the agent was last reachable
+        self._overflow_count = 0  # set by _overflowed, which fluent-logger calls inside emit_with_time
+        delivered = self._sender.emit_with_time(label, timestamp, record)  # blocking: not under the lock
+        with self._counts_lock:
+            previously_buffered = self._buffered
+            if delivered:
+                self.sent += 1 + self._buffered
+                self._buffered = 0
+            else:
+                self.failed_sends += 1
+                if self._overflow_count:  # fluent-logger gave up its whole buffer, this record included
+                    self.dropped += self._overflow_count
+                    self._buffered = 0
+                else:
+                    self._buffered += 1
+        if delivered and previously_buffered:
+            log.info("telemetry: log agent reachable again, %d buffered records sent", previously_buffered)
+        elif not delivered and not previously_buffered:  # first failure since the agent was reachable
             log.warning(
                 "telemetry: cannot reach the log agent at %s:%d (%s); buffering up to %d bytes",
                 self._config.fluent_host, self._config.fluent_port,
                 self._sender.last_error, self._config.buffer_bytes,
             )  # fmt: skip
-        if self._overflow_count:  # fluent-logger gave up its whole buffer, this record included
-            self.dropped += self._overflow_count
-            self._buffered = 0
-        else:
-            self._buffered += 1
 
     def _overflowed(self, pending: bytes) -> None:
         unpacker = msgpack.Unpacker(raw=False, strict_map_key=False)

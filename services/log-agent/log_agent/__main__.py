@@ -13,13 +13,14 @@ import os
 import queue
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .config import ENV_RUN_DIR, AgentConfig
+from .config import ENV_HTTP_LISTEN, ENV_RUN_DIR, AgentConfig
 from .errors import ConfigError, LogAgentError
 
 if TYPE_CHECKING:
@@ -50,7 +51,21 @@ def build_parts(config: AgentConfig) -> PipelineParts:
     router = config.router()
     routes = [Route(spec.build(), lambda tag, name=spec.name: router.accepts(name, tag))
               for spec in config.outputs]
-    return PipelineParts([ForwardInput(config.forward)], routes, config.retry)
+    return PipelineParts([ForwardInput(config.forward)], routes, config.retry, config.secrets())
+
+
+def check_http_listen(listen: tuple[str, int]) -> None:
+    """Fail fast when the /metrics address is taken: the gunicorn child would exit and be restarted
+    forever while the agent looked healthy. Bound like gunicorn binds (SO_REUSEADDR), then released."""
+    host, port = listen
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as err:
+            raise ConfigError(f"{ENV_HTTP_LISTEN} (http_listen)",
+                              f"cannot listen on {host}:{port}: {err.strerror or err}") from err
 
 
 class WebProcess:
@@ -101,6 +116,11 @@ class Agent:
         from .pipeline import DeadLetterFile, Pipeline
         from .spool import Spool
 
+        try:
+            check_http_listen(self.config.http_listen)
+        except ConfigError as err:
+            log.error("cannot start the HTTP server: %s", err)
+            return 1
         try:
             spool = Spool(self.config.spool)
         except LogAgentError as err:

@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from .confparse import parse_listen, parse_size, rekey
+from .confparse import parse_listen, parse_size, rekey, secret_values
 from .enrich import Enricher, IdentityConfig
 from .errors import ConfigError
 from .inputs.forward import ForwardInputConfig
@@ -121,6 +121,11 @@ class AgentConfig:
         values.update({f"retry.{key}": getattr(self.retry, key) for key in _RESTART_ONLY_RETRY_KEYS})
         values["run_dir"] = self.run_dir
         return values
+
+    def secrets(self) -> tuple[str, ...]:
+        """Every configured secret value (shared keys, passwords, tokens, header values)."""
+        configs = [self.forward, *(spec.config for spec in self.outputs)]
+        return tuple(sorted(set().union(*(secret_values(c) for c in configs))))
 
     def router(self) -> Router:
         return Router({spec.name: spec.matcher() for spec in self.outputs})
@@ -241,6 +246,8 @@ def _output_spec(item: Any, key: str) -> OutputSpec:
         config = config_from_url(url, item)[1] if url is not None else config_from_dict(kind, item)
     except ConfigError as err:
         raise rekey(err, key) from err
+    except ValueError:  # urlsplit: "Invalid IPv6 URL"; never echo the URL, it may carry a password
+        raise ConfigError(f"{key}.url", "malformed URL (check brackets, port and escaping)") from None
     if name is not None and (not isinstance(name, str) or not _OUTPUT_NAME.match(name)):
         raise ConfigError(f"{key}.name", "use 1-64 letters, digits, '_', '.' or '-', starting alphanumeric")
     patterns = [match] if isinstance(match, str) else match

@@ -177,6 +177,19 @@ def _coerce_str_map(value: Any, key: str) -> dict[str, str]:
     return {str(k): _coerce_scalar(v, str, f"{key}.{k}") for k, v in value.items()}
 
 
+def secret_values(config: Any) -> set[str]:
+    """The values of a config dataclass's secret fields (those kept out of repr: passwords, tokens,
+    shared keys, header values), so error text can be scrubbed of them wherever they turn up."""
+    values: set[str] = set()
+    for item in dataclasses.fields(config):
+        if item.repr:
+            continue
+        value = getattr(config, item.name)
+        candidates = value.values() if isinstance(value, Mapping) else [value]
+        values.update(v for v in candidates if isinstance(v, str) and v)
+    return values
+
+
 def rekey(err: ConfigError, prefix: str) -> ConfigError:
     """The same error under another section: "http.timeout" -> "outputs[1].timeout"."""
     _, dot, rest = err.key.partition(".")

@@ -6,8 +6,11 @@ Under one key (default "device"), from the environment balena sets for each serv
     name      BALENA_DEVICE_NAME_AT_INIT
     app_name  BALENA_APP_NAME
     app_id    BALENA_APP_ID
-    service   BALENA_SERVICE_NAME
     hostname  the container's hostname (unless identity.hostname is false)
+
+BALENA_SERVICE_NAME is deliberately not used: in the agent's container it names the agent's own
+service (log-agent), not the app that logged the line. The app is told apart by the tag (Docker's
+fluentd driver: ``tag: "{{.Name}}"``).
 
 plus any static ``identity.fields`` (site, fleet...). Variables that are unset or empty are left out.
 An app's own keys always win: a record that already has "device" keeps it; if it is a map, only the
@@ -31,7 +34,6 @@ IDENTITY_ENV: dict[str, str] = {
     "name": "BALENA_DEVICE_NAME_AT_INIT",
     "app_name": "BALENA_APP_NAME",
     "app_id": "BALENA_APP_ID",
-    "service": "BALENA_SERVICE_NAME",
 }
 _KEY = re.compile(r"^[A-Za-z_@][A-Za-z0-9_.@-]*$")
 

@@ -14,7 +14,8 @@ import random
 import re
 import threading
 import time
-from collections.abc import Callable
+import urllib.parse
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -42,8 +43,11 @@ _SECRET_VALUE = re.compile(
 )
 
 
-def redact(text: str) -> str:
-    """Error text safe for /health and logs: no URL credentials, no key=value secrets."""
+def redact(text: str, secrets: Iterable[str] = ()) -> str:
+    """Error text safe for /health, logs and dead-letter reasons: no configured secret value (as is
+    or URL-encoded, wherever a library or a server echoed it), no URL credentials, no key=value secrets."""
+    for secret in sorted(secrets, key=len, reverse=True):  # longest first: one may contain another
+        text = text.replace(secret, "***").replace(urllib.parse.quote(secret, safe=""), "***")
     text = _URL_CREDENTIALS.sub(r"\g<scheme>***@", text)
     return _SECRET_VALUE.sub(r"\g<key>\g<sep>***", text)
 
@@ -132,8 +136,10 @@ class OutputWorker:
     """One output's reader: read a batch at its cursor, deliver the records it routes, commit."""
 
     def __init__(self, route: Route, spool: Spool, retry: RetryConfig, metrics: Metrics,
-                 dead_letter: DeadLetterFile, rng: random.Random | None = None) -> None:
+                 dead_letter: DeadLetterFile, rng: random.Random | None = None,
+                 secrets: tuple[str, ...] = ()) -> None:
         self.route = route
+        self.secrets = secrets  # scrubbed from every error text this worker reports
         self.name = route.name
         self.spool = spool
         self.retry = retry
@@ -169,9 +175,9 @@ class OutputWorker:
                 except (OSError, LogAgentError) as err:
                     # The spool or the dead-letter file failed (disk full?): nothing was committed,
                     # so the same batch comes back on the next try.
-                    log.error("output %s: %s; trying again", self.name, err)
+                    self.health.last_error = redact(str(err), self.secrets)
+                    log.error("output %s: %s; trying again", self.name, self.health.last_error)
                     self.health.state = "retrying"
-                    self.health.last_error = redact(str(err))
                     self._abort.wait(1.0)
         finally:
             self.health.state = "stopped"
@@ -219,8 +225,11 @@ class OutputWorker:
         except OutputError as err:
             return SendResult(Outcome.RETRY if err.retryable else Outcome.REJECTED, str(err))
         except Exception as err:  # an output bug must not kill its reader: retry, and say so
-            log.exception("output %s raised", self.name)
-            return SendResult(Outcome.RETRY, f"{type(err).__name__}: {err}")
+            reason = f"{type(err).__name__}: {err}"
+            # the message may hold a secret: redacted at error level, the traceback only at debug
+            log.error("output %s raised %s", self.name, redact(reason, self.secrets))
+            log.debug("output %s traceback", self.name, exc_info=True)
+            return SendResult(Outcome.RETRY, reason)
         finally:
             self.metrics.send_latency.labels(self.name).observe(time.monotonic() - started)
 
@@ -235,14 +244,14 @@ class OutputWorker:
         self.health.last_delivery = time.time()
 
     def _reject(self, records: list[Record], reason: str) -> None:
-        reason = redact(reason)
+        reason = redact(reason, self.secrets)
         self.dead_letter.write(self.name, reason, records)
         log.warning("output %s: %d records to the dead-letter file: %s", self.name, len(records), reason)
         self.metrics.records_dead_lettered.labels(self.name).inc(len(records))
         self.health.last_error = reason
 
     def _failed(self, records: list[Record], reason: str) -> None:
-        reason = redact(reason)
+        reason = redact(reason, self.secrets)
         if not self.health.failures:
             log.warning("output %s: send failed, retrying: %s", self.name, reason)
         self.metrics.output_errors.labels(self.name).inc()
@@ -260,6 +269,7 @@ class PipelineParts:
     inputs: list[Input]
     routes: list[Route]
     retry: RetryConfig
+    secrets: tuple[str, ...] = ()  # configured secret values, scrubbed from /health and dead letters
 
 
 class Pipeline:
@@ -308,8 +318,8 @@ class Pipeline:
             self._housekeeper.start()
 
     def _start_workers(self, parts: PipelineParts) -> None:
-        self._workers = [OutputWorker(route, self.spool, parts.retry, self.metrics, self.dead_letter)
-                         for route in parts.routes]
+        self._workers = [OutputWorker(route, self.spool, parts.retry, self.metrics, self.dead_letter,
+                                      secrets=parts.secrets) for route in parts.routes]
         for worker in self._workers:
             worker.start()
 

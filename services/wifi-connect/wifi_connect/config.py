@@ -10,6 +10,8 @@ import argparse
 import ipaddress
 import os
 import re
+import shlex
+import shutil
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -120,8 +122,37 @@ def _loopback_address(text: str) -> tuple[str, int]:
     return host, _integer(1, 65535)(port)
 
 
+def _portal_gateway(text: str) -> ipaddress.IPv4Address:
+    """A unicast address a phone can reach as the host of its /24 (not .0 or .255 of it)."""
+    address = _ipv4(text)
+    unusable = {"loopback": address.is_loopback, "multicast": address.is_multicast,
+                "unspecified": address.is_unspecified, "link-local": address.is_link_local}
+    kind = next((name for name, found in unusable.items() if found), None)
+    if kind is not None:
+        raise ValueError(f"must be a unicast address for the portal network, not a {kind} address")
+    network = ipaddress.IPv4Network(f"{address}/24", strict=False)
+    if address in (network.network_address, network.broadcast_address):
+        raise ValueError(f"must be a host of its /24, not the network or broadcast address of {network}")
+    return address
+
+
 def _command(text: str) -> str | None:
-    return text or None
+    """Split like sh (no shell runs it); the program must exist now rather than fail at every change."""
+    if not text:
+        return None
+    try:
+        argv = shlex.split(text)
+    except ValueError as err:
+        raise ValueError(f"cannot be split like a shell command: {err}") from err
+    if not argv:
+        return None
+    program = argv[0]
+    if "/" in program:
+        if not (os.path.isfile(program) and os.access(program, os.X_OK)):
+            raise ValueError(f"{program!r} is not an executable file")
+    elif shutil.which(program) is None:
+        raise ValueError(f"program {program!r} is not found on PATH")
+    return text
 
 
 def _socket_path(text: str) -> Path:
@@ -142,6 +173,7 @@ class Setting:
     help: str
     short: str | None = None
     secret: bool = False
+    verbatim: bool = False  # surrounding spaces are part of the value (secrets, SSIDs)
 
     @property
     def names(self) -> str:
@@ -157,10 +189,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("portal_interface", "--portal-interface", "PORTAL_INTERFACE", "", _optional(_interface),
             "WiFi device for the portal (default: the first NetworkManager-managed WiFi device)", "-i"),
     Setting("portal_ssid", "--portal-ssid", "PORTAL_SSID", "WiFi Connect", _ssid,
-            "SSID of the portal's access point (1-32 bytes)", "-s"),
+            "SSID of the portal's access point (1-32 bytes)", "-s", verbatim=True),
     Setting("portal_passphrase", "--portal-passphrase", "PORTAL_PASSPHRASE", "", _portal_passphrase,
             "WPA2 passphrase of the access point, 8-63 printable ASCII (default: open)", "-p", secret=True),
-    Setting("portal_gateway", "--portal-gateway", "PORTAL_GATEWAY", "192.168.42.1", _ipv4,
+    Setting("portal_gateway", "--portal-gateway", "PORTAL_GATEWAY", "192.168.42.1", _portal_gateway,
             "address of the device on the portal network (a /24)", "-g"),
     Setting("portal_dhcp_range", "--portal-dhcp-range", "PORTAL_DHCP_RANGE",
             "192.168.42.2,192.168.42.254", _dhcp_range,
@@ -300,7 +332,7 @@ def load_config(argv: Sequence[str], environ: Mapping[str, str] | None = None) -
         if text is None:
             text = environ.get(setting.env, setting.default)
         try:
-            values[setting.attr] = setting.parse(text.strip() if not setting.secret else text)
+            values[setting.attr] = setting.parse(text if setting.secret or setting.verbatim else text.strip())
         except (ValueError, InputError) as err:
             shown = "" if setting.secret else f" (got {text!r})"
             raise ConfigError(f"{setting.names}: {err}{shown}") from err

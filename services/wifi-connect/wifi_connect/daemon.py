@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 
 PORTAL_APP = "wifi_connect.web:create_portal_app()"
 CONTROL_APP = "wifi_connect.web:create_control_app()"
+GUNICORN_CONFIG = "python:wifi_connect.gunicorn_config"  # JSON logs on stdout, see gunicorn_config.py
 START_TIMEOUT = 20.0  # gunicorn imports Flask and the app: a few seconds on a slow device
 STOP_TIMEOUT = 5.0
 SHUTDOWN_GRACE = 15.0  # beyond a running connect attempt, before we tear down from the main thread
@@ -55,6 +56,7 @@ class GunicornServer:
         bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         self.argv = [sys.executable, "-m", "gunicorn", "--workers", "1", "--threads", "8",
                      "--graceful-timeout", "3", "--log-level", "warning", *NO_CONTROL_SOCKET,
+                     "--config", GUNICORN_CONFIG,
                      "--bind", bind, app]
         self.env = env
         self._process: subprocess.Popen | None = None

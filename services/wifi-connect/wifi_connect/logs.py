@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
+import logging.config
 import sys
 from datetime import UTC, datetime
+from typing import Any
 
 RESERVED = frozenset(("ts", "level", "logger", "message"))
 
@@ -28,10 +30,30 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, ensure_ascii=False, default=str)
 
 
+def logging_config(level: int | str = logging.INFO) -> dict[str, Any]:
+    """A ``logging.config.dictConfig`` dict: every record of the process to stdout as JSON lines."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": JsonFormatter}},
+        "handlers": {"stdout": {"class": "logging.StreamHandler", "formatter": "json", "stream": sys.stdout}},
+        "root": {"level": level, "handlers": ["stdout"]},
+    }
+
+
+def gunicorn_logging_config() -> dict[str, Any]:
+    """``logging_config`` for gunicorn's ``logconfig_dict``: gunicorn's own loggers keep no handler of
+    their own (no plain text on stderr) and reach the JSON root. gunicorn.error keeps ``--log-level``;
+    no access log (a line per phone request, as without a logconfig)."""
+    return {
+        **logging_config(),
+        "loggers": {
+            "gunicorn.error": {"handlers": [], "propagate": True},
+            "gunicorn.access": {"handlers": [], "propagate": True, "level": "WARNING"},
+        },
+    }
+
+
 def setup_logging(level: int = logging.INFO) -> None:
     """Send every log record of the process to stdout as JSON lines (the container's log)."""
-    handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(JsonFormatter())
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level)
+    logging.config.dictConfig(logging_config(level))

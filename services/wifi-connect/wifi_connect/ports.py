@@ -7,7 +7,7 @@ dnsmasq and HTTP, and the unit tests implement them with in-memory fakes.
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 from .models import AccessPoint, Credentials, FailureReason
@@ -56,8 +56,12 @@ class NetworkBackend(Protocol):
     def stop_access_point(self, ssid: str) -> None:
         """Deactivate and delete every AP-mode profile with that SSID (also used for stale ones)."""
 
-    def delete_profiles_for_ssid(self, ssid: str) -> None:
-        """Delete every saved infrastructure profile for that SSID."""
+    def set_aside_profiles(self, ssid: str) -> Mapping[str, bool]:
+        """Turn autoconnect off on every saved infrastructure profile for that SSID (so NetworkManager
+        does not pick one during an attempt); returns {uuid: the autoconnect it had}. All or nothing."""
+
+    def restore_profiles(self, set_aside: Mapping[str, bool]) -> None:
+        """Give profiles set aside their autoconnect back (the attempt failed: they still work)."""
 
     def add_profile(self, interface: str, credentials: Credentials) -> str:
         """Create (not activate) a client profile without its secret; returns the profile's UUID."""

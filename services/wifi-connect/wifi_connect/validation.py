@@ -29,15 +29,20 @@ def _is_printable_ascii(text: str) -> bool:
     return set(text) <= PRINTABLE_ASCII
 
 
-def check_no_nul(field: str, text: str) -> None:
+def check_text(field: str, text: str) -> None:
+    """No NUL, and encodable as UTF-8: a lone surrogate (JSON "\\ud800") would break nmcli's argv later."""
     if "\0" in text:
         raise InputError(field, f"{field} must not contain a NUL character")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as err:
+        raise InputError(field, f"{field} must be valid Unicode text (it contains a lone surrogate)") from err
 
 
 def check_ssid(ssid: str, field: str = "ssid") -> None:
     """1-32 bytes once encoded as UTF-8; ':' '\\' and spaces are fine (nmcli gets them unescaped in argv)."""
-    check_no_nul(field, ssid)
-    size = len(ssid.encode("utf-8", errors="surrogateescape"))
+    check_text(field, ssid)
+    size = len(ssid.encode("utf-8"))
     if not 1 <= size <= MAX_SSID_BYTES:
         raise InputError(field, f"the network name must be 1-{MAX_SSID_BYTES} bytes long, it is {size}")
 
@@ -68,7 +73,7 @@ def check_identity(identity: str, field: str = "identity") -> None:
 
 def check_line(text: str, field: str, limit: int = MAX_IDENTITY) -> None:
     """At most ``limit`` characters, no NUL, no line break."""
-    check_no_nul(field, text)
+    check_text(field, text)
     if len(text) > limit:
         raise InputError(field, f"{field} must be at most {limit} characters")
     if "\n" in text or "\r" in text:
@@ -83,7 +88,7 @@ def _text(fields: Mapping[str, object], name: str) -> str:
         raise InputError(name, f"{name} must be text")
     if len(value) > MAX_FIELD:
         raise InputError(name, f"{name} is too long")
-    check_no_nul(name, value)
+    check_text(name, value)
     return value
 
 

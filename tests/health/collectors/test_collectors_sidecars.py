@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -14,6 +15,7 @@ from health_collector_testing import by_name, value
 from health_reporter.collectors.sidecars import SidecarsCollector, SidecarsOptions, log_agent_samples
 from health_reporter.collectors.wifi import WifiCollector, WifiOptions
 from health_reporter.errors import ConfigError
+from health_reporter.snapshot import Snapshot, summary
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 
 
@@ -139,14 +141,37 @@ def test_sidecar_down_or_broken_is_reported_not_raised(sidecar_server):
         (("sidecar", "log-agent"),): 0,
     }
     down = sidecars(closed_port_url()).collect()
-    assert [s.value for s in down] == [0, 0]
+    assert [s.value for s in down if s.name == "device_sidecar_up"] == [0, 0]
+
+
+def test_the_reason_a_sidecar_is_down_is_kept_logged_on_change_and_shown_in_status(sidecar_server, caplog):
+    base, routes = sidecar_server
+    collector = sidecars(base, wifi_connect_url="")
+    routes["/metrics"] = (500, "text/plain", b"boom")
+    with caplog.at_level(logging.DEBUG, logger="health_reporter.collectors.sidecars"):
+        first = collector.collect()
+        collector.collect()  # same reason: no second warning
+        routes["/metrics"] = (503, "text/plain", b"starting")
+        changed = collector.collect()
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 2 and "Internal Server Error" in warnings[0] and "Unavailable" in warnings[1]
+    assert collector.last_errors == {"log-agent": f"GET {base}/metrics: Service Unavailable"}
+    status = summary(Snapshot(0.0, tuple(changed)))["sidecars"]["log-agent"]
+    assert status["up"] is False and status["error"] == f"GET {base}/metrics: Service Unavailable"
+    assert summary(Snapshot(0.0, tuple(first)))["sidecars"]["log-agent"]["error"].endswith("Server Error")
+    routes["/metrics"] = (200, "text/plain; version=0.0.4", log_agent_metrics())
+    with caplog.at_level(logging.INFO, logger="health_reporter.collectors.sidecars"):
+        recovered = collector.collect()
+    assert "log-agent answers again" in caplog.text and collector.last_errors == {}
+    assert summary(Snapshot(0.0, tuple(recovered)))["sidecars"]["log-agent"]["up"] is True
+    assert summary(Snapshot(0.0, tuple(recovered)))["sidecars"]["log-agent"]["error"] is None
 
 
 def test_disabled_probes_and_bad_options():
     assert sidecars("", wifi_connect_url="", log_agent_url="").collect() == []
     with pytest.raises(ConfigError, match="log_agent_url"):
         SidecarsCollector.from_options(None, {"log_agent_url": "ftp://x"})
-    with pytest.raises(ConfigError, match=r"collectors\.sidecars\.url"):
+    with pytest.raises(ConfigError, match=r"HEALTH_COLLECTOR_OPTIONS\.sidecars\.url"):
         SidecarsCollector.from_options(None, {"url": "http://x"})
 
 

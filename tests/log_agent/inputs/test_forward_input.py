@@ -163,6 +163,18 @@ def test_events_before_a_bad_frame_are_kept(server: ForwardInput, sink: Recordin
     assert server.stats.errors == {"protocol": 1}
 
 
+def test_deeply_nested_record_is_a_protocol_error_and_earlier_events_are_kept(
+    server: ForwardInput, sink: RecordingSink, caplog: pytest.LogCaptureFixture
+) -> None:
+    deep = b"\x93\xa3app\x01" + b"\x81\xa1k" * 500 + b"\xc0"  # 500 levels: packb cannot build it
+    with connect(server) as conn:
+        conn.sendall(packb(["app", T, {"n": 1}]) + packb(["app", T, {"n": 2}]) + deep)
+        assert read_reply(conn) is None
+    assert [r.record["n"] for r in sink.wait_for(2)] == [1, 2]
+    assert server.stats.errors == {"protocol": 1}
+    assert "nested deeper than 100 levels" in caplog.text
+
+
 def test_many_concurrent_clients(server: ForwardInput, sink: RecordingSink) -> None:
     clients, per_client = 40, 25
 

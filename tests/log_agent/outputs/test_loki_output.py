@@ -31,7 +31,7 @@ def test_push_body_groups_streams_by_labels_and_sorts_values(receiver: HttpRecei
     (request,) = receiver.requests
     assert request.target == "/loki/api/v1/push"
     assert request.header("Content-Type") == "application/json"
-    labels = {"job": "log-agent", "device": "abc123", "service": "sensor"}
+    labels = {"job": "log-agent", "device": "abc123"}  # a record's "service" field is no label
     assert request.json() == {
         "streams": [
             {

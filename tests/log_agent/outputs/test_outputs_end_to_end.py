@@ -76,14 +76,15 @@ def test_agent_enriches_routes_and_ships_to_every_output(tmp_path: Path) -> None
         finally:
             agent.cleanup()
 
-    device = {"uuid": "dev-42", "service": "sensor", "app_name": "farm"}
+    device = {"uuid": "dev-42", "app_name": "farm"}
     push = pushes[0]
     assert push.header("X-Scope-OrgID") == "fleet"
     assert push.header("Authorization") == f"Bearer {TOKEN}"
     (stream,) = push.json()["streams"]
-    assert stream["stream"] == {"job": "log-agent", "tag": "app.web", "device": "dev-42", "service": "sensor"}
+    assert stream["stream"] == {"job": "log-agent", "tag": "app.web", "device": "dev-42"}
     line = json.loads(stream["values"][0][1])
     assert line["message"] == "hello" and line["device"].items() >= device.items()
+    assert "service" not in line["device"]  # BALENA_SERVICE_NAME (the agent's own) is not copied
 
     documents = [doc for request in search.requests for doc in request.ndjson()[1::2]]
     assert sorted(str(doc["celsius"]) for doc in documents) == ["21", "hot"]

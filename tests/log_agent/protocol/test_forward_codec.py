@@ -61,6 +61,39 @@ def test_message_mode_with_event_time(time_bytes: bytes) -> None:
     assert batch.chunk == "c1"
 
 
+def fixstr(text: str) -> bytes:
+    return bytes([0xA0 | len(text)]) + text.encode()
+
+
+# Docker's fluentd log driver is fluent-logger-golang: Message mode [tag, time, record, option] as
+# a msgp tuple, time as a compact int (int32 d2) or EventTime (fixext8), the record a map of str,
+# and option {} without fluentd-request-ack or {"chunk": <base64 id>} with it.
+DOCKER_RECORD = bytes.fromhex("84") + b"".join(
+    fixstr(k) + fixstr(v)
+    for k, v in [("container_id", "3f9a"), ("container_name", "/app"), ("source", "stdout"), ("log", "hi")]
+)
+GOLANG_CHUNK = "p8n9gmxTQVC8/nh2wlKKeQ=="
+GOLANG_OPTIONS = {
+    "no-ack": (bytes.fromhex("80"), None),
+    "request-ack": (bytes.fromhex("81") + fixstr("chunk") + bytes.fromhex("b8") + GOLANG_CHUNK.encode(),
+                    GOLANG_CHUNK),
+}
+
+
+@pytest.mark.parametrize("option", sorted(GOLANG_OPTIONS))
+@pytest.mark.parametrize(("time_bytes", "time_ns"),
+                         [(bytes.fromhex("d2 6553f100"), T_NS), (FIXEXT8_TIME, T_NS + 123)],
+                         ids=["int32", "EventTime"])
+def test_fluent_logger_golang_message_mode(option: str, time_bytes: bytes, time_ns: int) -> None:
+    option_bytes, chunk = GOLANG_OPTIONS[option]
+    tag = fixstr("docker.app")
+    batch = only_batch(bytes.fromhex("94") + tag + time_bytes + DOCKER_RECORD + option_bytes)
+    record = {"container_id": "3f9a", "container_name": "/app", "source": "stdout", "log": "hi"}
+    assert (batch.tag, batch.entries, batch.chunk) == ("docker.app", [(time_ns, record)], chunk)
+    if chunk is not None:  # what the driver waits for before it drops the message from its buffer
+        assert ack(batch.chunk) == bytes.fromhex("81") + fixstr("ack") + bytes.fromhex("b8") + chunk.encode()
+
+
 def test_forward_mode() -> None:
     entry = bytes.fromhex("92") + FIXEXT8_TIME + RECORD_A1
     frame = bytes.fromhex("92") + TAG + bytes.fromhex("92") + entry + entry

@@ -47,6 +47,19 @@ near_requests = st.lists(values, min_size=0, max_size=5) | st.tuples(
 )
 
 
+
+def nested_record(levels: int, with_arrays: bool) -> bytes:
+    """A record ``levels`` maps deep (arrays in between), as raw msgpack: packb stops at 512."""
+    level = b"\x81\xa1k" + (b"\x91" if with_arrays else b"")
+    return level * levels + b"\xc0"
+
+
+# Message-mode frames with records nested up to past msgpack's own limit (1024)
+deeply_nested_frames = st.builds(
+    lambda levels, arrays: b"\x93\xa3app\x01" + nested_record(levels, arrays),
+    st.integers(1, 1500), st.booleans())
+
+
 def decode(data: bytes) -> list[object]:
     """Decode everything; ProtocolError is the only acceptable failure."""
     try:
@@ -83,6 +96,13 @@ def test_truncated_frames_wait_for_the_rest(records: list[dict], data: st.DataOb
     assert list(decoder.requests(frame[:cut])) == []  # a prefix is never a request
     (batch,) = decoder.requests(frame[cut:])
     assert isinstance(batch, EventBatch) and [r for _, r in batch.entries] == records
+
+
+@FUZZ
+@given(deeply_nested_frames)
+def test_deep_nesting_is_decoded_or_a_protocol_error(frame: bytes) -> None:
+    for request in decode(frame):
+        assert isinstance(request, EventBatch)
 
 
 @FUZZ
@@ -124,7 +144,9 @@ def assert_alive(server: ForwardInput) -> None:
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
-    st.binary(min_size=1, max_size=2048) | near_requests.map(lambda f: msgpack.packb(f, use_bin_type=True))
+    st.binary(min_size=1, max_size=2048)
+    | near_requests.map(lambda f: msgpack.packb(f, use_bin_type=True))
+    | deeply_nested_frames
 )
 def test_server_survives_fuzzed_connections(
     fuzz_server: tuple[ForwardInput, RecordingSink], payload: bytes

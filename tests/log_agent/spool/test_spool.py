@@ -287,6 +287,40 @@ def test_oversized_batch_is_refused(tmp_path: Path) -> None:
         spool.append(records(0, 1, size=2 * MiB))
 
 
+def test_batch_larger_than_the_cap_is_stored_in_pieces_while_a_reader_drains(tmp_path: Path) -> None:
+    # a 2 MB Forward chunk on a 1 MiB spool: pieces go in while the output reads the first ones
+    big = records(0, 2000, size=1000)
+    assert len(codec.encode_all(big)) > 2 * MiB - 100_000
+    with open_spool(tmp_path, max_bytes=MiB, block_timeout=5) as spool:
+        spool.register("out")
+        seen: list[int] = []
+        stop = threading.Event()
+
+        def reader() -> None:
+            while not stop.is_set() or spool.stats().backlog_records["out"]:
+                seen.extend(drain(spool, "out"))
+                time.sleep(0.005)
+
+        thread = threading.Thread(target=reader)
+        thread.start()
+        try:
+            spool.append(big)
+        finally:
+            stop.set()
+            thread.join(timeout=10)
+        assert seen == list(range(2000))
+        assert spool.stats().dropped == {}
+
+
+def test_batch_larger_than_the_cap_never_drops_its_own_pieces(tmp_path: Path) -> None:
+    with open_spool(tmp_path, max_bytes=MiB, block_timeout=0.3) as spool:
+        spool.register("out")
+        with pytest.raises(SpoolError, match="did not take its first part"):
+            spool.append(records(0, 2000, size=1000))  # nobody reads: the append fails, no ack
+        assert spool.stats().dropped == {}
+        assert drain(spool, "out")[:5] == [0, 1, 2, 3, 4]
+
+
 @pytest.mark.parametrize(("data", "key"), [
     ({"bogus": 1}, "spool.bogus"),
     ({"max_bytes": "lots"}, "spool.max_bytes"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import glob
 import os
 import threading
@@ -13,10 +14,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from wifi_connect.adapters.nmcli import NmcliBackend, escape_terse, parse_scan, passwd_file_value, split_terse
+from wifi_connect.config import load_config
 from wifi_connect.errors import AdapterError, DeviceError, NmcliError
 from wifi_connect.models import Credentials, FailureReason, Security
+from wifi_connect.portal.controller import Controller
 from wifi_connect.ports import ActivationFailed, Connectivity
 from wifi_connect.validation import credentials_from_request
+
+from tests.wifi_connect.portal.fakes import FakeClock, FakeProcess, RecordingHook
 
 PSK = "correct horse battery"
 ODD_SSIDS = ["Café ☕", "a:b:c", "back\\slash", "ends\\", "é" * 16, "x" * 32, " spaced out ", "\\:\\\\:"]
@@ -35,6 +40,10 @@ def connect(backend: NmcliBackend, credentials: Credentials, timeout: float = 10
     uuid = backend.add_profile("wlan0", credentials)
     backend.activate(uuid, credentials, timeout)
     return uuid
+
+
+def autoconnects(saved: dict) -> bool:
+    return bool(saved["settings"]["connection"].get("autoconnect", True))  # NM's default is yes
 
 
 def profile(nm_sim, ssid: str) -> dict:
@@ -65,6 +74,17 @@ def test_parse_scan_keeps_backslashes_and_trailing_backslash() -> None:
 def test_passwd_file_value_rejects_line_breaks() -> None:
     with pytest.raises(AdapterError, match="line break"):
         passwd_file_value("two\nlines")
+
+
+def test_text_without_a_utf8_form_is_an_adapter_error_not_a_crash(nm_sim, backend) -> None:
+    """Validation refuses lone surrogates; if one slips through, argv and the passwd-file still refuse it."""
+    with pytest.raises(NmcliError, match="not valid Unicode"):
+        backend.add_profile("wlan0", wpa("bad \ud800"))
+    nm_sim.add_network("Home", "wpa-psk", PSK)
+    credentials = wpa("Home", passphrase="pass \ud800 word")
+    uuid = backend.add_profile("wlan0", credentials)
+    with pytest.raises(AdapterError, match="not valid Unicode"):
+        backend.activate(uuid, credentials, 5)
 
 
 # ---- scanning and devices -------------------------------------------------------------------------
@@ -151,15 +171,16 @@ def test_ssid_that_nmcli_could_take_for_a_path_is_just_an_ssid(nm_sim, backend) 
     backend.add_profile("wlan0", Credentials(ssid="First", security=Security.NONE))
     connect(backend, Credentials(ssid="1", security=Security.NONE))
     assert backend.active_wifi_ssid("wlan0") == "1"
-    backend.delete_profiles_for_ssid("1")
-    assert backend.saved_wifi_ssids() == {"First"}
+    assert set(backend.set_aside_profiles("1")) == {profile(nm_sim, "1")["uuid"]}
+    assert autoconnects(profile(nm_sim, "First")) and not autoconnects(profile(nm_sim, "1"))
 
 
 def test_delete_and_forget(nm_sim, backend) -> None:
     for ssid in ("A", "B", "A"):
         backend.add_profile("wlan0", wpa(ssid))
     backend.start_access_point("wlan0", "Portal", None, "192.168.42.1")
-    backend.delete_profiles_for_ssid("A")
+    for uuid in backend.set_aside_profiles("A"):
+        backend.delete_profile(uuid)
     assert backend.saved_wifi_ssids() == {"B"}
     assert list(backend.forget_wifi_networks()) == ["B"]
     assert [p["mode"] for p in nm_sim.profiles()] == ["ap"], "forgetting leaves the portal's AP profile"
@@ -327,6 +348,64 @@ def test_rescan_refused_in_ap_mode_is_an_error_but_the_list_still_works(nm_sim, 
     with pytest.raises(NmcliError, match="Scanning not allowed"):
         backend.scan("wlan0", rescan=True)
     assert [p.ssid for p in backend.scan("wlan0", rescan=False)] == ["Home"]
+
+
+def test_controller_lists_networks_when_the_first_rescan_is_refused(nm_sim, backend) -> None:
+    """The portal's first list must not be empty because the driver refused a fresh scan."""
+    nm_sim.add_network("Home", "wpa-psk", PSK)
+    nm_sim.refuse_every_scan()
+    with pytest.raises(NmcliError, match="Scanning not allowed"):
+        backend.scan("wlan0", rescan=True)
+    controller = controller_on(backend)
+    controller.interface = "wlan0"
+    assert [n["ssid"] for n in controller.rescan()] == ["Home"]
+
+
+def controller_on(backend: NmcliBackend) -> Controller:
+    """The real policy on the real adapter; only the web app, dnsmasq, the hook and time are stand-ins."""
+    config = dataclasses.replace(load_config([], {}), connect_timeout=10.0)
+    return Controller(config, backend, FakeProcess(), FakeProcess(), RecordingHook(), FakeClock())
+
+
+def test_a_mistyped_password_keeps_the_saved_network_and_a_right_one_replaces_it(nm_sim, backend) -> None:
+    nm_sim.add_network("Home", "wpa-psk", PSK)
+    old = connect(backend, wpa("Home"))  # a network that worked before
+    controller = controller_on(backend)
+    controller.start()
+    controller.connect({"ssid": "Home", "passphrase": "mistyped password"})
+    controller.machine.run_pending()
+    assert controller.status()["last_attempt"]["reason"] == FailureReason.WRONG_PASSWORD
+    saved = [p for p in nm_sim.profiles() if p["ssid"] == "Home"]
+    assert [p["uuid"] for p in saved] == [old] and autoconnects(saved[0])
+    backend.stop_access_point(controller.config.portal_ssid)
+    assert nm_sim.reboot_autoconnect() == old, "the old profile still autoconnects with its saved secret"
+    controller.connect({"ssid": "Home", "passphrase": PSK})
+    controller.machine.run_pending()
+    assert controller.status()["last_attempt"]["result"] == "connected"
+    remaining = [p["uuid"] for p in nm_sim.profiles() if p["ssid"] == "Home"]
+    assert len(remaining) == 1 and remaining != [old], "the new profile replaced the old one"
+
+
+def test_set_aside_and_restore_keep_each_profiles_autoconnect(nm_sim, backend) -> None:
+    first = backend.add_profile("wlan0", wpa("Home"))
+    second = backend.add_profile("wlan0", wpa("Home"))
+    backend._cmd.run(["connection", "modify", "uuid", second, "connection.autoconnect", "no"])
+    set_aside = backend.set_aside_profiles("Home")
+    assert set_aside == {first: True, second: False}
+    assert not any(autoconnects(p) for p in nm_sim.profiles())
+    backend.restore_profiles(set_aside)
+    autoconnect = {p["uuid"]: autoconnects(p) for p in nm_sim.profiles()}
+    assert autoconnect == {first: True, second: False}
+
+
+def test_find_wifi_device_refuses_an_unmanaged_device(nm_sim, backend) -> None:
+    nm_sim.set_managed("wlan0", False)
+    with pytest.raises(DeviceError, match="no WiFi device managed"):
+        backend.find_wifi_device(None)
+    with pytest.raises(DeviceError, match="'wlan0' is not managed"):
+        backend.find_wifi_device("wlan0")
+    nm_sim.set_managed("wlan0", True)
+    assert backend.find_wifi_device(None) == backend.find_wifi_device("wlan0") == "wlan0"
 
 
 def test_a_wired_device_is_not_a_portal_interface(nm_sim, backend) -> None:

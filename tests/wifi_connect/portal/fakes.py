@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from wifi_connect.errors import AdapterError, DeviceError
@@ -38,9 +38,11 @@ class FakeBackend:
     saved_comes_up: bool = False  # activate_saved succeeds (and brings connectivity back)
     online_after_activation: bool = True
     scan_fails: bool = False
+    rescan_fails: bool = False  # only scans that ask the driver for a fresh scan fail
     ap_fails: bool = False
     calls: list[tuple] = field(default_factory=list)
     profiles: dict[str, Credentials] = field(default_factory=dict)
+    autoconnect_off: set[str] = field(default_factory=set)
     ap_up: bool = False
 
     def _record(self, *call: object) -> None:
@@ -59,7 +61,7 @@ class FakeBackend:
 
     def scan(self, interface: str, rescan: bool) -> list[AccessPoint]:
         self._record("scan", interface, rescan)
-        if self.scan_fails:
+        if self.scan_fails or (rescan and self.rescan_fails):
             raise AdapterError("Scanning not allowed")
         return list(self.access_points)
 
@@ -79,10 +81,16 @@ class FakeBackend:
         self._record("stop_access_point", ssid)
         self.ap_up = False
 
-    def delete_profiles_for_ssid(self, ssid: str) -> None:
-        self._record("delete_profiles_for_ssid", ssid)
-        for uuid in [u for u, c in self.profiles.items() if c.ssid == ssid]:
-            del self.profiles[uuid]
+    def set_aside_profiles(self, ssid: str) -> dict[str, bool]:
+        self._record("set_aside_profiles", ssid)
+        set_aside = {u: u not in self.autoconnect_off for u, c in self.profiles.items() if c.ssid == ssid}
+        self.autoconnect_off.update(set_aside)
+        return set_aside
+
+    def restore_profiles(self, set_aside: Mapping[str, bool]) -> None:
+        self._record("restore_profiles", dict(set_aside))
+        for uuid, autoconnect in set_aside.items():
+            (self.autoconnect_off.discard if autoconnect else self.autoconnect_off.add)(uuid)
 
     def add_profile(self, interface: str, credentials: Credentials) -> str:
         uuid = f"uuid-{len(self.calls)}"
@@ -104,6 +112,7 @@ class FakeBackend:
     def delete_profile(self, uuid: str) -> None:
         self._record("delete_profile", uuid)
         self.profiles.pop(uuid, None)
+        self.autoconnect_off.discard(uuid)
 
     def activate_saved(self, interface: str, timeout: float) -> bool:
         self._record("activate_saved", interface)

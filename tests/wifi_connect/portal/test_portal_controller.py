@@ -92,6 +92,13 @@ def test_rescan_while_the_portal_is_up_falls_back_to_the_cache(rig):
     assert [n["ssid"] for n in rig.controller.rescan()] == ["New", HOME, "Cafe"]
 
 
+def test_a_refused_first_rescan_still_lists_what_network_manager_has(rig):
+    rig.backend.rescan_fails = True
+    rig.to_portal()
+    assert [n["ssid"] for n in rig.controller.networks()] == [HOME, "Cafe"]
+    assert ("scan", "wlan0", True) in rig.backend.calls and ("scan", "wlan0", False) in rig.backend.calls
+
+
 # -- 3. portal and its supervision ------------------------------------------------------------------------
 
 
@@ -133,7 +140,7 @@ def test_successful_connect_keeps_the_profile_and_takes_the_portal_down(rig):
     assert not rig.backend.ap_up and not rig.dhcp.running and not rig.web.running
     assert [c.ssid for c in rig.backend.profiles.values()] == [HOME]
     names = rig.backend.names()
-    assert names.index("delete_profiles_for_ssid") < names.index("add_profile") < names.index("activate")
+    assert names.index("set_aside_profiles") < names.index("add_profile") < names.index("activate")
     assert names[names.index("activate") - 1] == "stop_access_point"  # AP down right before activation
 
 
@@ -148,6 +155,36 @@ def test_wrong_password_records_the_reason_deletes_the_profile_and_raises_the_po
     assert rig.backend.profiles == {}
     connect(rig)
     assert rig.state is State.CONNECTED
+
+
+def test_an_unexpected_error_in_an_attempt_fails_it_and_brings_the_portal_back(rig, monkeypatch):
+    """A bug (here a UnicodeEncodeError from deep inside an adapter) must not kill the controller thread."""
+    rig.to_portal()
+
+    def broken_add_profile(interface, credentials):
+        raise UnicodeEncodeError("utf-8", "\ud800", 0, 1, "surrogates not allowed")
+
+    monkeypatch.setattr(rig.backend, "add_profile", broken_add_profile)
+    connect(rig)
+    attempt = rig.controller.status()["last_attempt"]
+    assert (attempt["result"], attempt["reason"]) == ("failed", FailureReason.FAILED)
+    assert rig.state is State.PORTAL and rig.portal_is_up()
+    monkeypatch.undo()
+    connect(rig)
+    assert rig.state is State.CONNECTED
+
+
+def test_saved_profiles_are_set_aside_restored_on_failure_and_deleted_on_success(rig):
+    rig.to_portal()
+    connect(rig)
+    old = set(rig.backend.profiles)
+    rig.controller.enter_setup_mode()
+    rig.advance(0)
+    connect(rig, passphrase="mistyped password")
+    assert set(rig.backend.profiles) == old and not rig.backend.autoconnect_off, "kept, autoconnect back"
+    connect(rig)
+    assert rig.state is State.CONNECTED and len(rig.backend.profiles) == 1
+    assert set(rig.backend.profiles) != old
 
 
 def test_a_network_that_is_gone_is_reported_as_not_found(rig):
@@ -268,9 +305,27 @@ def test_setup_mode_raises_the_portal_now(rig):
     rig.backend.connectivity_value = Connectivity.FULL
     rig.start()
     answer = rig.controller.enter_setup_mode()
-    assert answer["requested"] == "setup_mode"
+    assert answer["requested"] == "setup_mode" and answer["accepted"] is True
     rig.advance(0)
     assert rig.state is State.PORTAL and rig.portal_is_up()
+
+
+def test_setup_mode_is_refused_with_a_reason_when_the_state_does_not_take_it(rig, monkeypatch):
+    rig.to_portal()
+    answer = rig.controller.enter_setup_mode()
+    assert (answer["accepted"], answer["state"]) == (False, "portal")
+    assert answer["reason"] == "the portal is already up"
+    during_attempt = []
+    activate = rig.backend.activate
+
+    def activate_and_ask(*args):
+        during_attempt.append(rig.controller.enter_setup_mode())  # as the app would, from another thread
+        activate(*args)
+
+    monkeypatch.setattr(rig.backend, "activate", activate_and_ask)
+    connect(rig)
+    assert during_attempt[0]["state"] == "connecting" and not during_attempt[0]["accepted"]
+    assert "attempt" in during_attempt[0]["reason"] and rig.state is State.CONNECTED
 
 
 def test_forget_networks_deletes_saved_wifi_profiles(rig):

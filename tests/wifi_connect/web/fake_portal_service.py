@@ -31,6 +31,7 @@ class FakePortalService:
         self.touches = 0
         self.rescans = 0
         self.setup_mode_requests = 0
+        self.setup_mode_state = State.CONNECTED  # the state enter_setup_mode finds
         self.received: list[dict[str, str]] = []
         self.fail_with: Exception | None = None  # raised by every call, to test error mapping
         self._attempt: dict | None = None
@@ -112,7 +113,8 @@ class FakePortalService:
     def enter_setup_mode(self) -> dict:
         self._check()
         self.setup_mode_requests += 1
-        return {"state": str(State.PORTAL)}
+        accepted = self.setup_mode_state not in (State.PORTAL, State.CONNECTING, State.RETRYING)
+        return {"accepted": accepted, "state": str(self.setup_mode_state)}
 
     def forget_networks(self) -> dict:
         self._check()

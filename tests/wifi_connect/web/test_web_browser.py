@@ -126,8 +126,11 @@ def test_hidden_network_security_choice(browser, portal):
     assert security.input_value() == "wpa" and password.is_visible() and not username.is_visible()
     security.select_option("none")
     assert not password.is_visible()
+    assert password.get_attribute("maxlength") == "64"
     security.select_option("enterprise")
     assert username.is_visible() and password.is_visible()
+    password.fill("p" * 300)
+    assert password.input_value() == "p" * 256, "long enterprise passwords are not cut at 64"
     security.select_option("wep")
     assert not username.is_visible()
     page.get_by_label("Network name (for a hidden network)").fill("Old Cam")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from wifi_connect.errors import AdapterError, ConfigError
+from wifi_connect.models import State
 from wifi_connect.web import PortalSettings, create_control_app
 
 
@@ -14,8 +15,18 @@ def test_status_and_networks(control_client):
 
 def test_setup_mode(control_client, fake_service):
     response = control_client.post("/setup-mode")
-    assert response.status_code == 202
+    assert response.status_code == 202 and response.get_json()["accepted"] is True
     assert fake_service.setup_mode_requests == 1
+
+
+@pytest.mark.parametrize(
+    ("state", "code"), [(State.PORTAL, 200), (State.CONNECTING, 409), (State.RETRYING, 409)]
+)
+def test_setup_mode_says_when_it_is_not_accepted(control_client, fake_service, state, code):
+    fake_service.setup_mode_state = state
+    response = control_client.post("/setup-mode")
+    assert response.status_code == code
+    assert response.get_json() == {"accepted": False, "state": str(state)}
 
 
 def test_forget(control_client):

@@ -3,10 +3,16 @@ fake daemon through the real RPC socket; requests over HTTP."""
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+import subprocess
 import time
 
+import psutil
 import pytest
 import requests
+from wifi_connect.daemon import GunicornServer
 
 from tests.wifi_connect.web.gunicorn_server import (
     CONTROL_APP,
@@ -15,6 +21,7 @@ from tests.wifi_connect.web.gunicorn_server import (
     free_port,
     gunicorn,
     portal_env,
+    wait_for_port,
 )
 
 HOST = "127.0.0.1"
@@ -88,3 +95,37 @@ def portal_url_without_daemon(tmp_path):
     port = free_port()
     with gunicorn(PORTAL_APP, HOST, port, env=portal_env(HOST, port, tmp_path / "none.sock")):
         yield f"http://{HOST}:{port}"
+
+
+def test_gunicorn_and_its_workers_log_json_lines_on_stdout(tmp_path):
+    """As the daemon runs it: a worker's warning (daemon unreachable) and gunicorn's own error (a worker
+    killed) are JSON lines on stdout; nothing is written to stderr."""
+    port = free_port()
+    server = GunicornServer("portal web app", PORTAL_APP, HOST, port, {})
+    env = {**os.environ, **portal_env(HOST, port, tmp_path / "no-daemon.sock")}
+    out_path, err_path = tmp_path / "stdout", tmp_path / "stderr"
+    with out_path.open("wb") as out, err_path.open("wb") as err:
+        process = subprocess.Popen(server.argv, env=env, stdout=out, stderr=err, start_new_session=True)
+    try:
+        wait_for_port(HOST, port, process)
+        assert requests.get(f"http://{HOST}:{port}/networks", timeout=TIMEOUT).status_code == 503
+        worker = psutil.Process(process.pid).children()[0]
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(TIMEOUT)
+        wait_for_lines(out_path, "gunicorn.error")
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=15)
+    lines = [json.loads(line) for line in out_path.read_text().splitlines() if line]
+    loggers = {line["logger"] for line in lines}
+    assert {"gunicorn.error", "wifi_connect.web"} <= loggers and "gunicorn.access" not in loggers, lines
+    assert err_path.read_text() == ""
+
+
+def wait_for_lines(path, logger: str) -> None:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if f'"logger": "{logger}"' in path.read_text():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"no line from {logger} in {path}")

@@ -14,6 +14,7 @@ collector failing): at once, without debouncing, since there is nothing to debou
 from __future__ import annotations
 
 import dataclasses
+import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, ClassVar, Self
@@ -61,12 +62,27 @@ def _coerce(raw: Any, kind: type, where: str) -> Any:
     if kind is Level and str(raw).lower() in LEVEL_NAMES:
         return LEVEL_NAMES[str(raw).lower()]
     if kind in (int, float) and isinstance(raw, int | float) and not isinstance(raw, bool):
-        return kind(raw)
+        number = _finite(raw)
+        # An int field (raise_after) takes 3 or 3.0, never 1.9 quietly truncated to 1.
+        if number is not None and (kind is float or number.is_integer()):
+            return kind(raw)
     raise ConfigError(f"{where}: expected {_describe(kind)}, got {raw!r}")
 
 
+def _finite(raw: float) -> float | None:
+    """``raw`` as a float, None for NaN, inf or an int too big for a float: NaN compares false with every
+    threshold and inf never trips one, so either would silently disable a check."""
+    try:
+        number = float(raw)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
+
+
 def _describe(kind: type) -> str:
-    return "warning or critical" if kind is Level else kind.__name__
+    return {Level: "warning or critical", int: "a whole number", float: "a finite number"}.get(
+        kind, kind.__name__
+    )
 
 
 @dataclass(frozen=True)

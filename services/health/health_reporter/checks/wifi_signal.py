@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..snapshot import Snapshot
+from ..snapshot import Snapshot, weakest_wifi_signal
 from .base import ThresholdCheck, ThresholdSettings
 
 
@@ -23,8 +23,7 @@ class WifiSignalCheck(ThresholdCheck):
     unit = " dBm"
 
     def measure(self, snap: Snapshot) -> tuple[float, str] | None:
-        signals = snap.find("device_wifi_signal_dbm")
-        if not signals:
+        weakest = weakest_wifi_signal(snap)
+        if weakest is None:
             return None
-        weakest = min(signals, key=lambda s: s.value)
         return weakest.value, f"{weakest.label('interface')} signal"

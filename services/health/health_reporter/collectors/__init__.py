@@ -1,5 +1,5 @@
 """Every collector by name. A factory takes the Paths and that collector's options (a mapping; unknown
-keys raise ConfigError naming ``collectors.<name>.<key>``).
+keys raise ConfigError naming ``HEALTH_COLLECTOR_OPTIONS.<name>.<key>``).
 
 =========== ======= ============================================= =========================================
 collector   cadence reads                                         options (default)
@@ -42,6 +42,7 @@ from ..errors import ConfigError
 from ..paths import Paths
 from .base import Cadence, Collector
 from .clock import ClockCollector
+from .common import OPTIONS_VARIABLE
 from .containers import ContainersCollector
 from .cpu import CpuCollector
 from .diskio import DiskIoCollector
@@ -88,11 +89,12 @@ def build_collectors(
 ) -> list[Collector]:
     """One collector per name (default: all), each given ``options[name]``."""
     options = options or {}
-    unknown = set(options) - set(REGISTRY) | set(names or ()) - set(REGISTRY)
-    if unknown:
-        raise ConfigError(
-            f"collectors: unknown collector(s) {', '.join(sorted(unknown))} (known: {', '.join(REGISTRY)})"
-        )
+    for setting, given in ((OPTIONS_VARIABLE, options), ("HEALTH_COLLECTORS", names or ())):
+        unknown = set(given) - set(REGISTRY)
+        if unknown:
+            raise ConfigError(
+                f"{setting}: unknown collector(s) {', '.join(sorted(unknown))} (known: {', '.join(REGISTRY)})"
+            )
     paths.use_for_psutil()
     return [REGISTRY[name](paths, options.get(name)) for name in (names or REGISTRY)]
 

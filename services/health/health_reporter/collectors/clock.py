@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from ..errors import CollectorError
 from ..models import Sample
-from .common import BaseCollector, flag, gauge
+from .common import BaseCollector, OptionError, flag, gauge
 
 STA_UNSYNC = 0x0040
 STA_NANO = 0x2000
@@ -88,6 +88,10 @@ def timex_samples(timex: Timex) -> list[Sample]:
 @dataclass(frozen=True)
 class ClockOptions:
     use_adjtimex: bool = True  # off: only the timesyncd marker (e.g. seccomp profiles that deny adjtimex)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.use_adjtimex, bool):
+            raise OptionError("use_adjtimex", f"must be true or false, got {self.use_adjtimex!r}")
 
 
 class ClockCollector(BaseCollector):

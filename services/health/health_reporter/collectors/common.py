@@ -23,6 +23,9 @@ class NoOptions:
     """For collectors without settings: any key given to them is a mistake worth reporting."""
 
 
+OPTIONS_VARIABLE = "HEALTH_COLLECTOR_OPTIONS"
+
+
 def options_from_dict(cls: type, section: str, data: Mapping[str, Any]) -> Any:
     """Build the options dataclass ``cls``; an unknown key raises ConfigError naming ``section.key``."""
     known = {field.name for field in dataclasses.fields(cls)}
@@ -33,6 +36,8 @@ def options_from_dict(cls: type, section: str, data: Mapping[str, Any]) -> Any:
             )
     try:
         return cls(**data)
+    except OptionError as err:
+        raise ConfigError(f"{section}.{err.key}: {err.problem}") from err
     except (TypeError, ValueError) as err:
         raise ConfigError(f"{section}: {err}") from err
 
@@ -50,7 +55,8 @@ class BaseCollector:
 
     @classmethod
     def from_options(cls, paths: Paths, options: Mapping[str, Any] | None = None) -> Self:
-        return cls(paths, options_from_dict(cls.Options, f"collectors.{cls.name}", options or {}))
+        section = f"{OPTIONS_VARIABLE}.{cls.name}"
+        return cls(paths, options_from_dict(cls.Options, section, options or {}))
 
     def collect(self) -> list[Sample]:
         raise NotImplementedError
@@ -77,16 +83,32 @@ def run_tool(program: str, args: list[str], timeout: float) -> str | None:
         raise CollectorError(f"{program} {' '.join(args)} failed: {err}") from err
 
 
+class OptionError(ValueError):
+    """One option's value is wrong; ``options_from_dict`` prefixes the key with its collector's section."""
+
+    def __init__(self, key: str, problem: str) -> None:
+        super().__init__(f"{key}: {problem}")
+        self.key = key
+        self.problem = problem
+
+
 def check_timeout(seconds: object) -> None:
     """For options' __post_init__: a timeout is a number of seconds in (0, 30]."""
     if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not 0 < seconds <= 30:
-        raise ValueError(f"timeout must be a number of seconds in (0, 30], got {seconds!r}")
+        raise OptionError("timeout", f"must be a number of seconds in (0, 30], got {seconds!r}")
 
 
-def check_url(field: str, url: object) -> None:
+def check_url(key: str, url: object) -> None:
     """For options' __post_init__: an http(s) URL, or "" for "don't probe"."""
     if not isinstance(url, str) or (url and not url.startswith(("http://", "https://"))):
-        raise ValueError(f"{field} must be an http:// URL or empty, got {url!r}")
+        raise OptionError(key, f"must be an http:// URL or empty, got {url!r}")
+
+
+def check_text(key: str, value: object, allow_empty: bool = True) -> None:
+    """For options' __post_init__: a string (a program name, a socket path, a metric family)."""
+    if not isinstance(value, str) or (not allow_empty and not value.strip()):
+        wanted = "a string" if allow_empty else "a non-empty string"
+        raise OptionError(key, f"must be {wanted}, got {value!r}")
 
 
 def read_text(path: Path) -> str:

@@ -10,7 +10,7 @@ from typing import Any
 
 from ..models import Sample
 from .base import Cadence
-from .common import BaseCollector, check_timeout, flag, gauge, info
+from .common import BaseCollector, check_text, check_timeout, flag, gauge, info
 from .engine_api import EngineClient, socket_from_env
 
 STATE_HELP = "The container's state (running, exited, restarting, ...)."
@@ -55,6 +55,7 @@ class ContainersOptions:
     timeout: float = 3.0
 
     def __post_init__(self) -> None:
+        check_text("socket", self.socket)
         check_timeout(self.timeout)
 
 

@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 from ..errors import CollectorError
 from ..models import Sample
 from ..paths import Paths
-from .common import BaseCollector, flag, gauge, info
+from .common import BaseCollector, OptionError, flag, gauge, info
 
 # node_exporter's defaults (collector/filesystem_linux.go): pseudo and read-only image filesystems.
 EXCLUDED_FSTYPES = frozenset(
@@ -86,8 +86,11 @@ class FilesystemOptions:
     data_mounts: tuple[str, ...] = DEFAULT_DATA_MOUNTS
 
     def __post_init__(self) -> None:
-        if isinstance(self.data_mounts, str) or not all(isinstance(p, str) for p in self.data_mounts):
-            raise ValueError("data_mounts must be a list of mount points")
+        mounts = self.data_mounts
+        if isinstance(mounts, str) or not isinstance(mounts, list | tuple):
+            raise OptionError("data_mounts", f"must be a list of mount points, got {mounts!r}")
+        if not all(isinstance(point, str) and point.startswith("/") for point in mounts):
+            raise OptionError("data_mounts", f"must be a list of absolute mount points, got {mounts!r}")
         object.__setattr__(self, "data_mounts", tuple(self.data_mounts))
 
 

@@ -3,19 +3,25 @@ Prometheus /metrics. A sidecar that does not answer is reported (device_sidecar_
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
 from ..errors import CollectorError
 from ..models import Kind, Sample
+from ..paths import Paths
 from .base import Cadence
-from .common import BaseCollector, check_timeout, check_url, gauge, info
+from .common import BaseCollector, check_text, check_timeout, check_url, gauge, info
 from .local_http import EndpointDown, fetch, fetch_json
 
+log = logging.getLogger(__name__)
+
 UP_HELP = "1 when the sidecar's endpoint answered the last probe."
+ERROR_HELP = "Why the sidecar's last probe failed; present only while the sidecar is down."
+MAX_ERROR_CHARS = 200  # a label value: keep an HTML error page or a long traceback out of it
 STATE_HELP = "wifi-connect's current state."
 BACKLOG_HELP = "Records the log agent has spooled but not yet delivered (all outputs)."
 BACKLOG_BYTES_HELP = "Spooled bytes the log agent has not yet delivered (all outputs)."
@@ -42,6 +48,8 @@ class SidecarsOptions:
         check_url("wifi_connect_url", self.wifi_connect_url)
         check_url("log_agent_url", self.log_agent_url)
         check_timeout(self.timeout)
+        for family in (f.name for f in fields(self) if f.name.endswith("_metric")):
+            check_text(family, getattr(self, family), allow_empty=False)
 
 
 def log_agent_samples(text: str, options: SidecarsOptions) -> list[Sample]:
@@ -102,10 +110,26 @@ class SidecarsCollector(BaseCollector):
             )
         return samples
 
-    @staticmethod
-    def _probe(sidecar: str, read: Callable[[], list[Sample]]) -> list[Sample]:
+    def __init__(self, paths: Paths, options: SidecarsOptions | None = None) -> None:
+        super().__init__(paths, options)
+        self.last_errors: dict[str, str] = {}  # per sidecar, while it is down
+
+    def _probe(self, sidecar: str, read: Callable[[], list[Sample]]) -> list[Sample]:
         try:
             samples = read()
-        except CollectorError:  # EndpointDown and malformed answers alike: the sidecar is not healthy
-            return [gauge("device_sidecar_up", 0, UP_HELP, sidecar=sidecar)]
+        except CollectorError as err:  # EndpointDown and malformed answers alike: the sidecar is not healthy
+            error = str(err)[:MAX_ERROR_CHARS]
+            self._note_down(sidecar, error)
+            return [
+                gauge("device_sidecar_up", 0, UP_HELP, sidecar=sidecar),
+                info("device_sidecar_error_info", ERROR_HELP, sidecar=sidecar, error=error),
+            ]
+        if self.last_errors.pop(sidecar, None) is not None:
+            log.info("sidecar %s answers again", sidecar)
         return [gauge("device_sidecar_up", 1, UP_HELP, sidecar=sidecar), *samples]
+
+    def _note_down(self, sidecar: str, error: str) -> None:
+        # Warn on the first failure and when the reason changes, not every slow tick it stays down.
+        if self.last_errors.get(sidecar) != error:
+            log.warning("sidecar %s is down: %s", sidecar, error)
+        self.last_errors[sidecar] = error

@@ -11,7 +11,7 @@ from pathlib import Path
 from ..errors import CollectorError
 from ..models import Sample
 from .base import Cadence
-from .common import BaseCollector, check_timeout, flag, gauge, read_optional, run_tool
+from .common import BaseCollector, check_text, check_timeout, flag, gauge, read_optional, run_tool
 
 RAW_HELP = "The firmware's get_throttled bit field."
 FLAG_HELP = "1 when the condition is present now (period=now) or occurred since boot (period=since_boot)."
@@ -49,6 +49,7 @@ class ThrottlingOptions:
     timeout: float = 2.0
 
     def __post_init__(self) -> None:
+        check_text("vcgencmd", self.vcgencmd)
         check_timeout(self.timeout)
 
 

@@ -10,7 +10,7 @@ from typing import NamedTuple
 from ..errors import CollectorError
 from ..models import Sample
 from .base import Cadence
-from .common import BaseCollector, check_timeout, check_url, gauge, info, read_optional, run_tool
+from .common import BaseCollector, check_text, check_timeout, check_url, gauge, info, read_optional, run_tool
 from .local_http import EndpointDown, fetch_json
 from .sidecars import DEFAULT_WIFI_CONNECT_URL
 
@@ -59,6 +59,7 @@ class WifiOptions:
     timeout: float = 1.0
 
     def __post_init__(self) -> None:
+        check_text("iw", self.iw)
         check_url("wifi_connect_url", self.wifi_connect_url)
         check_timeout(self.timeout)
 

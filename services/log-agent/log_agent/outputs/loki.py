@@ -23,7 +23,9 @@ _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 
 
 def _default_labels() -> dict[str, str]:
-    return {"tag": TAG_FIELD, "device": "device.uuid", "service": "device.service"}
+    # the tag tells apps apart (one stream per app and device); never BALENA_SERVICE_NAME, which is
+    # the agent's own service and would merge every app into one stream
+    return {"tag": TAG_FIELD, "device": "device.uuid"}
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ _EVENT_TIME = struct.Struct(">II")
 _MIN_BYTES_PER_ELEMENT = 4
 _INFLATE_STEP = 64 * 1024
 _MAX_SECONDS = 2**32  # EventTime's range; beyond it time_ns would not fit the spool's int64
+MAX_DEPTH = 100  # maps/arrays nested inside a record (msgpack itself would allow 1024)
 
 
 class ProtocolLimitError(ProtocolError):
@@ -73,14 +74,19 @@ def text_or_bytes(value: bytes) -> str | bytes:
         return value
 
 
-def normalize(value: Any) -> Any:
-    """Recursively turn bytes into str where valid UTF-8 (keys and values of maps, array items)."""
+def normalize(value: Any, depth: int = 0) -> Any:
+    """Recursively turn bytes into str where valid UTF-8 (keys and values of maps, array items).
+
+    Nesting deeper than MAX_DEPTH is a ProtocolError: no log record needs it, and recursion that
+    deep would hit Python's limit (RecursionError) instead of a clear reason."""
     if isinstance(value, bytes):
         return text_or_bytes(value)
+    if isinstance(value, dict | list) and depth >= MAX_DEPTH:
+        raise ProtocolError(f"record nested deeper than {MAX_DEPTH} levels")
     if isinstance(value, dict):
-        return {normalize(key): normalize(item) for key, item in value.items()}
+        return {normalize(key, depth + 1): normalize(item, depth + 1) for key, item in value.items()}
     if isinstance(value, list):
-        return [normalize(item) for item in value]
+        return [normalize(item, depth + 1) for item in value]
     return value
 
 

@@ -15,6 +15,7 @@ import re
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar, Literal, Self
@@ -193,17 +194,37 @@ class Spool:
         background flusher within the fsync interval, or at once with ``fsync: always``."""
         if not records:
             return
-        target = self._write(codec.encode_all(records), len(records))
+        frames = [codec.encode(record) for record in records]
+        if sum(map(len, frames)) <= self._max_append:
+            target = self._write(b"".join(frames), len(frames))
+        else:
+            target = self._write_in_pieces(frames)
         if durable or self.config.fsync == "always":
             self._sync_to(target)
 
-    def _write(self, data: bytes, count: int) -> int:
-        if len(data) > self.config.max_bytes - self._segment_bytes:
-            raise SpoolError(f"a batch of {len(data)} bytes does not fit in spool.max_bytes")
+    @property
+    def _max_append(self) -> int:
+        return self.config.max_bytes - self._segment_bytes
+
+    def _write_in_pieces(self, frames: list[bytes]) -> int:
+        """A batch larger than one append may be (a big Forward chunk on a small spool) goes in
+        segment-sized pieces, and the outputs drain the first pieces while the last are written.
+        Making room never drops this batch's own earlier pieces (that would ack records already
+        lost): it waits for the outputs up to block_timeout, then fails (no ack, the client resends)."""
+        with self._cond:
+            own_from = self._active  # segments from here on may hold this batch's pieces
+        target = 0
+        for piece in _pieces(frames, self._segment_bytes):
+            target = self._write(b"".join(piece), len(piece), own_from)
+        return target
+
+    def _write(self, data: bytes, count: int, own_from: int | None = None) -> int:
+        if len(data) > self._max_append:
+            raise SpoolError(f"a record of {len(data)} bytes does not fit in spool.max_bytes")
         with self._cond:
             if self._closed:
                 raise SpoolError("spool is closed")
-            self._make_room(len(data))
+            self._make_room(len(data), own_from)
             if self._sizes[self._active] and self._sizes[self._active] + len(data) > self._segment_bytes:
                 self._rotate()
             try:
@@ -242,17 +263,21 @@ class Spool:
         self._active += 1
         self._start_segment(self._active)
 
-    def _make_room(self, needed: int) -> None:
+    def _make_room(self, needed: int, own_from: int | None = None) -> None:
+        """Drop or wait (``when_full``) until ``needed`` bytes fit; segments from ``own_from`` on
+        hold the writer's own batch and are waited for, never dropped."""
         deadline = time.monotonic() + self.config.block_timeout
         while sum(self._sizes.values()) + needed > self.config.max_bytes:
-            if self.config.when_full == "drop_oldest":
+            own_batch_is_oldest = own_from is not None and min(self._sizes) >= own_from
+            if self.config.when_full == "drop_oldest" and not own_batch_is_oldest:
                 self._drop_oldest()
                 continue
             if self._reclaim_active():
                 continue
             remaining = deadline - time.monotonic()
             if remaining <= 0 or self._closed:
-                raise SpoolError(f"spool full ({self.config.max_bytes} bytes) and when_full is block")
+                why = "when_full is block" if own_from is None else "the outputs did not take its first part"
+                raise SpoolError(f"spool full ({self.config.max_bytes} bytes) and {why}")
             self._cond.wait(remaining)
 
     def _reclaim_active(self) -> bool:
@@ -449,3 +474,17 @@ class Spool:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _pieces(frames: list[bytes], size: int) -> Iterator[list[bytes]]:
+    """Consecutive frames grouped into pieces of at most ``size`` bytes (a bigger frame alone)."""
+    piece: list[bytes] = []
+    piece_bytes = 0
+    for frame in frames:
+        if piece and piece_bytes + len(frame) > size:
+            yield piece
+            piece, piece_bytes = [], 0
+        piece.append(frame)
+        piece_bytes += len(frame)
+    if piece:
+        yield piece

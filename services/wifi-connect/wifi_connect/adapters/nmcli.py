@@ -31,7 +31,7 @@ from ..ports import ActivationFailed, Connectivity
 
 WIFI_TYPE = "802-11-wireless"
 SCAN_FIELDS = "IN-USE,SSID,BSSID,SECURITY,SIGNAL,FREQ"
-PROFILE_FIELDS = "connection.uuid,802-11-wireless.ssid,802-11-wireless.mode"
+PROFILE_FIELDS = "connection.uuid,802-11-wireless.ssid,802-11-wireless.mode,connection.autoconnect"
 AP_START_TIMEOUT = 30.0
 EXIT_TIMEOUT = 3
 EXIT_ACTIVATION_FAILED = 4
@@ -89,6 +89,8 @@ class TimedNmcli(nmcli.SystemCommandInterface):
             raise NmcliError(f"nmcli {' '.join(args)} did not finish within {limit:g}s") from err
         except OSError as err:
             raise NmcliError(f"cannot run {self._binary}: {err}") from err
+        except UnicodeError as err:  # text that has no UTF-8 form (a lone surrogate) cannot reach argv
+            raise NmcliError(f"nmcli {' '.join(args[:2])}: an argument is not valid Unicode text") from err
         if result.returncode != 0:
             message = result.stderr.strip() or result.stdout.strip()
             raise NmcliError(f"nmcli {' '.join(args)}: {message}", result.returncode, result.stderr)
@@ -212,10 +214,24 @@ class NmcliBackend:
     def saved_wifi_ssids(self) -> set[str]:
         return {p.ssid for p in self._profiles() if p.mode != "ap"}
 
-    def delete_profiles_for_ssid(self, ssid: str) -> None:
-        for profile in self._profiles():
-            if profile.ssid == ssid and profile.mode != "ap":
-                self.delete_profile(profile.uuid)
+    def set_aside_profiles(self, ssid: str) -> dict[str, bool]:
+        set_aside: dict[str, bool] = {}
+        try:
+            for profile in self._profiles():
+                if profile.ssid == ssid and profile.mode != "ap":
+                    self._set_autoconnect(profile.uuid, False)
+                    set_aside[profile.uuid] = profile.autoconnect
+        except NmcliError:
+            self.restore_profiles(set_aside)  # all or nothing
+            raise
+        return set_aside
+
+    def restore_profiles(self, set_aside: Mapping[str, bool]) -> None:
+        for uuid, autoconnect in set_aside.items():
+            self._set_autoconnect(uuid, autoconnect)
+
+    def _set_autoconnect(self, uuid: str, on: bool) -> None:
+        self._cmd.run(["connection", "modify", "uuid", uuid, "connection.autoconnect", "yes" if on else "no"])
 
     def forget_wifi_networks(self) -> Sequence[str]:
         forgotten = []
@@ -349,8 +365,9 @@ class NmcliBackend:
             return []
         selectors = [word for u in uuids for word in ("uuid", u)]
         values = self._values(["-f", PROFILE_FIELDS, "connection", "show", *selectors])
-        blocks = [values[i : i + 3] for i in range(0, len(values), 4)]  # a blank line between profiles
-        return [_Profile(uuid=b[0], ssid=b[1], mode=b[2]) for b in blocks if len(b) == 3]
+        size = PROFILE_FIELDS.count(",") + 1
+        blocks = [values[i : i + size] for i in range(0, len(values), size + 1)]  # blank line between
+        return [_Profile(b[0], b[1], b[2], b[3] == "yes") for b in blocks if len(b) == size]
 
     def _values(self, args: list[str]) -> list[str]:
         """``show`` output in terse tabular mode: one (escaped) value per line, in field order."""
@@ -363,10 +380,10 @@ class NmcliBackend:
 
 
 class _Profile:
-    __slots__ = ("mode", "ssid", "uuid")
+    __slots__ = ("autoconnect", "mode", "ssid", "uuid")
 
-    def __init__(self, uuid: str, ssid: str, mode: str) -> None:
-        self.uuid, self.ssid, self.mode = uuid, ssid, mode
+    def __init__(self, uuid: str, ssid: str, mode: str, autoconnect: bool) -> None:
+        self.uuid, self.ssid, self.mode, self.autoconnect = uuid, ssid, mode, autoconnect
 
 
 def _is_wep_key(key: str) -> bool:
@@ -413,9 +430,13 @@ def _passwd_file(lines: list[str]) -> Iterator[Path | None]:
         return
     with tempfile.TemporaryDirectory(prefix="wifi-connect-") as directory:
         path = Path(directory) / "secrets"
+        try:
+            content = ("\n".join(lines) + "\n").encode("utf-8")
+        except UnicodeError as err:
+            raise AdapterError("a secret is not valid Unicode text (it cannot be written for nmcli)") from err
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write("\n".join(lines) + "\n")
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(content)
         yield path
 
 

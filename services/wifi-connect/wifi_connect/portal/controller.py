@@ -11,14 +11,14 @@ from __future__ import annotations
 import itertools
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TypeVar
 
 from ..config import Config
 from ..errors import AdapterError, BusyError
-from ..models import Credentials, FailureReason, Network, State
+from ..models import AccessPoint, Credentials, FailureReason, Network, State
 from ..ports import ActivationFailed, Connectivity, Dhcp, NetworkBackend
 from ..validation import credentials_from_request
 from .networks import networks_from_scan
@@ -36,6 +36,11 @@ ONLINE_POLL = 1.0
 PORTAL_RETRY_DELAY = 10.0  # when the access point itself could not be raised
 SUPERVISE_INTERVAL = 2.0  # how often dnsmasq and the portal web app are checked while the portal is up
 CONNECTABLE = frozenset({State.WAITING, State.PORTAL, State.CONNECTED})
+SETUP_MODE_REFUSALS = {
+    State.PORTAL: "the portal is already up",
+    State.CONNECTING: "a connection attempt is running; the portal comes back if it fails",
+    State.RETRYING: "saved networks are being retried; the portal comes back if none comes up",
+}
 
 MESSAGES = {
     FailureReason.WRONG_PASSWORD: "{ssid} did not accept the password. Check it and try again.",
@@ -261,7 +266,7 @@ class Controller:
         try:
             self.machine.enter(State.CONNECTING, f"trying {credentials.ssid}")
             self._ssid = credentials.ssid
-            reason = self._try_credentials(credentials)
+            reason = self._attempt(credentials)
             attempt.finish(self.clock.time(), reason)
             log.info("attempt %d for %s: %s", attempt.id, attempt.ssid, attempt.result)
         finally:
@@ -272,10 +277,29 @@ class Controller:
         else:
             self._raise_portal(f"attempt failed: {reason}", rescan=False)
 
+    def _attempt(self, credentials: Credentials) -> FailureReason | None:
+        """Try the credentials with the SSID's saved profiles set aside: deleted once the new profile
+        works, restored if it fails (a mistyped password must not lose a network that worked). A bug in
+        here fails the attempt instead of killing the controller thread."""
+        set_aside: Mapping[str, bool] = {}
+        reason: FailureReason | None = FailureReason.FAILED
+        try:
+            set_aside = self.backend.set_aside_profiles(credentials.ssid)
+            reason = self._try_credentials(credentials)
+        except AdapterError as err:
+            log.error("could not set aside the saved profiles for %s: %s", credentials.ssid, err)
+        except Exception:  # anything unexpected: record it, bring the portal back
+            log.exception("attempt for %s failed unexpectedly", credentials.ssid)
+        if reason is None:
+            for uuid in set_aside:
+                self._quietly(self.backend.delete_profile, uuid)
+        else:
+            self._quietly(self.backend.restore_profiles, set_aside)
+        return reason
+
     def _try_credentials(self, credentials: Credentials) -> FailureReason | None:
         """Add the profile, drop the AP, activate, check connectivity; on failure delete the new profile."""
         try:
-            self.backend.delete_profiles_for_ssid(credentials.ssid)
             uuid = self.backend.add_profile(self.interface, credentials)
         except AdapterError as err:
             log.error("could not create a profile for %s: %s", credentials.ssid, err)
@@ -327,9 +351,10 @@ class Controller:
         return True
 
     def _refresh_networks(self, rescan: bool) -> list[Network]:
-        """Scan and cache; when the driver refuses (e.g. in AP mode) keep the cached list."""
+        """Scan and cache. A refused rescan (busy driver, AP mode) still reads the list NetworkManager
+        already has; only when that fails too is the cached list kept."""
         try:
-            points = self.backend.scan(self.interface, rescan)
+            points = self._scan(rescan)
             saved = self.backend.saved_wifi_ssids()
         except AdapterError as err:
             log.warning("scan failed, keeping the %d cached networks: %s", len(self._networks), err)
@@ -338,6 +363,15 @@ class Controller:
         with self._lock:
             self._networks = networks
         return networks
+
+    def _scan(self, rescan: bool) -> list[AccessPoint]:
+        try:
+            return self.backend.scan(self.interface, rescan)
+        except AdapterError as err:
+            if not rescan:
+                raise
+            log.warning("rescan refused, reading NetworkManager's last list instead: %s", err)
+            return self.backend.scan(self.interface, False)
 
     def _quietly(self, action: Callable[..., T], *args: object) -> T | None:
         """Run a best-effort adapter call: log an AdapterError and return None instead."""
@@ -396,8 +430,14 @@ class Controller:
             self._session.last_used = self.clock.monotonic()
 
     def enter_setup_mode(self) -> dict:
-        self.machine.post(Event.SETUP_MODE)
-        return {"requested": "setup_mode", **self.status()}
+        """Queue SETUP_MODE when the state takes it; otherwise say why not (the portal is already up, or
+        an attempt or a retry runs and will itself end in the portal or a connection)."""
+        state = self.machine.state
+        accepted = (state, Event.SETUP_MODE) in self.machine.table
+        if accepted:
+            self.machine.post(Event.SETUP_MODE)
+        reason = "" if accepted else SETUP_MODE_REFUSALS.get(state, f"not possible while {state}")
+        return {"requested": "setup_mode", "accepted": accepted, "reason": reason, **self.status()}
 
     def forget_networks(self) -> dict:
         """Factory reset of WiFi. The watcher raises the portal once the loss outlasts the tolerance;

@@ -15,8 +15,14 @@ bp.add_url_rule("/networks", view_func=api.networks, methods=["GET"])
 
 @bp.post("/setup-mode")
 def setup_mode():
-    """Raise the portal now (e.g. the user pressed the device's setup button)."""
-    return jsonify(service().enter_setup_mode()), 202
+    """Raise the portal now (e.g. the user pressed the device's setup button).
+
+    202: accepted. 200 with ``accepted: false``: the portal is already up. 409 with ``accepted: false``:
+    an attempt or a retry is running (``reason`` says which); ask again once it is over."""
+    answer = service().enter_setup_mode()
+    if answer.get("accepted"):
+        return jsonify(answer), 202
+    return jsonify(answer), 200 if answer.get("state") == "portal" else 409
 
 
 @bp.post("/forget")

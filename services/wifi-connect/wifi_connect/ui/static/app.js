@@ -16,6 +16,8 @@ function fitFieldsToNetwork(form, focusName) {
   showField("security-field", other);
   showField("identity-field", security === "enterprise");
   showField("passphrase-field", security !== "none");
+  // a WPA key is at most 64 characters; an enterprise password may be longer (the server checks both)
+  document.getElementById("passphrase").maxLength = security === "enterprise" ? 256 : 64;
   document.getElementById("other_ssid").required = other;
   if (other && focusName) document.getElementById("other_ssid").focus();
 }
