@@ -65,11 +65,13 @@ REASON_IP_CONFIG_UNAVAILABLE = 5
 REASON_NO_SECRETS = 7
 REASON_SUPPLICANT_DISCONNECT = 8
 REASON_SUPPLICANT_CONFIG_FAILED = 9
+REASON_CONNECTION_REMOVED = 38
 REASON_USER_REQUESTED = 39
 REASON_SSID_NOT_FOUND = 53
 # NMActiveConnectionStateReason
 AC_REASON_DEVICE_DISCONNECTED = 3
 AC_REASON_USER_DISCONNECTED = 2
+AC_REASON_CONNECTION_REMOVED = 12
 GET_SECRETS_ALLOW_INTERACTION = 0x1
 GET_SECRETS_REQUEST_NEW = 0x2
 
@@ -173,7 +175,7 @@ def add_profile(settings):
         CSETTINGS_IFACE,
         {"Unsaved": False, "Flags": dbus.UInt32(0), "Filename": ""},
         [
-            ("Delete", "", "", lambda self: ConnectionDelete(self)),
+            ("Delete", "", "", lambda self: delete_profile(self)),
             ("GetSettings", "", "a{sa{sv}}", lambda self: _public_settings(self.settings)),
             ("GetSecrets", "s", "a{sa{sv}}", lambda self, name: {name: self.secrets.get(name, {})}),
             ("ClearSecrets", "", "", lambda self: self.secrets.clear()),
@@ -197,6 +199,19 @@ def add_profile(settings):
         available.append(dbus.ObjectPath(path))
         dev.Set(DEVICE_IFACE, "AvailableConnections", available)
     return dbus.ObjectPath(path)
+
+
+def delete_profile(profile):
+    """Connection.Delete: like NM, deleting the profile of an active connection takes that connection
+    down first (device disconnected, connectivity recomputed); the stock ConnectionDelete does not."""
+    for dev in _wifi_devices():
+        ac_path = str(dev.Get(DEVICE_IFACE, "ActiveConnection"))
+        if ac_path == "/":
+            continue
+        active_profile = str(dbusmock.get_object(ac_path).Get(ACTIVE_CONNECTION_IFACE, "Connection"))
+        if active_profile == profile.connection_path:
+            _deactivate_device(dev, AC_REASON_CONNECTION_REMOVED, REASON_CONNECTION_REMOVED)
+    ConnectionDelete(profile)
 
 
 def _update_profile(obj, settings):

@@ -71,8 +71,11 @@ def test_every_variable_is_read(tmp_path) -> None:
         "HEALTH_AUTOHEAL": "on",
         "HEALTH_AUTOHEAL_MAX_RESTARTS": "5",
         "HEALTH_TELEMETRY": "false",
+        "HEALTH_TELEMETRY_MIN_INTERVAL": "0",
+        "HEALTH_CLIENT_TIMEOUT": "2.5",
     }
     config = Config.from_env(env)
+    assert config.telemetry.metrics_min_interval_seconds == 0 and config.client_timeout_seconds == 2.5
     assert (config.listen_host, config.listen_port) == ("::1", 9300)
     assert config.telemetry.fluent_host == "log-agent" and config.telemetry.fluent_port == 24225
     assert config.telemetry.tag_prefix == "device.health" and not config.telemetry.enabled
@@ -132,11 +135,15 @@ def test_bad_values_name_the_variable(env: dict[str, str], variable: str) -> Non
         "HEALTH_HISTORY_MINUTES",
         "HEALTH_HEARTBEAT_MINUTES",
         "HEALTH_AUTOHEAL_BACKOFF",
+        "HEALTH_CLIENT_TIMEOUT",
+        "HEALTH_TELEMETRY_MIN_INTERVAL",  # except that 0 means "no cap"
     ],
 )
 @pytest.mark.parametrize("raw", ["inf", "-inf", "nan", "1e300", "86401", "0", "-5"])
 def test_durations_must_be_finite_positive_and_at_most_a_day(variable: str, raw: str) -> None:
     """inf or 1e300 once passed and then overflowed threading.Event.wait inside the sampler."""
+    if variable == "HEALTH_TELEMETRY_MIN_INTERVAL" and raw == "0":
+        return
     env = {variable: raw}
     if variable == "HEALTH_FAST_INTERVAL":  # otherwise the slow interval (60) would be shorter
         env["HEALTH_SLOW_INTERVAL"] = "86400"

@@ -32,6 +32,11 @@ def test_dashboard_on_a_phone(reporter: Reporter) -> None:
         assert page.locator("#plots svg polyline").count() >= 3  # CPU, memory, disk at least on this machine
         disk = page.locator("[data-check='disk']").get_attribute("data-status")
         assert disk in {"ok", "warning", "critical"}
+        tiles = page.locator("#tiles").inner_text()
+        assert "throttling not measured" in tiles  # not a Pi: no claim that it is not throttled
+        down = page.locator("[data-sidecar='log-agent']").inner_text().splitlines()
+        assert down[1] == "down" and "Connection refused" in down[2], down  # the probe's error, shown
+        assert "clock" not in page.locator("#clock").evaluate("e => e.previousElementSibling.innerText")
         width = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
         assert width[0] <= width[1], f"horizontal scrolling on a phone: {width}"
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -53,7 +58,8 @@ def test_a_raspberry_pi_in_trouble(tmp_path: Path) -> None:
             assert page.locator("#overall").inner_text().lower() == "critical"
             assert page.locator("[data-check='undervoltage']").get_attribute("data-status") == "critical"
             assert page.locator("[data-check='throttling']").get_attribute("data-status") == "warning"
-            assert "Under-voltage" in page.locator("#tiles").inner_text()
+            tiles = page.locator("#tiles").inner_text()
+            assert "Under-voltage" in tiles and "throttled now" in tiles
             ARTIFACTS.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(ARTIFACTS / "dashboard-pi-undervoltage-phone.png"), full_page=True)
     finally:

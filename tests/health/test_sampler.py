@@ -91,3 +91,28 @@ def test_stop_is_prompt_even_with_long_intervals() -> None:
     started = time.monotonic()
     sampler.stop()
     assert time.monotonic() - started < 2
+
+
+class SlowOnlySource(ScriptedSource):
+    """Every sample comes from the slow cadence (sidecar probes, throttling...)."""
+
+    def __call__(self, cadence: Cadence) -> list[Sample]:
+        return super().__call__(Cadence.FAST) if cadence == Cadence.SLOW else []
+
+
+def test_slow_fed_checks_count_slow_readings_not_fast_ticks() -> None:
+    source = SlowOnlySource(sidecars_up=(True, False), throttled_now=True)
+    overrides = {"throttling": {"raise_after": 2}}
+    sampler = Sampler(source, CheckRunner(build_checks(overrides)), History(60, 1), 1, 10)
+    levels = lambda: {c["check"]: c["status"] for c in sampler.status["checks"]}  # noqa: E731
+    sampler.run_once(include_slow=True)  # one failed probe: sidecar raise_after is 2
+    for _ in range(5):  # fast ticks repeat that one reading; they must not count as more
+        sampler.run_once(include_slow=False)
+    assert levels()["sidecar"] == "ok" and levels()["throttling"] == "ok"
+    sampler.run_once(include_slow=True)  # the second reading
+    assert levels()["sidecar"] == "critical" and levels()["throttling"] == "warning"
+    source.values = {}  # recovered; clear_after 3 readings
+    sampler.run_once(include_slow=True)
+    for _ in range(5):
+        sampler.run_once(include_slow=False)
+    assert levels()["sidecar"] == "critical"

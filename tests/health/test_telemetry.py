@@ -12,13 +12,14 @@ from health_reporter.config import TelemetryConfig
 from health_reporter.history import History
 from health_reporter.sampler import Sampler
 from health_reporter.snapshot import summary
-from health_reporter.telemetry import QUEUE_LIMIT, Telemetry, bucket_key, compact
+from health_reporter.telemetry import QUEUE_LIMIT, Telemetry, compact, moved
 
 from tests.health.helpers import ScriptedSource, free_port, snapshot, wait_until
 from tests.log_agent.forward_receiver import ForwardReceiver
 
 
 def make_sampler(port: int, source: ScriptedSource, **telemetry: object) -> tuple[Sampler, Telemetry]:
+    telemetry = {"metrics_min_interval_seconds": 0, **telemetry}  # these tests send records back to back
     config = TelemetryConfig(fluent_port=port, tag_prefix="device.health", timeout_seconds=1.0, **telemetry)
     sender = Telemetry(config)
     sampler = Sampler(source, CheckRunner(build_checks({})), History(60, 1), 1, 1, telemetry=sender)
@@ -36,17 +37,48 @@ def tags(receiver: ForwardReceiver) -> list[str]:
     return [event.tag for event in receiver.events]
 
 
-def test_buckets_follow_the_supervisor() -> None:
-    def key(status: str = "ok", **values: object) -> tuple:
-        return bucket_key(compact(summary(snapshot(**values)), status))
+def record(status: str = "ok", **values: object) -> dict:
+    return compact(summary(snapshot(**values)), status)
 
-    assert key(cpu=0.21) == key(cpu=0.39)  # 21 % -> 39 %: the same 20 % bucket
-    assert key(cpu=0.39) != key(cpu=0.41)
-    assert key(temp=57) == key(temp=59) != key(temp=60)
-    assert key("warning") != key("ok")
-    bytes_only = {"log_backlog": None}
-    assert key(log_backlog_bytes=100, **bytes_only) == key(log_backlog_bytes=900_000, **bytes_only)
-    assert key(log_backlog_bytes=100, **bytes_only) != key(log_backlog_bytes=2 << 20, **bytes_only)
+
+def test_a_field_must_move_a_whole_bucket_from_the_last_sent_value() -> None:
+    assert moved(None, record())  # nothing sent yet
+    assert not moved(record(cpu=0.21), record(cpu=0.39))  # 18 points: less than the 20 % bucket
+    assert moved(record(cpu=0.21), record(cpu=0.41))
+    assert not moved(record(temp=59.9), record(temp=60.1))  # across a boundary, but only 0.2 C
+    assert moved(record(temp=57), record(temp=62)) and moved(record(temp=62), record(temp=57))
+    assert moved(record("ok"), record("warning"))
+    assert moved(record(wifi_dbm=-60), record(wifi_dbm=None))  # the link went away
+    def backlog(size: int) -> dict:
+        return record(log_backlog=None, log_backlog_bytes=size)  # an agent reporting bytes only
+
+    assert not moved(backlog(100), backlog(900_000)) and moved(backlog(100), backlog(2 << 20))
+
+
+def test_jittering_values_send_few_metrics_records(receiver: ForwardReceiver) -> None:
+    """An hour at 10 s ticks of cpu and temperature jittering across bucket boundaries."""
+    now = [0.0]
+    config = TelemetryConfig(fluent_port=receiver.port, tag_prefix="device.health", heartbeat_minutes=60)
+    sender = Telemetry(config, clock=lambda: now[0])
+    sender.start()
+    try:
+        for tick in range(360):
+            now[0] = tick * 10.0
+            jitter = tick % 2
+            sender.on_sample(summary(snapshot(cpu=0.39 + 0.02 * jitter, temp=59.9 + 0.2 * jitter)), "ok", {})
+        for tick in range(360, 420):  # then a real swing every tick: the per-minute cap holds it
+            now[0] = tick * 10.0
+            sender.on_sample(summary(snapshot(cpu=0.1 + 0.8 * (tick % 2))), "ok", {})
+    finally:
+        sender.stop()  # sends what is queued first
+    wait_until(lambda: len(receiver.events) >= 12, 10, "10 metrics records and 2 heartbeats")
+    events = zip(receiver.events, receiver.records(), strict=True)
+    cpu_sent = [record["cpu_usage"] for event, record in events if event.tag.endswith(".metrics")]
+    assert cpu_sent[0] == 39 and cpu_sent[1] == 10  # nothing for the hour of jitter
+    # the 10-minute swing of 60 ticks: at most one record a minute (9: the minute that finds the value back
+    # where it was last sent sends nothing), not 60
+    assert len(cpu_sent) == 1 + 9 and len(receiver.events) == 12
+    assert receiver.violations == []
 
 
 @pytest.mark.parametrize(

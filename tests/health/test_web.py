@@ -125,3 +125,29 @@ def test_healthz_follows_the_sampler_thread() -> None:
     finally:
         sampler.stop()
     assert client.get("/healthz").status_code == 503
+
+
+def test_dashboard_and_status_word_what_is_unknown_down_or_pending() -> None:
+    """Not a Pi (no throttling), log-agent down with a long error, clock not synchronised yet."""
+    error = "GET http://127.0.0.1:24220/metrics: connection refused " + "x" * 200
+
+    def device(cadence: Cadence) -> list[Sample]:
+        samples = ScriptedSource(sidecars_up=(True, False), clock_synced=False)(cadence)
+        samples = [s for s in samples if not s.name.startswith(("device_throttled", "device_undervolted"))]
+        return [*samples, info("device_sidecar_error_info", sidecar="log-agent", error=error)]
+
+    sampler, client = make(device)  # type: ignore[arg-type]
+    sampler.run_once()
+    status = client.get("/status").get_json()
+    clock = next(check for check in status["checks"] if check["check"] == "clock")
+    pending = "clock not synchronised (warning after 6 samples, 1 so far)"
+    assert (clock["status"], clock["message"]) == ("ok", pending)
+    page = client.get("/").get_data(as_text=True)
+    assert "throttling not measured" in page and "not throttled" not in page
+    tile = page[page.index('data-sidecar="log-agent"') :]
+    tile = tile[: tile.index("</div></div>")]
+    shown = f'title="{error}">{error[:57]}...</div>'  # the whole error on hover, 60 characters shown
+    assert ">down<" in tile and shown in tile
+    power = page[page.index(">Power<") : page.index('id="clock"')]
+    assert "clock" not in power and "not measured on this device" in power
+    assert "not synchronised yet" in page[page.index('id="clock"') :]

@@ -217,3 +217,37 @@ def test_sighup_reload_mid_stream_loses_and_duplicates_nothing(tmp_path: Path,
         assert receiver.violations == []
         assert agent.process is not None and agent.process.poll() is None  # a bad reload keeps it running
         assert agent.terminate() == 0
+
+
+def test_stalled_http_clients_cannot_take_metrics_and_health_offline(tmp_path: Path,
+                                                                     agents: list[AgentProcess]) -> None:
+    agent = AgentProcess(tmp_path, {"LOG_AGENT_HTTP_CLIENT_TIMEOUT": "2"})
+    agents.append(agent)
+    agent.start()
+    host_port = agent.http_url().removeprefix("http://")
+    host, port = host_port.rsplit(":", 1)
+    stalled = [socket.create_connection((host, int(port)), timeout=5) for _ in range(3)]  # threads + 1
+    try:
+        for conn in stalled:
+            conn.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")  # and then nothing
+        started = time.monotonic()
+        assert requests.get(f"{agent.http_url()}/health", timeout=10).status_code == 200
+        assert time.monotonic() - started < 6  # the 2 s timeout freed the threads
+    finally:
+        for conn in stalled:
+            conn.close()
+
+
+def test_metrics_hide_outputs_that_are_no_longer_configured(tmp_path: Path) -> None:
+    from log_agent.web import _ConfiguredOutputs
+    from prometheus_client import CollectorRegistry, Gauge, generate_latest
+
+    registry = CollectorRegistry()
+    up = Gauge("log_agent_output_up", "up", ["output"], registry=registry)
+    up.labels("kept").set(1)
+    up.labels("removed").set(0)
+    Gauge("log_agent_spool_bytes", "bytes", registry=registry).set(5)
+    text = generate_latest(_ConfiguredOutputs(registry, {"outputs": {"kept": {}}})).decode()
+    assert 'output="kept"' in text and 'output="removed"' not in text and "log_agent_spool_bytes 5" in text
+    unknown = generate_latest(_ConfiguredOutputs(registry, {"status": "down"})).decode()
+    assert 'output="removed"' in unknown  # before the agent reports, nothing is hidden

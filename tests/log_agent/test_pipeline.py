@@ -170,6 +170,9 @@ def test_retry_then_delivered_commits_once(pipeline: Pipeline, spool: Spool, met
     assert value(metrics, "log_agent_records_retried_total", output="scripted") == 10
     assert value(metrics, "log_agent_output_errors_total", output="scripted") == 2
     assert wait_for(lambda: spool.stats().backlog_bytes["scripted"] == 0)
+    health = pipeline.housekeep_once()["outputs"]["scripted"]
+    assert health["state"] == "ok" and health["last_error"] == ""  # recovered: no stale error
+    assert health["last_error_time"] is not None  # but when the last one was stays visible
 
 
 def test_rejections_go_to_the_dead_letter_file(pipeline: Pipeline, metrics: Metrics, tmp_path: Path) -> None:
@@ -354,13 +357,91 @@ def test_a_failing_dead_letter_file_keeps_the_batch_and_the_worker(spool: Spool,
         running.stop(flush_timeout=1)
 
 
-def test_reload_that_removes_an_output_releases_what_it_held(pipeline: Pipeline, spool: Spool) -> None:
+def test_reload_that_removes_an_output_releases_what_it_held(pipeline: Pipeline, spool: Spool,
+                                                            metrics: Metrics) -> None:
     kept = ScriptedOutput("kept")
     removed = ScriptedOutput("removed", [SendResult(Outcome.RETRY, "down")] * 999)
     pipeline.start(PipelineParts([], [Route(kept), Route(removed)], RetryConfig.from_dict(FAST_RETRY)))
     pipeline.sink_for("test")(make_records(50), True)
     assert wait_for(lambda: spool.stats().backlog_bytes["kept"] == 0)
     assert spool.stats().backlog_bytes["removed"] > 0
+    up_labels = {"output": "removed"}
+    assert wait_for(lambda: metrics.registry.get_sample_value("log_agent_output_up", up_labels) == 0)
     pipeline.reload(PipelineParts([], [Route(ScriptedOutput("kept"))], RetryConfig.from_dict(FAST_RETRY)))
     assert set(spool.stats().backlog_bytes) == {"kept"}
     assert removed.closed
+    # its series are gone, not frozen at their last values (output_up 0 forever)
+    exported = {sample.labels.get("output")
+                for metric in metrics.registry.collect() for sample in metric.samples}
+    assert "removed" not in exported and "kept" in exported
+
+
+class SaturatedInput:
+    """Stands for a connection-oriented input (the health policy only reads its stats)."""
+
+    name = "forward"
+
+    def __init__(self) -> None:
+        self.connections_active = 64
+        self.errors: dict[str, int] = {}
+        self.stats = self
+
+    def start(self, sink: object) -> None:
+        """Nothing to bind."""
+
+    def stop(self) -> None:
+        """Nothing to close."""
+
+
+def test_refused_clients_make_health_degraded_and_are_exported(pipeline: Pipeline, metrics: Metrics) -> None:
+    saturated = SaturatedInput()
+    pipeline.start(PipelineParts([saturated], [], RetryConfig.from_dict(FAST_RETRY)))
+    assert pipeline.housekeep_once()["status"] == "ok"
+    saturated.errors = {"too_many_connections": 3, "evicted_idle": 5}
+    health = pipeline.housekeep_once()
+    assert health["status"] == "degraded"
+    assert health["inputs"]["forward"]["refusing_clients"] is True
+    assert value(metrics, "log_agent_input_connections", input="forward") == 64
+    assert value(metrics, "log_agent_input_connection_errors_total",
+                 input="forward", reason="too_many_connections") == 3
+    assert value(metrics, "log_agent_input_connection_errors_total",
+                 input="forward", reason="evicted_idle") == 5
+    assert pipeline.housekeep_once()["status"] == "ok"  # no refusal since the last round: recovered
+
+
+def test_a_burst_from_many_connections_at_the_cap_still_lets_the_output_deliver(metrics: Metrics,
+                                                                                tmp_path: Path) -> None:
+    """fluent-logger clients flooding a 1 MiB spool: threads stay bounded, the output keeps a fair share,
+    and every record is accounted for (in == out + dropped + backlog)."""
+    config = SpoolConfig.from_dict({"dir": str(tmp_path / "spool"), "max_bytes": "1MiB"})
+    with Spool(config) as small_spool:
+        running = Pipeline(small_spool, metrics, lambda records: records,
+                           DeadLetterFile(tmp_path / "dead-letter.jsonl", MiB))
+        forward = ForwardInput(ForwardInputConfig.from_dict(
+            {"listen": "127.0.0.1:0", "heartbeat": False, "max_connections": 8}))
+        output = ScriptedOutput("fast")
+        running.start(PipelineParts([forward], [Route(output)], RetryConfig.from_dict(FAST_RETRY)))
+        host, port = forward.address
+        threads_before = threading.active_count()
+        peak_threads = 0
+        until = time.monotonic() + 2.0
+
+        def flood(n: int) -> None:
+            client = sender.FluentSender("app", host=host, port=port, timeout=2)
+            while time.monotonic() < until:
+                client.emit("burst", {"client": n, "msg": "x" * 400})
+            client.close()
+
+        clients = [threading.Thread(target=flood, args=(n,)) for n in range(24)]
+        for thread in clients:
+            thread.start()
+        while any(thread.is_alive() for thread in clients):
+            peak_threads = max(peak_threads, threading.active_count() - threads_before - len(clients))
+            time.sleep(0.05)
+        running.stop(flush_timeout=5)
+        records_in = value(metrics, "log_agent_records_in_total", input="forward")
+        delivered = sum(len(batch) for batch in output.batches)
+        stats = small_spool.stats()
+    assert peak_threads <= 2 * 8 + 2  # connection threads are bounded by max_connections (evicting)
+    assert records_in > 0 and delivered >= 0.1 * records_in, (delivered, records_in)
+    assert records_in == delivered + stats.dropped.get("fast", 0) + stats.backlog_records["fast"]

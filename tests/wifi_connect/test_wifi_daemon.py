@@ -88,7 +88,8 @@ def daemon(nm_sim: SimulatedNetworkManager, netns_pair: NetnsPair, tmp_path: Pat
     )  # left by a killed run
     assert stale.returncode == 0, stale.stderr
     log_path, hook_path = tmp_path / "daemon.log", tmp_path / "hook.log"
-    write_state = f"open('{hook_path}', 'a').write(os.environ['WIFI_CONNECT_STATE'] + chr(10))"
+    line = "os.environ['WIFI_CONNECT_STATE'] + '|' + os.environ['WIFI_CONNECT_SSID'] + chr(10)"
+    write_state = f"open('{hook_path}', 'a').write({line})"
     hook = f'{sys.executable} -c "import os; {write_state}"'
     env = {
         **nm_sim.env,
@@ -184,7 +185,36 @@ def test_onboarding_end_to_end_on_the_simulated_device(
         "portal",
         "stopping",
     ]
-    assert daemon.hook_path.read_text().split() == states
+    hook_calls = [line.split("|", 1) for line in daemon.hook_path.read_text().splitlines()]
+    assert [state for state, _ssid in hook_calls] == states
+    assert {ssid for state, ssid in hook_calls if state == "connecting"} == {HOME}  # named while it runs
+
+
+def test_setup_mode_probes_and_forget_on_the_simulated_device(daemon: RunningDaemon):
+    """connected -> POST /setup-mode: the probes redirect (not "online"); connected again -> POST /forget:
+    deleting the active profile drops the link, and the portal is back after the tolerance (1 s)."""
+    control = f"http://127.0.0.1:{CONTROL_PORT}"
+    probe = ("-H", "Host: connectivitycheck.gstatic.com")
+    daemon.wait_for(lambda s: s["state"] == "portal")
+    daemon.pair.dhcp_lease()
+    assert daemon.connect(HOME, HOME_PASSWORD)[0] == 202
+    status = daemon.wait_for(lambda s: s["state"] == "connected")
+    assert (status["ssid"], status["online"]) == (HOME, True)
+    assert daemon.curl(daemon.pair.device, f"{control}/setup-mode", "-X", "POST")[0] == 202
+    status = daemon.wait_for(lambda s: s["state"] == "portal")
+    assert status["online"] is False
+    daemon.pair.dhcp_lease()
+    assert daemon.curl(daemon.pair.phone, f"http://{GATEWAY}/generate_204", *probe)[0] == 302
+
+    assert daemon.connect(HOME, HOME_PASSWORD)[0] == 202
+    daemon.wait_for(lambda s: s["state"] == "connected")
+    code, forgotten = daemon.curl(daemon.pair.device, f"{control}/forget", "-X", "POST")
+    assert code == 200 and forgotten == {"forgotten": [HOME]}
+    status = daemon.wait_for(lambda s: s["state"] != "connected" or s["ssid"] is None, timeout=10)
+    assert status["ssid"] is None  # /status does not keep the forgotten network
+    status = daemon.wait_for(lambda s: s["state"] == "portal", timeout=15)
+    code, networks = daemon.curl(daemon.pair.device, f"{control}/networks")
+    assert code == 200 and not [n for n in networks if n["saved"]]
 
 
 def test_a_stale_portal_profile_is_replaced_and_sigterm_removes_everything(
@@ -232,6 +262,8 @@ def test_children_die_with_a_sigkilled_daemon(nm_sim: SimulatedNetworkManager, d
     children = psutil.Process(daemon.process.pid).children(recursive=True)
     names = [" ".join(child.cmdline()) for child in children]
     assert any("dnsmasq" in name for name in names) and sum("gunicorn" in name for name in names) >= 2
+    run_dir = daemon.log_path.parent / "dnsmasq"  # next to the RPC socket, not a new /tmp dir per run
+    assert any(f"--dhcp-leasefile={run_dir / 'dnsmasq.leases'}" in name for name in names)
     daemon.process.kill()
     daemon.process.wait(timeout=10)
     _, alive = psutil.wait_procs(children, timeout=10)

@@ -17,6 +17,7 @@ from .errors import ConfigError
 from .sampler import sampler_from_config
 
 APP = "health_reporter.web:create_app()"
+GUNICORN_CONFIG = "python:health_reporter.gunicorn_config"  # drops stalled clients, see that module
 
 
 def gunicorn_argv(config: Config) -> list[str]:
@@ -28,6 +29,7 @@ def gunicorn_argv(config: Config) -> list[str]:
         "--bind", f"{host}:{config.listen_port}",
         "--worker-tmp-dir", "/dev/shm",  # gunicorn's heartbeat file: keep it off the SD card
         "--graceful-timeout", "5",
+        "--config", GUNICORN_CONFIG,
         "--log-level", "warning",
         APP,
     ]  # fmt: skip

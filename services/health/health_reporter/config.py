@@ -41,6 +41,7 @@ class TelemetryConfig:
     fluent_port: int = 24224
     tag_prefix: str = "health"
     heartbeat_minutes: float = 5.0
+    metrics_min_interval_seconds: float = 60.0  # at most one metrics record per this; 0: no cap
     buffer_bytes: int = 256 * 1024  # fluent-logger keeps unsent records in RAM up to this, then drops them
     timeout_seconds: float = 2.0
 
@@ -53,6 +54,9 @@ class Config:
     paths: Paths = field(default_factory=Paths)
     fast_interval_seconds: float = 10.0
     slow_interval_seconds: float = 60.0
+    # Kernel receive/send timeout on HTTP connections: a client that stalls mid-request is dropped after
+    # this instead of holding one of gunicorn's few threads forever (see gunicorn_config.py).
+    client_timeout_seconds: float = 10.0
     history_minutes: float = 60.0
     collectors_enabled: tuple[str, ...] = ()  # empty: every registered collector
     collectors_disabled: tuple[str, ...] = ()
@@ -101,6 +105,7 @@ class Config:
             paths=Paths.from_env(reader.env),
             fast_interval_seconds=fast,
             slow_interval_seconds=slow,
+            client_timeout_seconds=reader.get("HEALTH_CLIENT_TIMEOUT", _seconds, cls.client_timeout_seconds),
             history_minutes=reader.get("HEALTH_HISTORY_MINUTES", _minutes, cls.history_minutes),
             collectors_enabled=reader.get("HEALTH_COLLECTORS", _name_list, ()),
             collectors_disabled=reader.get("HEALTH_COLLECTORS_DISABLED", _name_list, ()),
@@ -123,6 +128,9 @@ def _telemetry_from(reader: _EnvReader) -> TelemetryConfig:
         fluent_port=reader.get("HEALTH_FLUENT_PORT", _destination_port, default.fluent_port),
         tag_prefix=reader.get("HEALTH_TAG_PREFIX", _tag, default.tag_prefix),
         heartbeat_minutes=reader.get("HEALTH_HEARTBEAT_MINUTES", _minutes, default.heartbeat_minutes),
+        metrics_min_interval_seconds=reader.get(
+            "HEALTH_TELEMETRY_MIN_INTERVAL", _seconds_or_zero, default.metrics_min_interval_seconds
+        ),
         buffer_bytes=reader.get("HEALTH_TELEMETRY_BUFFER_BYTES", _positive_int, default.buffer_bytes),
     )
 
@@ -196,6 +204,10 @@ def _bounded_float(raw: str, maximum: float, unit: str) -> float:
 
 def _seconds(raw: str) -> float:
     return _bounded_float(raw, MAX_SECONDS, "seconds")
+
+
+def _seconds_or_zero(raw: str) -> float:
+    return 0.0 if float(raw) == 0 else _seconds(raw)
 
 
 def _minutes(raw: str) -> float:

@@ -128,7 +128,7 @@ class Sampler:
         if include_slow:
             self._slow_samples = self._collect(Cadence.SLOW)
         base = Snapshot(time.time(), tuple(fast + self._slow_samples))
-        transitions = self._checks.run(base)
+        transitions = self._checks.run(base, slow_fresh=include_slow)
         device = summary(base)
         overall = self._checks.overall.name.lower()
         if self._telemetry is not None:

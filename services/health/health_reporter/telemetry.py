@@ -1,8 +1,12 @@
 """Telemetry to the log agent's forward input through the stock fluent-logger sender.
 
 What is sent (tags ``<prefix>.metrics``, ``<prefix>.heartbeat``, ``<prefix>.event``):
-- a compact metrics record only when a value moves into another bucket (the balena supervisor's
-  de-noising: cpu 20 %, temperature 5 C, memory 10 MB ...), so a steady device sends almost nothing;
+- a compact metrics record only when a value has moved at least one bucket width (cpu 20 %, temperature
+  5 C, memory 10 MB ..., the balena supervisor's sizes) away from the value LAST SENT, and at most one
+  per ``metrics_min_interval_seconds``. Comparing with the last sent value rather than with fixed bucket
+  boundaries (the supervisor's floor(value / bucket)) is hysteresis: a value jittering across a boundary
+  (59.9 / 60.1 C) sends nothing; the cap bounds a value that really swings. A change held back by the
+  cap is sent on the first tick after it, so nothing significant is lost, only delayed;
 - a heartbeat every N minutes with the same fields and every check's status;
 - every check transition and autoheal action as an event.
 
@@ -63,13 +67,19 @@ def compact(summary: Mapping[str, Any], status: str) -> dict[str, Any]:
     }
 
 
-def bucket_key(record: Mapping[str, Any]) -> tuple[Any, ...]:
-    """Equal keys mean "no significant change": floor(value / bucket) per field, like the supervisor."""
-    key = []
-    for field, width in BUCKETS.items():
-        value = record.get(field)
-        key.append(value // width if width is not None and isinstance(value, int | float) else value)
-    return tuple(key)
+def moved(last_sent: Mapping[str, Any] | None, record: Mapping[str, Any]) -> bool:
+    """Whether ``record`` differs significantly from the last record sent: a bucketed field moved at least
+    one bucket width, or any other field (status, a value appearing or vanishing) changed at all."""
+    if last_sent is None:
+        return True
+    return any(_field_moved(last_sent.get(f), record.get(f), width) for f, width in BUCKETS.items())
+
+
+def _field_moved(before: Any, after: Any, width: float | None) -> bool:
+    numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in (before, after))
+    if width is None or not numbers:
+        return before != after
+    return abs(after - before) >= width
 
 
 class Telemetry:
@@ -91,7 +101,8 @@ class Telemetry:
         )
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=QUEUE_LIMIT)
         self._thread = threading.Thread(target=self._drain, name="telemetry", daemon=True)
-        self._last_bucket: tuple[Any, ...] | None = None
+        self._last_sent: dict[str, Any] | None = None  # the last metrics record queued
+        self._next_metrics = 0.0  # clock() before which no metrics record goes out
         self._next_heartbeat = 0.0
         self.sent = 0
         self.failed_sends = 0
@@ -114,11 +125,11 @@ class Telemetry:
 
     def on_sample(self, summary: Mapping[str, Any], status: str, checks: Mapping[str, str]) -> None:
         record = compact(summary, status)
-        key = bucket_key(record)
-        if key != self._last_bucket:
-            self._last_bucket = key
-            self._enqueue("metrics", record)
         now = self._clock()
+        if now >= self._next_metrics and moved(self._last_sent, record):
+            self._last_sent = record
+            self._next_metrics = now + self._config.metrics_min_interval_seconds
+            self._enqueue("metrics", record)
         if now >= self._next_heartbeat:
             self._next_heartbeat = now + self._config.heartbeat_minutes * 60
             heartbeat = {**record, "uptime_seconds": summary.get("uptime_seconds"), "checks": dict(checks)}

@@ -8,6 +8,8 @@ the metrics live in the private registry below.
 
 from __future__ import annotations
 
+import contextlib
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from .spool import SpoolStats
@@ -46,6 +48,15 @@ class Metrics:
         self.send_latency = Histogram(
             "log_agent_send_seconds", "Time of one send attempt, per output (ack included).",
             ["output"], buckets=LATENCY_BUCKETS, registry=self.registry)
+        self.input_connections = Gauge(
+            "log_agent_input_connections", "Open client connections, per input.", ["input"],
+            registry=self.registry, multiprocess_mode="mostrecent")
+        self.input_connection_errors = Counter(
+            "log_agent_input_connection_errors",
+            "Connections an input closed or refused, by reason (too_many_connections and no_thread "
+            "are refused clients; evicted_idle made room for a new one).",
+            ["input", "reason"], registry=self.registry)
+        self._seen_input_errors: dict[tuple[str, str], int] = {}
         self._seen_dropped: dict[str, int] = {}
         self._seen_corrupt: dict[str, int] = {}
 
@@ -59,6 +70,26 @@ class Metrics:
     def declare_input(self, input_name: str) -> None:
         for metric in (self.records_in, self.input_errors):
             metric.labels(input_name)
+
+    def observe_input(self, input_name: str, connections: int, errors: dict[str, int]) -> None:
+        """Copy an input's own connection counters into the metrics."""
+        self.input_connections.labels(input_name).set(connections)
+        for reason, total in errors.items():
+            seen = self._seen_input_errors.get((input_name, reason), 0)
+            if total > seen:
+                self.input_connection_errors.labels(input_name, reason).inc(total - seen)
+                self._seen_input_errors[input_name, reason] = total
+
+    def forget_output(self, output: str) -> None:
+        """An output removed by a reload: drop its series, so none stays frozen at its last value."""
+        for metric in (self.records_out, self.records_retried, self.records_dropped,
+                       self.records_dead_lettered, self.records_corrupt, self.output_errors,
+                       self.backlog_bytes, self.backlog_records, self.oldest_unsent_age,
+                       self.output_up, self.send_latency):
+            with contextlib.suppress(KeyError):
+                metric.remove(output)
+        self._seen_dropped.pop(output, None)
+        self._seen_corrupt.pop(output, None)
 
     def _counter(self, name: str, documentation: str, label: str) -> Counter:
         return Counter(f"log_agent_{name}", documentation, [label], registry=self.registry)

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from .confparse import PARSE, SectionConfig, parse_duration, parse_size
 from .errors import ConfigError, LogAgentError, OutputError, SpoolError
-from .inputs.base import Input, RecordSink
+from .inputs.base import REFUSALS, ConnectionStats, Input, RecordSink
 from .models import Outcome, Record, SendResult
 from .outputs.base import Output
 from .outputs.encoding import envelope, to_json
@@ -126,10 +126,15 @@ class Route:
 @dataclass
 class OutputHealth:
     state: str = "idle"  # idle | ok | retrying | stopped
-    last_error: str = ""
+    last_error: str = ""  # cleared by the next delivery; last_error_time stays to tell when it was
+    last_error_time: float | None = None
     last_delivery: float | None = None
     failures: int = 0
     oldest_unsent_ns: int | None = None
+
+    def note_error(self, reason: str) -> None:
+        self.last_error = reason
+        self.last_error_time = time.time()
 
 
 class OutputWorker:
@@ -175,7 +180,7 @@ class OutputWorker:
                 except (OSError, LogAgentError) as err:
                     # The spool or the dead-letter file failed (disk full?): nothing was committed,
                     # so the same batch comes back on the next try.
-                    self.health.last_error = redact(str(err), self.secrets)
+                    self.health.note_error(redact(str(err), self.secrets))
                     log.error("output %s: %s; trying again", self.name, self.health.last_error)
                     self.health.state = "retrying"
                     self._abort.wait(1.0)
@@ -242,13 +247,15 @@ class OutputWorker:
         self.health.state = "ok"
         self.health.failures = 0
         self.health.last_delivery = time.time()
+        if not rejected:
+            self.health.last_error = ""  # recovered: /health must not show a stale error as current
 
     def _reject(self, records: list[Record], reason: str) -> None:
         reason = redact(reason, self.secrets)
         self.dead_letter.write(self.name, reason, records)
         log.warning("output %s: %d records to the dead-letter file: %s", self.name, len(records), reason)
         self.metrics.records_dead_lettered.labels(self.name).inc(len(records))
-        self.health.last_error = reason
+        self.health.note_error(reason)
 
     def _failed(self, records: list[Record], reason: str) -> None:
         reason = redact(reason, self.secrets)
@@ -259,7 +266,7 @@ class OutputWorker:
         self.metrics.output_up.labels(self.name).set(0)
         self.health.state = "retrying"
         self.health.failures += 1
-        self.health.last_error = reason
+        self.health.note_error(reason)
 
 
 @dataclass
@@ -285,6 +292,7 @@ class Pipeline:
         self._workers: list[OutputWorker] = []
         self._stop_housekeeping = threading.Event()
         self._housekeeper: threading.Thread | None = None
+        self._seen_refusals: dict[str, int] = {}  # per input, at the last housekeeping round
 
     # -- inputs ----------------------------------------------------------------------------------
 
@@ -342,6 +350,7 @@ class Pipeline:
             self._stop_workers(abort=True, timeout=60)
             for name in {r.name for r in old.routes} - {r.name for r in parts.routes}:
                 self.spool.unregister(name)
+                self.metrics.forget_output(name)
         try:
             self.start(parts)
         finally:
@@ -413,14 +422,15 @@ class Pipeline:
                                     "backlog_bytes": stats.backlog_bytes.get(worker.name, 0),
                                     "backlog_records": stats.backlog_records.get(worker.name, 0),
                                     "dropped": stats.dropped.get(worker.name, 0)}
+        inputs = self._inputs_health()
         document = {
-            "status": self._status(outputs, stopping),
+            "status": self._status(outputs, inputs, stopping),
             "pid": os.getpid(),
             "updated": time.time(),
             "started": self.started,
             "spool": {"bytes": stats.total_bytes, "segments": stats.segments,
                       "mode": self.spool.config.mode, "max_bytes": self.spool.config.max_bytes},
-            "inputs": self._inputs_health(),
+            "inputs": inputs,
             "outputs": outputs,
         }
         if self.health_path is not None:
@@ -428,15 +438,32 @@ class Pipeline:
         return document
 
     def _inputs_health(self) -> dict[str, Any]:
+        """Per input: where it listens ("address": operators, tests using port 0) and, for inputs that
+        keep connection stats, open connections, errors by reason and whether it refuses clients now."""
         inputs = self._parts.inputs if self._parts else []
-        # "address" tells operators (and tests using port 0) where an input really listens.
-        return {item.name: {"address": getattr(item, "address", None)} for item in inputs}
+        report: dict[str, Any] = {}
+        for item in inputs:
+            report[item.name] = {"address": getattr(item, "address", None)}
+            stats = getattr(item, "stats", None)
+            if isinstance(stats, ConnectionStats):
+                report[item.name].update(self._connection_health(item.name, stats))
+        return report
+
+    def _connection_health(self, name: str, stats: ConnectionStats) -> dict[str, Any]:
+        errors = dict(stats.errors)
+        self.metrics.observe_input(name, stats.connections_active, errors)
+        refusals = sum(errors.get(reason, 0) for reason in REFUSALS)
+        refusing = refusals > self._seen_refusals.get(name, 0)  # some clients turned away since last round
+        self._seen_refusals[name] = refusals
+        return {"connections": stats.connections_active, "errors": errors, "refusing_clients": refusing}
 
     @staticmethod
-    def _status(outputs: dict[str, dict[str, Any]], stopping: bool) -> str:
+    def _status(outputs: dict[str, dict[str, Any]], inputs: dict[str, Any], stopping: bool) -> str:
         if stopping:
             return "stopping"
-        return "degraded" if any(o["state"] in ("retrying", "stopped") for o in outputs.values()) else "ok"
+        failing = any(o["state"] in ("retrying", "stopped") for o in outputs.values())
+        refusing = any(i.get("refusing_clients") for i in inputs.values())
+        return "degraded" if failing or refusing else "ok"
 
 
 def write_json_atomically(path: Path, document: dict[str, Any]) -> None:

@@ -18,20 +18,29 @@ import argparse
 import json
 import os
 import signal
+import socket
+import struct
+import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, jsonify
 from gunicorn.app.base import BaseApplication
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.metrics_core import Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 
 STALE_SECONDS = 10.0  # the agent rewrites health.json every second
 HEALTH_FILE = "health.json"
 METRICS_DIR = "metrics"
 ADDRESS_FILE = "http.json"
+# A client that sends half a request and then nothing would hold a gthread worker thread forever;
+# kernel timeouts on the listening socket (inherited by accepted ones) end such a read with EAGAIN.
+CLIENT_TIMEOUT_ENV = "LOG_AGENT_HTTP_CLIENT_TIMEOUT"
+DEFAULT_CLIENT_TIMEOUT = 10.0
 
 
 def create_app(run_dir: str) -> Flask:
@@ -42,7 +51,8 @@ def create_app(run_dir: str) -> Flask:
     def metrics() -> Response:
         registry = CollectorRegistry()
         MultiProcessCollector(registry, path=str(root / METRICS_DIR))
-        return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
+        current = _ConfiguredOutputs(registry, read_health(root / HEALTH_FILE))
+        return Response(generate_latest(current), mimetype=CONTENT_TYPE_LATEST)
 
     @app.get("/health")
     def health() -> tuple[Response, int]:
@@ -62,6 +72,34 @@ def read_health(path: Path) -> dict[str, Any]:
     if age > STALE_SECONDS:
         return {**document, "status": "down", "reason": f"no report from the agent for {age:.0f} s"}
     return document
+
+
+class _ConfiguredOutputs:
+    """The agent's metrics without the series of outputs a reload removed: the mmap files keep every
+    series ever written, so a removed output would otherwise stay frozen (output_up 0 forever)."""
+
+    def __init__(self, registry: CollectorRegistry, health: dict[str, Any]) -> None:
+        self.registry = registry
+        outputs = health.get("outputs")
+        self.outputs = set(outputs) if isinstance(outputs, dict) else None  # None: not reported yet
+
+    def collect(self) -> Iterator[Metric]:
+        for metric in self.registry.collect():
+            if self.outputs is not None:
+                metric.samples = [sample for sample in metric.samples
+                                  if sample.labels.get("output", "") in self.outputs
+                                  or "output" not in sample.labels]
+            yield metric
+
+
+def _client_timeout() -> bytes:
+    try:
+        seconds = float(os.environ.get(CLIENT_TIMEOUT_ENV, DEFAULT_CLIENT_TIMEOUT))
+    except ValueError:
+        print(f"{CLIENT_TIMEOUT_ENV}: not a number of seconds; using {DEFAULT_CLIENT_TIMEOUT:g}",
+              file=sys.stderr)
+        seconds = DEFAULT_CLIENT_TIMEOUT
+    return struct.pack("ll", int(seconds), int(seconds % 1 * 1_000_000))  # struct timeval
 
 
 class _Server(BaseApplication):  # type: ignore[misc]  # gunicorn ships no type hints
@@ -89,6 +127,10 @@ class _Server(BaseApplication):  # type: ignore[misc]  # gunicorn ships no type 
         return create_app(str(self.run_dir))
 
     def _when_ready(self, server: Any) -> None:
+        timeout = _client_timeout()
+        for listener in server.LISTENERS:
+            for option in (socket.SO_RCVTIMEO, socket.SO_SNDTIMEO):
+                listener.sock.setsockopt(socket.SOL_SOCKET, option, timeout)
         host, port = server.LISTENERS[0].sock.getsockname()[:2]
         (self.run_dir / ADDRESS_FILE).write_text(json.dumps({"host": host, "port": port}))
         _exit_with_parent(os.getppid())

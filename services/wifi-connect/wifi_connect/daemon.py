@@ -137,7 +137,8 @@ class Daemon:
                                          config.portal_listening_port, env)
         self.control_web = GunicornServer("control API", CONTROL_APP, *config.control_address, env)
         self.dhcp = Dnsmasq(interface=interface, gateway=str(config.portal_gateway),
-                            dhcp_range=config.dhcp_range_text, portal_url=config.portal_url)
+                            dhcp_range=config.dhcp_range_text, portal_url=config.portal_url,
+                            run_dir=config.rpc_socket.parent / "dnsmasq")
         self.hook = HookRunner(config.hook_command)
         probe = HttpProbe(config.connectivity_check_url) if config.connectivity_check_url else None
         self.controller = Controller(config, self.backend, self.dhcp, self.portal_web, self.hook,

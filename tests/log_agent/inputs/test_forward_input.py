@@ -19,7 +19,7 @@ from typing import Any
 import msgpack
 import pytest
 from log_agent.errors import ConfigError
-from log_agent.inputs.forward import ForwardInput, ForwardInputConfig
+from log_agent.inputs.forward import ForwardInput, ForwardInputConfig, ThrottledLog
 from log_agent.models import Outcome, Record
 from log_agent.outputs.forward import ForwardOutput, ForwardOutputConfig
 from log_agent.protocol.handshake import digest
@@ -324,13 +324,31 @@ def test_unix_path_that_is_a_regular_file_is_not_deleted(sink: RecordingSink, tm
     assert precious.read_text() == "keep me"
 
 
-def test_connection_limit(sink: RecordingSink) -> None:
-    with forward_input(sink, max_connections=1) as server, connect(server) as first:
-        first.sendall(packb(["app", T, {}, {"chunk": CHUNK}]))
-        assert read_reply(first) == {"ack": CHUNK}
-        with connect(server) as second:
-            assert read_reply(second) is None
-        assert server.stats.errors == {"too_many_connections": 1}
+def test_connection_limit_closes_the_longest_idle_connection_for_a_new_client(sink: RecordingSink) -> None:
+    with forward_input(sink, max_connections=2) as server, connect(server) as oldest, connect(server) as busy:
+        oldest.sendall(packb(["app", T, {"n": 1}, {"chunk": CHUNK}]))
+        assert read_reply(oldest) == {"ack": CHUNK}
+        time.sleep(0.05)
+        busy.sendall(packb(["app", T, {"n": 2}, {"chunk": CHUNK}]))
+        assert read_reply(busy) == {"ack": CHUNK}
+        with connect(server) as newcomer:
+            newcomer.sendall(packb(["app", T, {"n": 3}, {"chunk": CHUNK}]))
+            assert read_reply(newcomer) == {"ack": CHUNK}  # served, not refused
+        assert read_reply(oldest, timeout=5) is None  # the idle one was closed to make room
+        busy.sendall(packb(["app", T, {"n": 4}, {"chunk": CHUNK}]))
+        assert read_reply(busy) == {"ack": CHUNK}
+        assert server.stats.errors == {"evicted_idle": 1}
+
+
+def test_refusals_are_logged_once_per_interval_with_a_count(caplog: pytest.LogCaptureFixture) -> None:
+    throttled = ThrottledLog(logging.WARNING, interval=0.3)
+    with caplog.at_level(logging.WARNING, logger="log_agent.inputs.forward"):
+        for _ in range(50):
+            throttled("refusing %s", "x")
+        time.sleep(0.35)
+        throttled("refusing %s", "y")
+    assert [r.getMessage() for r in caplog.records] == [
+        "refusing x", "refusing y (and 49 more in the last 0.3 s)"]
 
 
 def test_config_rejects_unknown_and_bad_keys_and_hides_secrets() -> None:
@@ -422,3 +440,29 @@ def test_idle_connection_is_closed_after_idle_timeout(sink: RecordingSink) -> No
         conn.sendall(b"\xc0")  # a nil keep-alive, then 200 ms of silence
         assert read_reply(conn, timeout=5) is None
         assert server.stats.errors == {"timeout": 1}
+
+
+def test_a_frame_cut_off_at_eof_is_logged_and_counted(server: ForwardInput, sink: RecordingSink,
+                                                       caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger="log_agent.inputs.forward")
+    whole = packb(["app", T, {"n": 1}])
+    cut = packb(["app", T, {"n": 2, "msg": "x" * 50}])[:20]
+    with connect(server) as conn:
+        conn.sendall(whole + cut)
+        conn.shutdown(socket.SHUT_WR)  # EOF in the middle of the second frame
+        assert read_reply(conn) is None
+    assert [r.record["n"] for r in sink.wait_for(1)] == [1]
+    assert server.stats.errors == {"truncated": 1}
+    assert "closed mid-frame (20 bytes discarded)" in caplog.text
+
+
+def test_invalid_msgpack_names_a_reason_even_when_msgpack_gives_none(
+    server: ForwardInput, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="log_agent.inputs.forward")
+    with connect(server) as conn:
+        conn.sendall(packb(["app", T, {"n": 1}]) + b"\xc1")  # 0xc1: never used in msgpack
+        assert read_reply(conn) is None
+    assert server.stats.errors == {"protocol": 1}
+    assert "invalid msgpack at stream byte" in caplog.text
+    assert not caplog.text.rstrip().endswith("invalid msgpack:")

@@ -173,3 +173,12 @@ def test_https_with_a_private_ca_or_without_verification(tmp_path: Path) -> None
         assert untrusted.outcome is Outcome.RETRY and "CERTIFICATE_VERIFY_FAILED" in untrusted.reason
         assert http_output(receiver, tls_verify=False).send(make_records(1)).outcome is Outcome.DELIVERED
     assert len(receiver.requests) == 2
+
+
+def test_a_retried_send_logs_at_debug_only(receiver: HttpReceiver, caplog: pytest.LogCaptureFixture) -> None:
+    output = http_output(receiver)
+    receiver.script(Reply(503), Reply(503))
+    with caplog.at_level(logging.DEBUG, logger="log_agent.outputs"):
+        for _ in range(2):
+            assert output.send(make_records(1)).outcome is Outcome.RETRY
+    assert [r.levelno for r in caplog.records if "503" in r.getMessage()] == [logging.DEBUG] * 2

@@ -403,3 +403,35 @@ def test_any_flipped_byte_loses_at_most_its_own_record(position: int, mask: int)
     damaged = next(index for index, end in enumerate(FRAME_ENDS) if position < end)
     survivors = reopened_after(flip)
     assert set(range(40)) - {damaged} <= set(survivors) <= set(range(40))
+
+
+def test_counters_add_up_with_many_concurrent_writers_at_the_cap(tmp_path: Path) -> None:
+    """in == out + dropped + backlog, exactly, while the cap drops segments under a reader's feet."""
+    with open_spool(tmp_path, max_bytes="1MiB", segment_bytes="64KiB", fsync="interval:50") as spool:
+        spool.register("out")
+        delivered = 0
+        writers_done = threading.Event()
+
+        def reader() -> None:
+            nonlocal delivered
+            while not writers_done.is_set() or spool.stats().backlog_records["out"]:
+                batch = spool.read("out", max_records=200, timeout=0.05)
+                delivered += len(batch.records)
+                spool.commit(batch)
+
+        def writer(n: int) -> None:
+            for k in range(60):
+                spool.append(records(n * 10_000 + k * 20, 20, size=300), durable=False)
+
+        reading = threading.Thread(target=reader)
+        reading.start()
+        writers = [threading.Thread(target=writer, args=(n,)) for n in range(12)]
+        for thread in writers:
+            thread.start()
+        for thread in writers:
+            thread.join(timeout=60)
+        writers_done.set()
+        reading.join(timeout=30)
+        stats = spool.stats()
+        assert stats.dropped.get("out", 0) > 0  # the cap really was hit
+        assert stats.appended_records == delivered + stats.dropped["out"] + stats.backlog_records["out"]

@@ -40,6 +40,17 @@ def test_wrong_then_right_password_through_nmcli_secret_agent(nm_sim, tmp_path) 
     assert shown.stdout.strip() == "right password", "NM-style: the agent's secret is saved in the profile"
 
 
+def test_deleting_the_active_profile_takes_the_connection_down(nm_sim) -> None:
+    nm_sim.add_network("Open", "open")
+    add_profile(nm_sim, "Open")
+    assert up(nm_sim, "Open").returncode == 0
+    assert nm_sim.nmcli("-t", "networking", "connectivity").stdout.strip() == "full"
+    assert nm_sim.nmcli("connection", "delete", "id", "Open").returncode == 0
+    assert nm_sim.nmcli("-t", "networking", "connectivity").stdout.strip() == "none"
+    device = nm_sim.nmcli("-t", "-f", "DEVICE,STATE", "device", "status").stdout
+    assert "wlan0:disconnected" in device
+
+
 def test_add_network_keeps_the_password_out_of_argv(nm_sim, monkeypatch) -> None:
     """Other tests watch every command line for secrets: the simulator's own calls must pass too."""
     argvs: list[list[str]] = []

@@ -102,3 +102,21 @@ def test_stop_ends_the_process_and_start_again_works(netns_pair, dnsmasq) -> Non
     dnsmasq.start()
     assert dnsmasq.alive()
     assert netns_pair.dhcp_lease()["router"].strip() == GATEWAY
+
+
+@pytest.mark.rig
+def test_a_killed_runs_leftovers_are_cleared_at_start(netns_pair, tmp_path) -> None:
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "dnsmasq.leases").write_text("0 02:00:00:00:00:99 192.168.42.99 stale *\n")
+    (run_dir / "dnsmasq.pid").write_text("999999\n")
+    (run_dir / "dnsmasq.log").write_text("started, version stale\n")  # must not pass for "ready"
+    server = Dnsmasq(interface=netns_pair.interface, gateway=GATEWAY, dhcp_range=RANGE, run_dir=run_dir,
+                     command_prefix=["ip", "netns", "exec", netns_pair.device])
+    try:
+        server.start()
+        assert netns_pair.dhcp_lease()["router"].strip() == GATEWAY
+        assert "stale" not in (run_dir / "dnsmasq.leases").read_text()
+    finally:
+        server.stop()
+    assert run_dir.is_dir()  # a fixed run dir is kept (and cleared again by the next start)

@@ -374,3 +374,39 @@ def test_status_has_the_documented_shape(rig):
         "started_at",
         "finished_at",
     }
+
+
+# -- review fixes: stale status data ---------------------------------------------------------------------
+
+
+def test_raising_the_portal_clears_online_so_the_probes_redirect(rig):
+    rig.backend.connectivity_value = Connectivity.FULL
+    rig.start()
+    assert rig.controller.status()["online"] is True
+    rig.controller.enter_setup_mode()
+    rig.advance(0)
+    assert rig.state is State.PORTAL and rig.controller.status()["online"] is False
+
+
+def test_the_connecting_state_change_names_the_ssid(rig):
+    rig.to_portal()
+    connect(rig)
+    connecting = next(change for change in rig.hook.changes if change["state"] == "connecting")
+    assert connecting["ssid"] == HOME
+
+
+def test_networks_reread_saved_profiles_after_a_join(rig):
+    rig.to_portal()
+    assert not any(n["saved"] for n in rig.controller.networks())
+    rig.backend.saved.add(HOME)  # e.g. a join, or a profile the application added
+    assert [n["ssid"] for n in rig.controller.networks() if n["saved"]] == [HOME]
+
+
+def test_a_connected_tick_refreshes_the_ssid(rig):
+    rig.backend.saved = {HOME}
+    rig.backend.connectivity_value = Connectivity.FULL
+    rig.start()
+    assert rig.controller.status()["ssid"] == HOME
+    rig.backend.saved = {"Cafe"}  # NM moved to another saved network (or the old profile was forgotten)
+    rig.advance(rig.config.check_interval)
+    assert rig.controller.status()["ssid"] == "Cafe"

@@ -87,9 +87,20 @@ def test_daemon_unreachable_is_503(client, fake_service):
     assert "unavailable" in response.get_json()["error"]
 
 
-def test_every_request_tells_the_daemon_someone_is_there(client, fake_service):
+def test_a_persons_request_tells_the_daemon_someone_is_there(client, fake_service):
     client.get("/networks")
     assert fake_service.touches == 1
+
+
+@pytest.mark.parametrize(
+    ("host", "path"),
+    [("connectivitycheck.gstatic.com", "/generate_204"), ("captive.apple.com", "/hotspot-detect.html"),
+     ("localhost", "/generate_204"), ("example.com", "/"), ("example.com", "/networks"),
+     ("localhost", "/static/app.css")],
+)
+def test_probes_and_foreign_hosts_are_not_portal_activity(client, fake_service, host, path):
+    client.get(path, headers={"Host": host})  # a phone that rejoined the AP by itself and probes it
+    assert fake_service.touches == 0
 
 
 def test_cors_like_balena(client):

@@ -3,9 +3,11 @@ fake daemon through the real RPC socket; requests over HTTP."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import time
 
@@ -129,3 +131,24 @@ def wait_for_lines(path, logger: str) -> None:
             return
         time.sleep(0.1)
     raise AssertionError(f"no line from {logger} in {path}")
+
+
+def test_stalled_clients_do_not_take_the_portal_offline():
+    """One more half-sent request than the daemon gives the portal threads: each is dropped after the
+    client timeout (2 s here), so a real request still gets its answer."""
+    port = free_port()
+    server = GunicornServer("portal web app", PORTAL_APP, HOST, port, {})
+    threads = int(server.argv[server.argv.index("--threads") + 1])
+    with fake_daemon() as (_service, socket_path), contextlib.ExitStack() as stack:
+        env = {**os.environ, **portal_env(HOST, port, socket_path), "WIFI_CONNECT_CLIENT_TIMEOUT": "2"}
+        process = subprocess.Popen(server.argv, env=env, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL, start_new_session=True)
+        stack.callback(process.wait, 15)
+        stack.callback(os.killpg, process.pid, signal.SIGTERM)
+        wait_for_port(HOST, port, process)
+        for _ in range(threads + 1):
+            stalled = stack.enter_context(socket.create_connection((HOST, port), timeout=TIMEOUT))
+            stalled.sendall(f"GET /networks HTTP/1.1\r\nHost: {HOST}:{port}\r\n".encode())
+        started = time.monotonic()
+        response = requests.get(f"http://{HOST}:{port}/networks", timeout=10)
+        assert response.status_code == 200 and time.monotonic() - started < 2 + 2.5

@@ -122,9 +122,17 @@ def test_daemon_unreachable_stays_json_for_the_api(client, fake_service, method,
 def test_busy_rerenders_with_a_notice(client, fake_service):
     fake_service.settle_seconds = 60
     client.post("/join", data={"ssid": "HomeNet", "passphrase": "correct horse"})
-    response = client.post("/join", data={"ssid": "HomeNet", "passphrase": "correct horse"})
+    other = {"ssid": "Office", "identity": "me", "passphrase": "enterprise-pass"}
+    response = client.post("/join", data=other)
     assert response.status_code == 409
     assert "already trying" in page_text(response)
+
+
+def test_a_double_tapped_connect_shows_the_running_attempt(client, fake_service):
+    fake_service.settle_seconds = 60
+    first = client.post("/join", data={"ssid": "HomeNet", "passphrase": "correct horse"})
+    again = client.post("/join", data={"ssid": "HomeNet", "passphrase": "correct horse"})
+    assert again.status_code == 200 and page_text(again) == page_text(first)
 
 
 def test_rescan_button_rescans_and_returns_to_the_list(client, fake_service):

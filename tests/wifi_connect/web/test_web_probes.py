@@ -81,3 +81,9 @@ def test_probe_redirects_when_the_daemon_is_unreachable(client, fake_service):
 
     fake_service.fail_with = AdapterError("down")
     assert client.get("/generate_204", headers={"Host": "connectivitycheck.gstatic.com"}).status_code == 302
+
+
+def test_probes_redirect_while_the_portal_is_up_even_if_online_is_stale(client, fake_service, monkeypatch):
+    stale = {**fake_service.status(), "state": "portal", "online": True}  # e.g. right after POST /setup-mode
+    monkeypatch.setattr(fake_service, "status", lambda: stale)
+    assert client.get("/generate_204", headers={"Host": "connectivitycheck.gstatic.com"}).status_code == 302

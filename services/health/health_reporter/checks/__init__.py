@@ -119,10 +119,14 @@ class CheckRunner:
         }
         self._evaluated: set[str] = set()
 
-    def run(self, snap: Snapshot) -> list[Transition]:
+    def run(self, snap: Snapshot, slow_fresh: bool = True) -> list[Transition]:
+        """``slow_fresh`` False: the slow samples in ``snap`` are repeats, so slow-fed checks keep their
+        state instead of counting the same reading again."""
         transitions = []
         now = self._clock()
         for check in self._checks:
+            if check.slow_input and not slow_fresh:
+                continue
             previous = self._states[check.name]
             try:
                 reading = check.evaluate(snap)

@@ -115,6 +115,9 @@ class Check(ABC):
     name: ClassVar[str]
     title: ClassVar[str]
     settings_type: ClassVar[type[Settings]]
+    # Read from slow-cadence collectors: evaluated only on ticks where those ran, so raise_after and
+    # clear_after count readings, not the fast ticks that merely repeat the last slow samples.
+    slow_input: ClassVar[bool] = False
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -202,7 +205,13 @@ class ConditionCheck(Check):
         needed = self.settings.raise_after if wanted > self.level else self.settings.clear_after
         if wanted != self.level and self._streak >= needed:
             self.level = wanted
+        if wanted != self.level:  # debouncing: say so, or /status reads "ok: clock not synchronised"
+            message += f" ({_pending(wanted, self.level)} after {needed} samples, {self._streak} so far)"
         return Reading(self.level, None, message)
+
+
+def _pending(wanted: Level, current: Level) -> str:
+    return wanted.name.lower() if wanted > current else f"back to {wanted.name.lower()}"
 
 
 class ListCheck(ConditionCheck):

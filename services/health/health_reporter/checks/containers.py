@@ -19,6 +19,7 @@ class ContainersCheck(ListCheck):
     title = "Container health"
     what = "unhealthy containers"
     settings_type = ContainersSettings
+    slow_input = True
     reported_by = "device_container_state_info"  # absent: no engine socket (or no containers)
 
     def listed(self, snap: Snapshot) -> list[str]:

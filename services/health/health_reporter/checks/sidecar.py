@@ -20,6 +20,7 @@ class SidecarCheck(ListCheck):
     title = "Sidecars up"
     what = "sidecars down"
     settings_type = SidecarSettings
+    slow_input = True
     reported_by = "device_sidecar_up"  # absent: both probes off, or the sidecars collector
 
     def listed(self, snap: Snapshot) -> list[str]:

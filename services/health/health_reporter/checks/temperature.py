@@ -20,6 +20,7 @@ class TemperatureCheck(ThresholdCheck):
     name = "temperature"
     title = "CPU temperature"
     settings_type = TemperatureSettings
+    slow_input = True
     unit = " °C"
 
     def measure(self, snap: Snapshot) -> tuple[float, str] | None:

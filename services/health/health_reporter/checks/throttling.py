@@ -19,6 +19,7 @@ class ThrottlingCheck(ListCheck):
     title = "CPU throttling"
     what = "throttling"
     settings_type = ThrottlingSettings
+    slow_input = True
     reported_by = "device_throttled"  # absent: no get_throttled word, not a Pi
 
     def listed(self, snap: Snapshot) -> list[str]:

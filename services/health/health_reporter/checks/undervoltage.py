@@ -20,6 +20,7 @@ class UndervoltageCheck(ConditionCheck):
     name = "undervoltage"
     title = "Power supply"
     settings_type = UndervoltageSettings
+    slow_input = True
     settings: UndervoltageSettings
 
     def assess(self, snap: Snapshot) -> tuple[Level, str] | None:

@@ -19,6 +19,7 @@ class WifiSignalCheck(ThresholdCheck):
     name = "wifi_signal"
     title = "WiFi signal"
     settings_type = WifiSignalSettings
+    slow_input = True
     higher_is_worse = False
     unit = " dBm"
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from ..models import Record
 
@@ -23,3 +23,15 @@ class Input(Protocol):
     def start(self, sink: RecordSink) -> None: ...
 
     def stop(self) -> None: ...
+
+
+# Connection error reasons that mean a client was turned away (the input is saturated).
+REFUSALS = ("too_many_connections", "no_thread")
+
+
+@runtime_checkable
+class ConnectionStats(Protocol):
+    """What a connection-oriented input reports (exported as metrics and in /health)."""
+
+    connections_active: int
+    errors: dict[str, int]

@@ -2,7 +2,8 @@
 
 One thread per connection: the sink blocks until records are fsynced, and acks must wait for it, so a
 blocking thread per client is the simplest correct shape. A bad or oversized frame closes only that
-connection, with one logged reason and a counter in ``stats``.
+connection, with one logged reason and a counter in ``stats``. At ``max_connections`` the longest-idle
+connection makes room for a new client (idle clients must not lock new ones out).
 
 ``stop()`` (SIGHUP reload, SIGTERM) never cuts an ack off: it stops accepting, lets every connection
 finish what it already read (the sink call and the ack) within a short grace, and only then closes.
@@ -49,6 +50,7 @@ _STOP_SECONDS = 5.0
 _DRAIN_SECONDS = 2.0
 _CLOSE_DRAIN_READS = 16  # bounded: a client that keeps streaming must not hold a closing connection
 _END_OF_READ = object()  # yielded after the values one recv() completed: where a sink batch ends
+_LOG_EVERY_SECONDS = 5.0  # refusals and evictions come in floods: one line per interval, with a count
 
 
 def _parse_listen(value: Any, key: str) -> tuple[str, int]:
@@ -77,8 +79,10 @@ class ForwardInputConfig(SectionConfig):
     heartbeat: bool = True
     max_frame_bytes: int = field(default=8 * 1024 * 1024, metadata={PARSE: parse_size})
     max_decompressed_bytes: int = field(default=32 * 1024 * 1024, metadata={PARSE: parse_size})
-    max_connections: int = 256
-    idle_timeout: float = field(default=600.0, metadata={PARSE: parse_duration})
+    # One thread per connection: 64 keeps a reconnecting burst from costing hundreds of threads
+    # (and their stacks and malloc arenas); at the limit the longest-idle connection is closed.
+    max_connections: int = 64
+    idle_timeout: float = field(default=60.0, metadata={PARSE: parse_duration})
     handshake_timeout: float = field(default=10.0, metadata={PARSE: parse_duration})
     name: str = "forward"
 
@@ -127,6 +131,27 @@ class ForwardStats:
             self.errors[reason] = self.errors.get(reason, 0) + 1
 
 
+class ThrottledLog:
+    """Log a recurring event at most once per ``interval`` seconds, saying how many were folded in."""
+
+    def __init__(self, level: int, interval: float = _LOG_EVERY_SECONDS) -> None:
+        self.level = level
+        self.interval = interval
+        self._lock = threading.Lock()
+        self._last = float("-inf")
+        self._suppressed = 0
+
+    def __call__(self, message: str, *args: object) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if now - self._last < self.interval:
+                self._suppressed += 1
+                return
+            self._last, suppressed, self._suppressed = now, self._suppressed, 0
+        more = f" (and {suppressed} more in the last {self.interval:g} s)" if suppressed else ""
+        log.log(self.level, message + more, *args)
+
+
 class ConnectionClosed(LogAgentError):
     """Closing a connection on purpose; ``reason`` is a short counter key."""
 
@@ -163,7 +188,10 @@ class ForwardInput:
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
         self._listeners: list[socket.socket] = []
-        self._connections: set[socket.socket] = set()
+        # every open connection -> when it last received data (monotonic): the limit evicts the oldest
+        self._connections: dict[socket.socket, float] = {}
+        self._log_refusal = ThrottledLog(logging.WARNING)
+        self._log_eviction = ThrottledLog(logging.INFO)
         self._connections_lock = threading.Lock()
         self._tls: ssl.SSLContext | None = None
         self._sink: RecordSink | None = None
@@ -282,15 +310,33 @@ class ForwardInput:
                 conn.close()
                 return
             peer_name = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else "unix"
-            if self.stats.connections_active >= self.config.max_connections:
+            if self.stats.connections_active >= self.config.max_connections and not self._evict_idlest():
                 self._reject(conn, peer_name, "too_many_connections", "connection limit reached")
                 continue
             self._start_connection(conn, peer_name, is_tcp=listener.family != socket.AF_UNIX)
+
+    def _evict_idlest(self) -> bool:
+        """At the limit, make room by closing the connection that has been silent longest: idle
+        clients (fluent-logger keeps its socket open) must not lock new ones out. SHUT_RD, as in
+        stop(): a request it already read is still stored and acked. False: nothing to close."""
+        with self._connections_lock:
+            # evicted connections still finishing count too: a flood must not grow threads unbounded
+            if not self._connections or self.stats.connections_active >= 2 * self.config.max_connections:
+                return False
+            idlest = min(self._connections, key=self._connections.__getitem__)
+            idle_for = time.monotonic() - self._connections.pop(idlest)  # popped: evicted once
+        _shutdown(idlest, socket.SHUT_RD)
+        self.stats.error("evicted_idle")
+        self._log_eviction("forward input: connection limit (%d) reached; closed the connection idle "
+                           "longest (%.1f s) for a new client", self.config.max_connections, idle_for)
+        return True
 
     def _start_connection(self, conn: socket.socket, peer: str, is_tcp: bool) -> None:
         # counted here, not in the thread, so a burst of clients cannot overshoot max_connections
         self.stats.add("connections_total")
         self.stats.add("connections_active")
+        with self._connections_lock:
+            self._connections[conn] = time.monotonic()
         # not kept in self._threads (that would grow forever); stop() waits on connections_active
         thread = threading.Thread(
             target=self._serve, args=(conn, peer, is_tcp), name=f"forward {peer}", daemon=True
@@ -299,6 +345,8 @@ class ForwardInput:
             thread.start()
         except RuntimeError as err:  # out of threads: refuse this client, keep serving the others
             self.stats.add("connections_active", -1)
+            with self._connections_lock:
+                self._connections.pop(conn, None)
             self._reject(conn, peer, "no_thread", f"cannot start a thread: {err}")
 
     def _heartbeat_loop(self, udp: socket.socket) -> None:
@@ -320,18 +368,16 @@ class ForwardInput:
 
     def _reject(self, conn: socket.socket, peer: str, reason: str, detail: str) -> None:
         self.stats.error(reason)
-        log.warning("forward input: closing connection from %s: %s", peer, detail)
+        self._log_refusal("forward input: refusing connection from %s: %s", peer, detail)
         conn.close()
 
     def _serve(self, raw: socket.socket, peer: str, is_tcp: bool) -> None:
-        with self._connections_lock:
-            self._connections.add(raw)
         conn = raw
         try:
             conn.settimeout(self.config.handshake_timeout)
             if self._tls is not None and is_tcp:  # TLS is for the TCP port; the Unix socket is local
                 conn = self._wrap_tls(raw)
-            messages = self._messages(conn, StreamDecoder(self.config.limits))
+            messages = self._messages(conn, raw, StreamDecoder(self.config.limits))
             if self.config.shared_key:
                 self._handshake(conn, messages)
             conn.settimeout(self.config.idle_timeout)
@@ -347,9 +393,14 @@ class ForwardInput:
             log.exception("forward input: closing connection from %s after an unexpected error", peer)
         finally:
             with self._connections_lock:
-                self._connections.discard(raw)
+                self._connections.pop(raw, None)
             self.stats.add("connections_active", -1)
             _close_after_last_reply(conn)
+
+    def _touch(self, raw: socket.socket) -> None:
+        with self._connections_lock:
+            if raw in self._connections:  # not evicted meanwhile: mark it active (for the limit)
+                self._connections[raw] = time.monotonic()
 
     def _wrap_tls(self, conn: socket.socket) -> ssl.SSLSocket:
         assert self._tls is not None
@@ -358,7 +409,7 @@ class ForwardInput:
         except (OSError, ssl.SSLError) as err:
             raise ConnectionClosed("tls", f"TLS handshake failed: {err}") from err
 
-    def _messages(self, conn: socket.socket, decoder: StreamDecoder) -> Iterator[Any]:
+    def _messages(self, conn: socket.socket, raw: socket.socket, decoder: StreamDecoder) -> Iterator[Any]:
         """Top-level msgpack values from the connection until the peer closes it or the input stops
         (then nothing more is read: what was read before is still handled and acked)."""
         while not self._stopping.is_set():
@@ -371,7 +422,11 @@ class ForwardInput:
                     return
                 raise ConnectionClosed("io", f"read failed: {err}") from err
             if not data:
+                if decoder.pending_bytes:  # the client died or gave up in the middle of a request
+                    detail = f"closed mid-frame ({decoder.pending_bytes} bytes discarded)"
+                    raise ConnectionClosed("truncated", detail)
                 return
+            self._touch(raw)
             try:
                 yield from decoder.feed(data)
                 yield _END_OF_READ

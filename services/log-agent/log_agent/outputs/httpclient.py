@@ -243,8 +243,8 @@ class HttpOutputBase:
             return SendResult(Outcome.RETRY, str(err))
         result = self.interpret(response, records)
         self._last_ok = result.outcome is not Outcome.RETRY
-        if result.outcome is not Outcome.DELIVERED or result.rejected:
-            log.warning("%s %s: %s %s", self.name, self._display_url, result.outcome.value, result.reason)
+        if result.outcome is not Outcome.DELIVERED or result.rejected:  # the pipeline warns once per outage
+            log.debug("%s %s: %s %s", self.name, self._display_url, result.outcome.value, result.reason)
         return result
 
     def healthcheck(self) -> bool:

@@ -256,6 +256,14 @@ class StreamDecoder:
     def __init__(self, limits: Limits | None = None) -> None:
         self.limits = limits or Limits()
         self._unpacker = _bounded_unpacker(self.limits.max_frame_bytes)
+        self._fed = 0
+        self._complete_at = 0  # stream offset just after the last complete value
+
+    @property
+    def pending_bytes(self) -> int:
+        """Bytes of an incomplete value still buffered (non-zero at EOF: the peer closed mid-frame)."""
+        # not fed - tell(): the C unpacker's tell() also counts the bytes of a half-parsed value
+        return self._fed - self._complete_at
 
     def feed(self, data: bytes) -> Iterator[Any]:
         """Yield every complete top-level msgpack value now available (not yet classified)."""
@@ -263,12 +271,16 @@ class StreamDecoder:
             self._unpacker.feed(data)
         except msgpack.BufferFull as err:
             raise ProtocolLimitError(f"frame exceeds {self.limits.max_frame_bytes} bytes") from err
+        self._fed += len(data)
         try:
-            yield from self._unpacker
+            for value in self._unpacker:
+                self._complete_at = self._unpacker.tell()
+                yield value
         except (ValueError, TypeError, msgpack.UnpackException) as err:
             # ValueError: msgpack's limit checks (max_array_len ...) and bad data; TypeError: a map
-            # with an unhashable key (an array as a key)
-            raise ProtocolError(f"invalid msgpack: {err}") from err
+            # with an unhashable key (an array as a key). Some carry no message: name the type.
+            reason = str(err) or type(err).__name__
+            raise ProtocolError(f"invalid msgpack at stream byte {self._unpacker.tell()}: {reason}") from err
 
     def requests(self, data: bytes) -> Iterator[Request]:
         """Yield every complete request in ``data`` (plus what was buffered before)."""

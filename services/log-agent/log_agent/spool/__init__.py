@@ -297,11 +297,10 @@ class Spool:
             self._rotate()
         data = self._store.read(oldest, 0, self._sizes[oldest])
         for reader in self._committed:
-            position = max(self._committed[reader], self._read_end.get(reader, self._committed[reader]))
+            position = self._unread_from(reader)
             if position.segment <= oldest:
                 offset = position.offset if position.segment == oldest else 0
-                lost = sum(1 for frame in codec.scan(data, offset) if frame.record is not None)
-                self._dropped[reader] += lost
+                self._dropped[reader] += codec.count_records(data, offset)  # no decoding under the lock
         log.warning("spool full: dropped segment %d (%d bytes)", oldest, self._sizes[oldest])
         self._delete(oldest)
 
@@ -385,11 +384,27 @@ class Spool:
             start_seq = self._seq_of(reader, start)
             available = self._available(start)
         frames = self._frames(start, available, max_bytes, max_records) if available > 0 else []
-        records = [frame.record for frame in frames if frame.record is not None]
-        end = Position(start.segment, frames[-1].end) if frames else start
         with self._cond:
+            if start.segment not in self._sizes:
+                self._uncount_dropped(reader, start.segment, frames)
+            end = Position(start.segment, frames[-1].end) if frames else start
             self._read_end[reader] = end
+        records = [frame.record for frame in frames if frame.record is not None]
         return Batch(reader, records, start, end, corrupt=len(frames) - len(records), start_seq=start_seq)
+
+    def _uncount_dropped(self, reader: str, segment: int, frames: list[codec.Frame]) -> None:
+        """The cap dropped ``segment`` while we read it (outside the lock) and counted what this reader
+        had not read as dropped; these frames are handed out after all, so they are not dropped (else
+        in != out + dropped + backlog). Delivering them rather than discarding keeps an output that
+        reads while writers hammer the cap from starving."""
+        counted_from = self._unread_from(reader)
+        self._dropped[reader] -= sum(1 for frame in frames if frame.record is not None
+                                     and Position(segment, frame.start) >= counted_from)
+
+    def _unread_from(self, reader: str) -> Position:
+        """Where the records this reader has not been handed yet begin (a batch in flight is handed)."""
+        committed = self._committed[reader]
+        return max(committed, self._read_end.get(reader, committed))
 
     def _frames(self, start: Position, available: int, max_bytes: int, max_records: int) -> list[codec.Frame]:
         """Frames from ``start``: a window of ``max_bytes``, widened for one record larger than that."""

@@ -101,3 +101,8 @@ def scan(data: bytes | memoryview, pos: int = 0) -> Iterator[Frame]:
 def count(data: bytes | memoryview) -> int:
     """How many frames ``scan`` would yield, without decoding any (a CRC check per frame)."""
     return sum(1 for _ in _boundaries(data, 0))
+
+
+def count_records(data: bytes | memoryview, pos: int = 0) -> int:
+    """How many good frames (CRC checked, not decoded) ``scan`` would yield from ``pos``."""
+    return sum(good for _, _, good in _boundaries(data, pos))

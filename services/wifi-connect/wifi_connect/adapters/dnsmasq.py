@@ -7,6 +7,8 @@ phone that joins its real network must not keep the portal's answers), and annou
 in DHCP option 114 (RFC 8910 captive-portal API). Nothing is read from /etc: ``--conf-file=/dev/null
 --no-hosts --no-resolv``. Leases and pid live in ``run_dir``. dnsmasq's log goes to a file there, so
 a start-up failure (typically port 53 already taken) surfaces as an ``AdapterError`` with its words.
+The daemon gives a fixed ``run_dir`` (next to its RPC socket): a SIGKILLed daemon leaves nothing behind
+that the next start does not clear. Without one, a private temp directory is made and removed on stop.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from ..errors import AdapterError
 
 READY_MARK = "started, version"  # dnsmasq logs this once its sockets are bound
 DNS_TTL_SECONDS = 1
+RUN_FILES = ("dnsmasq.leases", "dnsmasq.pid", "dnsmasq.log")
 
 
 def _own_group() -> str:
@@ -100,6 +103,7 @@ class Dnsmasq:
     def start(self) -> None:
         if self.alive():
             return
+        self._clear_run_dir()
         self.log_file.write_text("")
         try:
             self._process = subprocess.Popen([*self._prefix, *self.argv()], stdin=subprocess.DEVNULL,
@@ -108,6 +112,15 @@ class Dnsmasq:
         except OSError as err:
             raise AdapterError(f"cannot run {self._binary}: {err}") from err
         self._wait_until_ready()
+
+    def _clear_run_dir(self) -> None:
+        """Leases, pid and log of an earlier dnsmasq (a killed daemon's) are stale: start from nothing."""
+        try:
+            self.run_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+            for name in RUN_FILES:
+                (self.run_dir / name).unlink(missing_ok=True)
+        except OSError as err:
+            raise AdapterError(f"cannot prepare dnsmasq's run directory {self.run_dir}: {err}") from err
 
     def _wait_until_ready(self) -> None:
         assert self._process is not None

@@ -188,6 +188,8 @@ class Controller:
         now, session = self.clock.monotonic(), self._session
         if self._check_online():
             session.lost_since = None
+            # The network may change under us (POST /forget, NM roaming to another saved network).
+            self._ssid = self._quietly(self.backend.active_wifi_ssid, self.interface)
         elif session.lost_since is None:
             session.lost_since = now
             log.warning("connectivity lost; tolerating it for %gs", self.config.lost_tolerance)
@@ -217,6 +219,7 @@ class Controller:
             self.machine.after(self.config.check_interval, Event.TICK)
             return
         self._ssid = None
+        self._online = False  # the AP replaced the uplink: the probes must send phones to the portal
         self._session = _Session()
         self.machine.enter(State.PORTAL, reason)
         self.machine.after(SUPERVISE_INTERVAL, Event.TICK)
@@ -264,8 +267,8 @@ class Controller:
     def _connect(self, payload: object) -> None:
         attempt, credentials = payload  # queued by connect(): (Attempt, Credentials)
         try:
+            self._ssid = credentials.ssid  # before enter(): the state line and the hook name it
             self.machine.enter(State.CONNECTING, f"trying {credentials.ssid}")
-            self._ssid = credentials.ssid
             reason = self._attempt(credentials)
             attempt.finish(self.clock.time(), reason)
             log.info("attempt %d for %s: %s", attempt.id, attempt.ssid, attempt.result)
@@ -404,7 +407,12 @@ class Controller:
         }
 
     def networks(self) -> list[dict]:
+        """The cached scan (scanning is slow and cuts the AP on many drivers; POST /rescan refreshes it),
+        with "saved" read afresh: a join or a forget changes it without a scan."""
+        saved = self._quietly(self.backend.saved_wifi_ssids)
         with self._lock:
+            if saved is not None:
+                self._networks = [replace(network, saved=network.ssid in saved) for network in self._networks]
             return [network.to_json() for network in self._networks]
 
     def rescan(self) -> list[dict]:

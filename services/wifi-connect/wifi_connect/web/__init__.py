@@ -27,6 +27,9 @@ DEFAULT_GATEWAY = "192.168.42.1"
 DEFAULT_PORT = 80
 # The daemon only needs to know someone is there, not every request: one touch per worker per second.
 TOUCH_INTERVAL_SECONDS = 1.0
+# A person's actions. OS probes and foreign-Host traffic do not count: a phone that rejoins the AP on its
+# own and probes it would otherwise postpone the saved-network retry (and the activity timeout) forever.
+PERSON_PATHS = frozenset({"/", "/join", "/scan", "/connect", "/rescan", "/networks"})
 # A person submits a form now and then; a script hammering /connect or /rescan (a driver scan each) gets 429.
 POST_LIMIT, POST_WINDOW_SECONDS = 20, 10.0
 HTML_BLUEPRINT = "portal"  # the page and its forms; every other route answers JSON
@@ -136,12 +139,14 @@ def _new_app(service_: PortalService) -> Flask:
 
 
 def _touch_on_request(app: Flask) -> None:
-    """Every portal request means a person is there: cancel the activity timeout (rate-limited)."""
+    """A person's action on the portal cancels the activity timeout and postpones the retry (rate-limited)."""
     last_touch = 0.0
 
     @app.before_request
     def touch() -> None:
         nonlocal last_touch
+        if request.path not in PERSON_PATHS or not settings().is_portal_host(request.host):
+            return
         now = time.monotonic()
         if now - last_touch >= TOUCH_INTERVAL_SECONDS:
             last_touch = now

@@ -11,6 +11,7 @@ bp = Blueprint("control", __name__)
 # Same answers as the portal's API; there is one implementation of each.
 bp.add_url_rule("/status", view_func=api.status, methods=["GET"])
 bp.add_url_rule("/networks", view_func=api.networks, methods=["GET"])
+bp.add_url_rule("/rescan", view_func=api.rescan, methods=["POST"])  # GET /networks serves a cached scan
 
 
 @bp.post("/setup-mode")

@@ -119,6 +119,9 @@ def join():
     except InputError as err:
         return render_page(400, error=err.message, error_field=err.field, **kept)
     except BusyError:
+        running = service().status().get("last_attempt") or {}
+        if running.get("result") == "pending" and running.get("ssid") == form_fields(form)["ssid"]:
+            return render_connecting(running)  # a double-tapped Connect: show the attempt already running
         return render_page(409, notice="The device is already trying a network. Wait a moment.", **kept)
     return render_connecting(attempt, 202)
 

@@ -67,8 +67,11 @@ def redirect_foreign_hosts() -> Response | None:
 
 
 def _device_online() -> bool:
+    """Online and not in portal mode: while the AP is up the phone is on the setup network, whatever the
+    last connectivity check said."""
     try:
-        return bool(service().status().get("online"))
+        status = service().status()
+        return bool(status.get("online")) and status.get("state") != "portal"
     except WifiConnectError:
         return False  # daemon unreachable: keep showing the portal rather than claim we are online
 
