@@ -16,7 +16,7 @@ APT_PACKAGES=(
   prometheus prometheus-node-exporter  # promtool, a real scraper, and the peer we benchmark against
   systemd-journal-remote               # writes real journal files for the journald tests
   logrotate bsdutils                   # rotation and util-linux logger for the log-agent inputs
-  curl procps psmisc
+  curl procps psmisc openssl          # openssl makes the TLS test certificates
 )
 
 missing=()
