@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+from abc import ABC, abstractmethod
 from types import TracebackType
 from typing import Self
 
@@ -21,14 +22,14 @@ def stop_process(process: subprocess.Popen, grace: float = 3.0) -> None:
             stream.close()
 
 
-class StartedWith:
+class StartedWith(ABC):
     """``with Thing() as thing:`` runs ``thing.start()`` and always ``thing.stop()``: one place for it."""
 
-    def start(self) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def start(self) -> None: ...
 
-    def stop(self) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def stop(self) -> None: ...
 
     def __enter__(self) -> Self:
         self.start()

@@ -6,6 +6,7 @@ import dataclasses
 import errno
 import shutil
 import subprocess
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar, Self, TypeVar
@@ -42,7 +43,7 @@ def options_from_dict(cls: type, section: str, data: Mapping[str, Any]) -> Any:
         raise ConfigError(f"{section}: {err}") from err
 
 
-class BaseCollector:
+class BaseCollector(ABC):
     """Paths + options held for ``collect``; ``from_options`` is the REGISTRY factory."""
 
     name: ClassVar[str]
@@ -58,8 +59,9 @@ class BaseCollector:
         section = f"{OPTIONS_VARIABLE}.{cls.name}"
         return cls(paths, options_from_dict(cls.Options, section, options or {}))
 
+    @abstractmethod
     def collect(self) -> list[Sample]:
-        raise NotImplementedError
+        """The samples of this area; raises CollectorError when the source cannot be read."""
 
     def read_with_psutil(self, source: str, call: Callable[[], T]) -> T:
         """``call`` a psutil function against our proc root; its failures name the file it reads."""

@@ -16,6 +16,7 @@ import os
 import ssl
 import time
 import urllib.parse
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Self
 
@@ -215,7 +216,7 @@ def result_for_status(response: HttpResponse) -> SendResult:
     return SendResult(Outcome.REJECTED, response.reason_text())
 
 
-class HttpOutputBase:
+class HttpOutputBase(ABC):
     """send() = encode the batch, POST it, interpret the answer. Subclasses provide ``encode`` and may
     override ``interpret`` (Elasticsearch reads per-item results)."""
 
@@ -225,9 +226,9 @@ class HttpOutputBase:
         self._display_url = redact(options.url)
         self._last_ok = True
 
+    @abstractmethod
     def encode(self, records: list[Record]) -> tuple[str, bytes, str]:
         """(target path + query, body, content type) for one batch."""
-        raise NotImplementedError
 
     def interpret(self, response: HttpResponse, records: list[Record]) -> SendResult:
         return result_for_status(response)
