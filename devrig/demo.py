@@ -44,7 +44,7 @@ def bring_phone_end_home(pair: NetnsPair) -> str:
     return host_interface
 
 
-def sidecar_commands(work: Path, gateway: str) -> dict[str, tuple[list[str], dict[str, str]]]:
+def sidecar_commands(work: Path) -> dict[str, tuple[list[str], dict[str, str]]]:
     return {
         "log-agent": ([str(BIN / "log-agent")], {
             "LOG_AGENT_FORWARD_LISTEN": "127.0.0.1:24224",
@@ -66,7 +66,8 @@ def sidecar_commands(work: Path, gateway: str) -> dict[str, tuple[list[str], dic
     }
 
 
-def print_banner(pair: NetnsPair, gateway: str) -> None:
+def print_banner(pair: NetnsPair) -> None:
+    gateway = pair.gateway
     print(f"""
 edge-sidecars demo is running. The device is network namespace {pair.device}; this machine is the phone.
 
@@ -93,11 +94,11 @@ def run(duration: float | None) -> int:
         for ssid, security, password, identity, strength, frequency in NETWORKS:
             sim.add_network(ssid, security, password, identity=identity, signal=strength, frequency=frequency)
         bring_phone_end_home(pair)
-        for _name, (argv, extra) in sidecar_commands(work, pair.gateway).items():
+        for argv, extra in sidecar_commands(work).values():
             env = {**os.environ, **sim.env, "PYTHONUNBUFFERED": "1", **extra}
             processes.append(pair.popen(pair.device, argv, env=env, start_new_session=True))
             time.sleep(0.5)  # the log agent listens before the others start logging to it
-        print_banner(pair, pair.gateway)
+        print_banner(pair)
         stop = {"now": False}
         signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))
         deadline = time.monotonic() + duration if duration else None

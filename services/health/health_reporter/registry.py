@@ -10,8 +10,9 @@ import logging
 import time
 from collections.abc import Iterable, Sequence
 
+from .collectors import reject_unknown
 from .collectors.base import Cadence, Collector
-from .errors import CollectorError, ConfigError
+from .errors import CollectorError
 from .models import Sample, gauge
 
 log = logging.getLogger(__name__)
@@ -31,13 +32,8 @@ class CollectorRegistry:
         known = {collector.name for collector in collectors}
         wanted = known if enabled is None else set(enabled)
         unwanted = set(disabled)
-        for setting, names in (("HEALTH_COLLECTORS", wanted), ("HEALTH_COLLECTORS_DISABLED", unwanted)):
-            unknown = names - known
-            if unknown:
-                raise ConfigError(
-                    f"{setting}: unknown collector(s) {', '.join(sorted(unknown))} "
-                    f"(known: {', '.join(sorted(known))})"
-                )
+        reject_unknown("HEALTH_COLLECTORS", wanted, sorted(known))
+        reject_unknown("HEALTH_COLLECTORS_DISABLED", unwanted, sorted(known))
         self.collectors = [c for c in collectors if c.name in wanted - unwanted]
         self.last_errors: dict[str, str] = {}
 

@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from .models import Sample
 
 MIB = 1024 * 1024
-THROTTLE_CONDITIONS = ("under_voltage", "frequency_capped", "throttled", "soft_temp_limit")
 
 
 @dataclass(frozen=True)

@@ -203,11 +203,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check-config", action="store_true", help="validate the configuration and exit")
     args = parser.parse_args(argv)
     try:
+        config = AgentConfig.load(os.environ, args.config)
         if args.check_config:
-            AgentConfig.load(os.environ, args.config)
             print("log-agent: configuration OK")
             return 0
-        config = AgentConfig.load(os.environ, args.config)
         run_dir = prepare_run_dir(config.run_dir)
         # Before prometheus_client is first imported (Agent.run imports the metrics; loading the
         # configuration does not): the agent then writes its metrics to files the web child reads.

@@ -130,8 +130,8 @@ class AgentConfig:
     def router(self) -> Router:
         return Router({spec.name: spec.matcher() for spec in self.outputs})
 
-    def enricher(self, env: Mapping[str, str], hostname: str | None = None) -> Enricher:
-        return Enricher.from_config(self.identity, env, hostname)
+    def enricher(self, env: Mapping[str, str]) -> Enricher:
+        return Enricher.from_config(self.identity, env)
 
 
 def read_yaml(path: str, key: str) -> dict[str, Any]:
@@ -172,7 +172,7 @@ def _section(config_class: Any, document: Mapping[str, Any], key: str, env: Mapp
     except ConfigError as err:
         field_name = err.key.partition(".")[2]
         if field_name in overrides:
-            raise ConfigError(overrides[field_name], str(err)[len(err.key) + 2 :]) from err
+            raise ConfigError(overrides[field_name], err.message) from err
         raise
 
 

@@ -193,5 +193,4 @@ def secret_values(config: Any) -> set[str]:
 def rekey(err: ConfigError, prefix: str) -> ConfigError:
     """The same error under another section: "http.timeout" -> "outputs[1].timeout"."""
     _, dot, rest = err.key.partition(".")
-    message = str(err)[len(err.key) + 2 :]
-    return ConfigError(f"{prefix}.{rest}" if dot else prefix, message)
+    return ConfigError(f"{prefix}.{rest}" if dot else prefix, err.message)

@@ -75,10 +75,6 @@ class Enricher:
         identity = device_identity(config, env, hostname) if config.enabled else {}
         return cls(identity, config.key)
 
-    @property
-    def identity(self) -> dict[str, str]:
-        return dict(self._identity)
-
     def enrich(self, record: Record) -> Record:
         existing = record.record.get(self._key)
         if existing is None:

@@ -12,6 +12,7 @@ class ConfigError(LogAgentError):
     def __init__(self, key: str, message: str) -> None:
         super().__init__(f"{key}: {message}")
         self.key = key
+        self.message = message
 
 
 class ProtocolError(LogAgentError):

@@ -56,15 +56,17 @@ class Metrics:
             "Connections an input closed or refused, by reason (too_many_connections and no_thread "
             "are refused clients; evicted_idle made room for a new one).",
             ["input", "reason"], registry=self.registry)
+        # declared at 0 for each output (output_up and send_latency appear with the first send)
+        self._per_output = (self.records_out, self.records_retried, self.records_dropped,
+                            self.records_dead_lettered, self.records_corrupt, self.output_errors,
+                            self.backlog_bytes, self.backlog_records, self.oldest_unsent_age)
         self._seen_input_errors: dict[tuple[str, str], int] = {}
         self._seen_dropped: dict[str, int] = {}
         self._seen_corrupt: dict[str, int] = {}
 
     def declare_output(self, output: str) -> None:
         """Export an output's series at 0 from the start, so dashboards and alerts see them."""
-        for metric in (self.records_out, self.records_retried, self.records_dropped,
-                       self.records_dead_lettered, self.records_corrupt, self.output_errors,
-                       self.backlog_bytes, self.backlog_records, self.oldest_unsent_age):
+        for metric in self._per_output:
             metric.labels(output)
 
     def declare_input(self, input_name: str) -> None:
@@ -82,10 +84,7 @@ class Metrics:
 
     def forget_output(self, output: str) -> None:
         """An output removed by a reload: drop its series, so none stays frozen at its last value."""
-        for metric in (self.records_out, self.records_retried, self.records_dropped,
-                       self.records_dead_lettered, self.records_corrupt, self.output_errors,
-                       self.backlog_bytes, self.backlog_records, self.oldest_unsent_age,
-                       self.output_up, self.send_latency):
+        for metric in (*self._per_output, self.output_up, self.send_latency):
             with contextlib.suppress(KeyError):
                 metric.remove(output)
         self._seen_dropped.pop(output, None)

@@ -268,18 +268,18 @@ class Config:
         return ",".join(str(part) for part in (start, end, lease) if part is not None)
 
     @property
-    def portal_address(self) -> str:
-        return f"{self.portal_gateway}:{self.portal_listening_port}"
-
-    @property
     def portal_url(self) -> str:
         port = "" if self.portal_listening_port == 80 else f":{self.portal_listening_port}"
         return f"http://{self.portal_gateway}{port}/"
 
     @property
     def control_address_text(self) -> str:
-        host, port = self.control_address
-        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        return host_port(*self.control_address)
+
+
+def host_port(host: str, port: int) -> str:
+    """``HOST:PORT``, an IPv6 host in brackets (as gunicorn's ``--bind`` and URLs want it)."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def _version() -> str:

@@ -25,7 +25,7 @@ from gunicorn.config import KNOWN_SETTINGS
 from .adapters.dnsmasq import Dnsmasq
 from .adapters.nmcli import NmcliBackend
 from .children import die_with_parent
-from .config import Config
+from .config import Config, host_port
 from .errors import AdapterError
 from .hooks import HookRunner, environment_without_secrets
 from .portal.controller import Controller
@@ -53,11 +53,10 @@ class GunicornServer:
     def __init__(self, name: str, app: str, host: str, port: int, env: dict[str, str]) -> None:
         self.name = name
         self.host, self.port = host, port
-        bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         self.argv = [sys.executable, "-m", "gunicorn", "--workers", "1", "--threads", "8",
                      "--graceful-timeout", "3", "--log-level", "warning", *NO_CONTROL_SOCKET,
                      "--config", GUNICORN_CONFIG,
-                     "--bind", bind, app]
+                     "--bind", host_port(host, port), app]
         self.env = env
         self._process: subprocess.Popen | None = None
 

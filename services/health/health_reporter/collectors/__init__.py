@@ -82,6 +82,16 @@ REGISTRY: dict[str, CollectorFactory] = {
 }
 
 
+def reject_unknown(setting: str, names: Iterable[str], known: Iterable[str]) -> None:
+    """A ConfigError naming ``setting`` and each of ``names`` that is not in ``known``."""
+    listed = list(known)
+    unknown = set(names) - set(listed)
+    if unknown:
+        raise ConfigError(
+            f"{setting}: unknown collector(s) {', '.join(sorted(unknown))} (known: {', '.join(listed)})"
+        )
+
+
 def build_collectors(
     paths: Paths,
     options: Mapping[str, Mapping[str, Any]] | None = None,
@@ -89,14 +99,9 @@ def build_collectors(
 ) -> list[Collector]:
     """One collector per name (default: all), each given ``options[name]``."""
     options = options or {}
-    for setting, given in ((OPTIONS_VARIABLE, options), ("HEALTH_COLLECTORS", names or ())):
-        unknown = set(given) - set(REGISTRY)
-        if unknown:
-            raise ConfigError(
-                f"{setting}: unknown collector(s) {', '.join(sorted(unknown))} (known: {', '.join(REGISTRY)})"
-            )
-    paths.use_for_psutil()
+    reject_unknown(OPTIONS_VARIABLE, options, REGISTRY)
+    reject_unknown("HEALTH_COLLECTORS", names or (), REGISTRY)
     return [REGISTRY[name](paths, options.get(name)) for name in (names or REGISTRY)]
 
 
-__all__ = ["REGISTRY", "Cadence", "Collector", "CollectorFactory", "build_collectors"]
+__all__ = ["REGISTRY", "Cadence", "Collector", "CollectorFactory", "build_collectors", "reject_unknown"]

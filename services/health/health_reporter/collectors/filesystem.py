@@ -34,7 +34,6 @@ HELP = {
     "readonly": "1 when the filesystem is mounted read-only.",
     "device_error": "1 when statvfs on the mount failed or did not return in time.",
 }
-DEVICE_ERROR_HELP = HELP["device_error"]
 NETWORK_FSTYPES = frozenset(
     ("nfs", "nfs4", "cifs", "smb3", "smbfs", "9p", "ceph", "glusterfs", "davfs", "afs")
 )
@@ -134,7 +133,7 @@ class FilesystemCollector(BaseCollector):
         except OSError:
             stat = None
         if stat is None:  # failed or stuck: node_exporter's device_error
-            return [gauge("node_filesystem_device_error", 1, DEVICE_ERROR_HELP, **labels)]
+            return [gauge("node_filesystem_device_error", 1, HELP["device_error"], **labels)]
         values = {
             "size_bytes": stat.f_blocks * stat.f_frsize,
             "free_bytes": stat.f_bfree * stat.f_frsize,

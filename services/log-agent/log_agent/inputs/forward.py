@@ -53,13 +53,6 @@ _END_OF_READ = object()  # yielded after the values one recv() completed: where 
 _LOG_EVERY_SECONDS = 5.0  # refusals and evictions come in floods: one line per interval, with a count
 
 
-def _parse_listen(value: Any, key: str) -> tuple[str, int]:
-    """A "host:port" string, or an already parsed (host, port) when a built config is round-tripped."""
-    if isinstance(value, list | tuple) and len(value) == 2:
-        value = f"{value[0]}:{value[1]}"
-    return parse_listen(value, key)
-
-
 @dataclass(slots=True)
 class ForwardInputConfig(SectionConfig):
     """``listen`` is "host:port" (port 0 picks a free one); ``shared_key`` enables the handshake and
@@ -67,7 +60,7 @@ class ForwardInputConfig(SectionConfig):
     TLS on the TCP port, ``tls_client_ca_file`` also requires client certificates (mutual TLS)."""
 
     SECTION: ClassVar[str] = "forward"
-    listen: tuple[str, int] = field(default=("0.0.0.0", 24224), metadata={PARSE: _parse_listen})
+    listen: tuple[str, int] = field(default=("0.0.0.0", 24224), metadata={PARSE: parse_listen})
     unix_path: str | None = None
     unix_mode: str = "0660"
     shared_key: str | None = field(default=None, repr=False)

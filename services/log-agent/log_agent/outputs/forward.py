@@ -104,7 +104,7 @@ class ForwardOutput:
         self._conn: socket.socket | None = None
         self._unpacker: msgpack.Unpacker | None = None
         self._lock = threading.Lock()  # one user of the connection at a time
-        self.last_ack_seconds: float | None = None  # send -> last ack, for the ack latency metric
+        self.last_ack_seconds: float | None = None  # send -> last ack of the last delivered batch
 
     def __repr__(self) -> str:
         return f"ForwardOutput({self.name!r}, {self.config.host}:{self.config.port})"

@@ -23,7 +23,7 @@ from ..errors import ProtocolError
 
 EVENT_TIME_EXT_CODE = 0
 NS_PER_SECOND = 1_000_000_000
-_EVENT_TIME = struct.Struct(">II")
+EVENT_TIME = struct.Struct(">II")  # EventTime ext payload: seconds, nanoseconds
 # A msgpack container header of a few bytes may announce millions of elements, which msgpack
 # preallocates; one element needs at least one byte, so more than this share of the frame is a lie.
 _MIN_BYTES_PER_ELEMENT = 4
@@ -107,9 +107,9 @@ def decode_time(value: Any) -> int:
             raise ProtocolError(f"event time must be seconds between 1970 and 2106, got {value}")
         return int(value * NS_PER_SECOND) if isinstance(value, float) else value * NS_PER_SECOND
     if isinstance(value, msgpack.ExtType) and value.code == EVENT_TIME_EXT_CODE:
-        if len(value.data) != _EVENT_TIME.size:
+        if len(value.data) != EVENT_TIME.size:
             raise ProtocolError(f"EventTime must carry 8 bytes, got {len(value.data)}")
-        seconds, nanoseconds = _EVENT_TIME.unpack(value.data)
+        seconds, nanoseconds = EVENT_TIME.unpack(value.data)
         if nanoseconds >= NS_PER_SECOND:
             raise ProtocolError("EventTime nanoseconds must be below 1e9")
         return seconds * NS_PER_SECOND + nanoseconds

@@ -5,15 +5,13 @@ from __future__ import annotations
 import base64
 import gzip
 import os
-import struct
 from collections.abc import Iterable
 from typing import Any
 
 import msgpack
 
-from .decode import EVENT_TIME_EXT_CODE, NS_PER_SECOND
+from .decode import EVENT_TIME, EVENT_TIME_EXT_CODE, NS_PER_SECOND
 
-_EVENT_TIME = struct.Struct(">II")
 # mtime=0 keeps the gzip member deterministic; level 6 is zlib's default speed/ratio balance.
 _GZIP_LEVEL = 6
 
@@ -21,7 +19,7 @@ _GZIP_LEVEL = 6
 def event_time(time_ns: int) -> msgpack.ExtType:
     """EventTime ext type 0: seconds and nanoseconds as two big-endian uint32 (packs as fixext8)."""
     seconds, nanoseconds = divmod(time_ns, NS_PER_SECOND)
-    return msgpack.ExtType(EVENT_TIME_EXT_CODE, _EVENT_TIME.pack(seconds, nanoseconds))
+    return msgpack.ExtType(EVENT_TIME_EXT_CODE, EVENT_TIME.pack(seconds, nanoseconds))
 
 
 def new_chunk_id() -> str:

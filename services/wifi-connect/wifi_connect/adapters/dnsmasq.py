@@ -91,7 +91,7 @@ class Dnsmasq:
             f"--dhcp-option=114,{self.portal_url}",
             "--dhcp-authoritative",  # answer phones that still hold a lease from elsewhere at once
             "--no-ping",  # no 3 s ICMP probe per offer: the portal network is ours alone
-            f"--dhcp-leasefile={run_dir / 'dnsmasq.leases'}",
+            f"--dhcp-leasefile={self.lease_file}",
             f"--pid-file={run_dir / 'dnsmasq.pid'}",
             f"--log-facility={self.log_file}",
             "--user=root",  # the lease and log files live in our private run dir

@@ -125,9 +125,14 @@ def escape_terse(field: str) -> str:
     return field.replace("\\", "\\\\").replace(":", "\\:")
 
 
+def terse_rows(output: str) -> list[list[str]]:
+    """Every non-empty line of ``nmcli -t -e yes`` output, split into its fields."""
+    return [split_terse(line) for line in output.splitlines() if line]
+
+
 def parse_scan(output: str) -> list[AccessPoint]:
     """``-t -e yes -f IN-USE,SSID,BSSID,SECURITY,SIGNAL,FREQ device wifi list`` -> access points."""
-    return [_access_point(split_terse(line)) for line in output.splitlines() if line]
+    return [_access_point(row) for row in terse_rows(output)]
 
 
 def _access_point(row: list[str]) -> AccessPoint:
@@ -196,8 +201,7 @@ class NmcliBackend:
             # an explicit rescan first: `list --rescan yes` would hide a driver's refusal (e.g. in AP mode)
             self._device.wifi_rescan(ifname=interface)
         listing = ["device", "wifi", "list", "ifname", interface, "--rescan", "yes" if rescan else "no"]
-        output = self._cmd.run(["-t", "-e", "yes", "-f", SCAN_FIELDS, *listing]).stdout
-        rows = [split_terse(line) for line in output.splitlines() if line]
+        rows = terse_rows(self._cmd.run(["-t", "-e", "yes", "-f", SCAN_FIELDS, *listing]).stdout)
         self._security_words.update({row[1]: set(row[3].split()) for row in rows})
         return [_access_point(row) for row in rows]
 
@@ -359,7 +363,7 @@ class NmcliBackend:
     def _profiles(self, uuids: Sequence[str] | None = None) -> list[_Profile]:
         if uuids is None:
             listing = self._cmd.run(["-t", "-e", "yes", "-f", "UUID,TYPE", "connection", "show"]).stdout
-            rows = [split_terse(line) for line in listing.splitlines() if line]
+            rows = terse_rows(listing)
             uuids = [row[0] for row in rows if row[1] == WIFI_TYPE]
         if not uuids:
             return []

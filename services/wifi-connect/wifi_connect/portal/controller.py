@@ -168,9 +168,14 @@ class Controller:
         if self._check_online():
             self._enter_connected("already online")
         else:
-            self.machine.enter(State.WAITING, "offline at start; giving saved networks a grace period")
-            self.machine.after(self.config.grace_period, Event.GRACE_OVER)
-            self.machine.after(self.config.check_interval, Event.TICK)
+            self._enter_waiting("offline at start; giving saved networks a grace period",
+                                self.config.grace_period)
+
+    def _enter_waiting(self, reason: str, portal_after: float) -> None:
+        """WAITING: watch for a saved network coming up, raise the portal after ``portal_after`` seconds."""
+        self.machine.enter(State.WAITING, reason)
+        self.machine.after(portal_after, Event.GRACE_OVER)
+        self.machine.after(self.config.check_interval, Event.TICK)
 
     def _waiting_tick(self, _: object) -> None:
         if self._check_online():
@@ -214,9 +219,7 @@ class Controller:
         except AdapterError as err:
             log.error("could not raise the portal, trying again in %gs: %s", PORTAL_RETRY_DELAY, err)
             self._take_portal_down()
-            self.machine.enter(State.WAITING, f"portal failed: {err}")
-            self.machine.after(PORTAL_RETRY_DELAY, Event.GRACE_OVER)
-            self.machine.after(self.config.check_interval, Event.TICK)
+            self._enter_waiting(f"portal failed: {err}", PORTAL_RETRY_DELAY)
             return
         self._ssid = None
         self._online = False  # the AP replaced the uplink: the probes must send phones to the portal

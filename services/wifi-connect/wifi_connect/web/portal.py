@@ -57,9 +57,10 @@ def failure_of(last_attempt: dict | None) -> dict | None:
     return {"ssid": last_attempt.get("ssid", ""), "text": REASON_TEXT.get(reason, REASON_TEXT["failed"])}
 
 
-def render_page(status_code: int = 200, **form) -> tuple[str, int]:
-    """The network list, with the last attempt's outcome or the form's error on top."""
-    status = service().status()
+def render_page(status_code: int = 200, status: dict | None = None, **form) -> tuple[str, int]:
+    """The network list, with the last attempt's outcome or the form's error on top. ``status``: the
+    daemon's, when the caller already has it (one RPC round trip fewer)."""
+    status = service().status() if status is None else status
     failure = failure_of(status.get("last_attempt"))
     notice = form.pop("notice", None)
     if notice is None and status.get("state") == State.CONNECTED and status.get("ssid"):
@@ -82,8 +83,8 @@ def render_page(status_code: int = 200, **form) -> tuple[str, int]:
     return page, status_code
 
 
-def render_connecting(attempt: dict, status_code: int = 200) -> tuple[str, int]:
-    portal_ssid = service().status().get("portal_ssid", "WiFi Connect")
+def render_connecting(attempt: dict, status_code: int = 200, status: dict | None = None) -> tuple[str, int]:
+    portal_ssid = (service().status() if status is None else status).get("portal_ssid", "WiFi Connect")
     return render_template("connecting.html", attempt=attempt, portal_ssid=portal_ssid), status_code
 
 
@@ -91,10 +92,11 @@ def render_connecting(attempt: dict, status_code: int = 200) -> tuple[str, int]:
 def index():
     if settings().custom_ui:
         return send_from_directory(settings().ui_directory, "index.html", max_age=0)
-    last_attempt = service().status().get("last_attempt")
+    status = service().status()
+    last_attempt = status.get("last_attempt")
     if last_attempt and last_attempt.get("result") == "pending":
-        return render_connecting(last_attempt)
-    return render_page()
+        return render_connecting(last_attempt, status=status)
+    return render_page(status=status)
 
 
 def form_fields(form: dict[str, str]) -> dict[str, str]:
@@ -119,10 +121,13 @@ def join():
     except InputError as err:
         return render_page(400, error=err.message, error_field=err.field, **kept)
     except BusyError:
-        running = service().status().get("last_attempt") or {}
+        status = service().status()
+        running = status.get("last_attempt") or {}
         if running.get("result") == "pending" and running.get("ssid") == form_fields(form)["ssid"]:
-            return render_connecting(running)  # a double-tapped Connect: show the attempt already running
-        return render_page(409, notice="The device is already trying a network. Wait a moment.", **kept)
+            # a double-tapped Connect: show the attempt already running
+            return render_connecting(running, status=status)
+        busy = "The device is already trying a network. Wait a moment."
+        return render_page(409, status, notice=busy, **kept)
     return render_connecting(attempt, 202)
 
 

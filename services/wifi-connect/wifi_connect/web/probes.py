@@ -53,9 +53,7 @@ PROBES: dict[str, OnlineAnswer | None] = {
 
 
 def to_portal() -> Response:
-    response = redirect(settings().url, code=302)
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return redirect(settings().url, code=302)  # no-store: the portal app's after_request sets it
 
 
 @bp.before_app_request
@@ -82,7 +80,6 @@ def answer_probe() -> Response:
         return to_portal()
     response = Response(online_answer.body, online_answer.status, content_type=online_answer.content_type)
     response.headers.extend(online_answer.headers)
-    response.headers["Cache-Control"] = "no-store"
     return response
 
 
