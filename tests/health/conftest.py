@@ -1,4 +1,4 @@
-"""``reporter``: the real ``health-reporter`` console script (gunicorn, one worker) on a loopback port."""
+"""``reporter``: the real ``health-reporter`` console script (one process) on a loopback port."""
 
 from __future__ import annotations
 

@@ -54,5 +54,5 @@ def _directory(env: Mapping[str, str], variables: tuple[str, ...], default: str)
     variable, value = next(((name, env[name]) for name in variables if env.get(name)), ("", default))
     path = Path(value)
     if not path.is_dir():
-        raise ConfigError(f"{variable or variables[0]}: {value!r} is not a directory")
+        raise ConfigError(variable or variables[0], f"{value!r} is not a directory")
     return path

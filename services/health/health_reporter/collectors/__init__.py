@@ -88,7 +88,7 @@ def reject_unknown(setting: str, names: Iterable[str], known: Iterable[str]) -> 
     unknown = set(names) - set(listed)
     if unknown:
         raise ConfigError(
-            f"{setting}: unknown collector(s) {', '.join(sorted(unknown))} (known: {', '.join(listed)})"
+            setting, f"unknown collector(s) {', '.join(sorted(unknown))} (known: {', '.join(listed)})"
         )
 
 
