@@ -165,5 +165,7 @@ class WsgiClient:
         for name, value in (headers or {}).items():
             environ["HTTP_" + name.upper().replace("-", "_")] = value
         started: list = []
-        body = b"".join(self.app(environ, lambda status, headers, exc=None: started.extend((status, headers))))
+        body = b"".join(
+            self.app(environ, lambda status, headers, exc=None: started.extend((status, headers)))
+        )
         return WsgiResponse(started[0], started[1], body)

@@ -172,5 +172,5 @@ def test_sizes_read_in_gb_above_10_gb() -> None:
     sampler.run_once()
     page = client.get("/").get_data(as_text=True)
     storage = page[page.index('id="storage"') :]
-    assert ">16.0 GB</div><div class=\"sub\">of 32.0 GB<" in storage  # 32 GiB /data
-    assert ">1638 MB</div><div class=\"sub\">of 4096 MB<" in page  # 4 GiB of RAM stays in MB
+    assert '>16.0 GB</div><div class="sub">of 32.0 GB<' in storage  # 32 GiB /data
+    assert '>1638 MB</div><div class="sub">of 4096 MB<' in page  # 4 GiB of RAM stays in MB

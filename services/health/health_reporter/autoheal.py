@@ -117,7 +117,9 @@ class Autoheal:
             labels = self._engine.labels(name)
         except HealthError as err:
             attempts.next_allowed = self._clock() + self._config.backoff_seconds
-            self._emit("autoheal_restart", name, attempt=attempts.restarts + 1, result="failed", error=str(err))
+            self._emit(
+                "autoheal_restart", name, attempt=attempts.restarts + 1, result="failed", error=str(err)
+            )
             return False
         if opted_in(name, labels, self._config.label):
             self._not_opted_in.pop(name, None)

@@ -83,6 +83,7 @@ class Config:
     data_mountpoints: tuple[str, ...] | None = None
     wifi_connect_url: str | None = None
     log_agent_url: str | None = None
+    textfile_directory: str | None = None  # node_exporter's --collector.textfile.directory
     # Container states from the engine: on with HEALTH_CONTAINERS or autoheal. Off, the socket is never
     # looked up, let alone opened (least privilege: the engine socket is root on the host).
     containers: bool = False
@@ -105,6 +106,7 @@ class Config:
             ("sidecars", "wifi_connect_url"): self.wifi_connect_url,
             ("wifi", "wifi_connect_url"): self.wifi_connect_url,
             ("sidecars", "log_agent_url"): self.log_agent_url,
+            ("textfile", "directory"): self.textfile_directory,
             ("containers", "socket"): self.engine_socket if self.containers else None,
         }
         for (collector, key), value in dedicated.items():
@@ -125,8 +127,12 @@ class Config:
         enabled = reader.get("HEALTH_COLLECTORS", _name_list, ())
         disabled = reader.get("HEALTH_COLLECTORS_DISABLED", _name_list, ())
         if autoheal.enabled and "containers" in disabled:
-            raise ConfigError("HEALTH_AUTOHEAL", "needs the containers collector, off in HEALTH_COLLECTORS_DISABLED")
-        wanted = reader.get("HEALTH_CONTAINERS", parse_bool, False) or autoheal.enabled or "containers" in enabled
+            raise ConfigError(
+                "HEALTH_AUTOHEAL", "needs the containers collector, off in HEALTH_COLLECTORS_DISABLED"
+            )
+        wanted = (
+            reader.get("HEALTH_CONTAINERS", parse_bool, False) or autoheal.enabled or "containers" in enabled
+        )
         containers = wanted and "containers" not in disabled
         docker_host = reader.get("DOCKER_HOST", _unix_url, "")
         return cls(
@@ -141,6 +147,7 @@ class Config:
             data_mountpoints=reader.get("HEALTH_DATA_MOUNTPOINTS", _path_list, None),
             wifi_connect_url=reader.get("HEALTH_WIFI_CONNECT_URL", _sidecar_url, None),
             log_agent_url=reader.get("HEALTH_LOG_AGENT_URL", _sidecar_url, None),
+            textfile_directory=reader.get("HEALTH_TEXTFILE_DIRECTORY", _directory, None),
             containers=containers,
             engine_socket=_engine_socket(docker_host) if containers else "",
             collector_options=reader.get("HEALTH_COLLECTOR_OPTIONS", _mapping_of_mappings, {}),
@@ -297,6 +304,12 @@ def _path_list(raw: str) -> tuple[str, ...]:
     if not all(path.startswith("/") for path in paths):
         raise ValueError("expected absolute paths separated by commas")
     return paths
+
+
+def _directory(raw: str) -> str:
+    if not Path(raw).is_dir():
+        raise ValueError("not a directory")
+    return raw
 
 
 def _http_url(raw: str) -> str:

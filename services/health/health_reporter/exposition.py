@@ -91,7 +91,7 @@ def _labels(labels: tuple[tuple[str, str], ...]) -> str:
 
 
 def _escape_label(value: str) -> str:
-    return value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r'\"')
+    return value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
 
 
 def _number(value: float) -> str:
@@ -116,6 +116,9 @@ def process_samples() -> list[Sample]:
     utime, stime = int(fields[11]), int(fields[12])
     start_ticks, vsize, rss_pages = int(fields[19]), int(fields[20]), int(fields[21])
     max_fds = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    # node_exporter exports the soft RLIMIT_AS; unlimited (-1) as the unsigned value it is in the kernel.
+    address_space = resource.getrlimit(resource.RLIMIT_AS)[0]
+    max_address_space = float(address_space if address_space >= 0 else 2**64 - 1)
     return [
         Sample("process_cpu_seconds_total", (utime + stime) / _CLOCK_TICKS, Kind.COUNTER,
                "Total user and system CPU time spent in seconds."),
@@ -126,4 +129,6 @@ def process_samples() -> list[Sample]:
                "Start time of the process since unix epoch in seconds."),
         Sample("process_open_fds", float(open_fds), Kind.GAUGE, "Number of open file descriptors."),
         Sample("process_max_fds", float(max_fds), Kind.GAUGE, "Maximum number of open file descriptors."),
+        Sample("process_virtual_memory_max_bytes", max_address_space, Kind.GAUGE,
+               "Maximum amount of virtual memory available in bytes."),
     ]  # fmt: skip

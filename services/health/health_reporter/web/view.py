@@ -158,7 +158,7 @@ def duration(seconds: float | None) -> str:
 
 
 def quantity(value: float | None, unit: str) -> str:
-    """"12 records", "55 °C", or for bytes "4.0 KiB" (a log backlog, in the agent's binary units)."""
+    """ "12 records", "55 °C", or for bytes "4.0 KiB" (a log backlog, in the agent's binary units)."""
     if value is None:
         return "–"
     if unit == "bytes":
