@@ -28,6 +28,13 @@ pytestmark = pytest.mark.slow
 DATA = Path(__file__).resolve().parent / "data"
 NODE_EXPORTER = "/usr/bin/prometheus-node-exporter"
 SCRAPES = 3
+APP_METRICS = """\
+# HELP app_uploads_total Files uploaded.
+# TYPE app_uploads_total counter
+app_uploads_total{queue="a"} 7
+"""
+# OpenMetrics names a family without its sample suffix; node_exporter answers in the text format.
+FAMILY_SUFFIX = {"counter": "_total", "info": "_info"}
 
 
 @dataclass(frozen=True)
@@ -82,11 +89,18 @@ class Prometheus:
         return answer["data"]["result"]
 
     def metadata(self, job: str) -> dict[str, str]:
-        """{metric family: type} as Prometheus recorded it from the job's scrapes."""
+        """{metric name: type} as Prometheus recorded it from the job's scrapes (sample names: an
+        OpenMetrics counter family "x" is recorded as "x", node_exporter's text format as "x_total")."""
         answer = requests.get(
             f"{self.url}/api/v1/targets/metadata", params={"match_target": f'{{job="{job}"}}'}, timeout=10
         ).json()
-        return {entry["metric"]: entry["type"] for entry in answer["data"]}
+        types = {}
+        for entry in answer["data"]:
+            suffix = FAMILY_SUFFIX.get(entry["type"], "")
+            types[entry["metric"] if entry["metric"].endswith(suffix) else entry["metric"] + suffix] = entry[
+                "type"
+            ]
+        return types
 
     def label_names(self, job: str) -> dict[str, set[str]]:
         """{metric name: label names} of every node_* series the job serves."""
@@ -110,7 +124,11 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory):
     command = [NODE_EXPORTER, f"--web.listen-address=127.0.0.1:{node_port}"]
     with (tmp_path / "node_exporter.log").open("wb") as log:
         node_exporter = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-    reporter = start_reporter({}, tmp_path / "reporter.log")
+    textfiles = tmp_path / "textfiles"  # an app's own metrics, published the way node_exporter reads them
+    textfiles.mkdir()
+    (textfiles / "app.prom").write_text(APP_METRICS)
+    (textfiles / "broken.prom").write_text("half a line {\n")
+    reporter = start_reporter({"HEALTH_TEXTFILE_DIRECTORY": str(textfiles)}, tmp_path / "reporter.log")
     server = Prometheus({"node": node_port, "health": reporter.port}, tmp_path)
     try:
         wait_until(lambda: http_ok(f"{server.url}/-/ready"), 30, "prometheus ready")
@@ -152,6 +170,9 @@ def test_every_series_node_exporter_has_the_reporter_has(prometheus: Prometheus)
         if problem.startswith("reporter") and scope is None:
             failures.append(f"{entry.selector}: {problem} (used by {'; '.join(entry.used_by[:3])})")
 
+    answered = sum(1 for node_sets in node if node_sets)
+    both = sum(1 for node_sets, health_sets in zip(node, health, strict=True) if node_sets and health_sets)
+    print(f"\nnode_exporter answers {answered} of {len(series)} series here, the reporter {both} of those")
     print_table(one_sided, len(series))
     assert not failures, "series node_exporter serves and the reporter does not:\n" + "\n".join(failures)
 
@@ -193,3 +214,15 @@ def test_shared_metrics_have_node_exporters_types_and_labels(prometheus: Prometh
         health = [{k: v for k, v in s["metric"].items() if k not in ("instance", "job")}
                   for s in prometheus.query(f'{name}{{job="health"}}')]  # fmt: skip
         assert health == node, name
+
+
+def test_an_apps_textfile_metrics_reach_prometheus(prometheus: Prometheus) -> None:
+    [uploads] = prometheus.query('app_uploads_total{job="health"}')
+    assert uploads["metric"]["queue"] == "a" and uploads["value"][1] == "7"
+    assert prometheus.metadata("health")["app_uploads_total"] == "counter"
+    [mtime] = prometheus.query('node_textfile_mtime_seconds{job="health"}')
+    assert mtime["metric"]["file"].endswith("/app.prom")  # the broken file is skipped...
+    [error] = prometheus.query('node_textfile_scrape_error{job="health"}')
+    assert (
+        error["value"][1] == "1"
+    )  # ...and counted, which node-mixin's NodeTextFileCollectorScrapeError sees
