@@ -1,5 +1,6 @@
 """Regenerates node_exporter_series.yaml: the series the stock "Node Exporter Full" Grafana dashboard and
-the node-mixin alert and recording rules select, with the labels they group or label legends by.
+the node-mixin alert and recording rules select, with the labels they group or label legends by, and
+the dashboard's panel queries verbatim.
 
     python tests/health/data/extract_node_series.py DASHBOARD_JSON MIXIN_DIR DASHBOARD_COMMIT MIXIN_COMMIT
 
@@ -66,6 +67,16 @@ def dashboard_expressions(path: Path) -> list[tuple[str, str, str]]:
     return found
 
 
+def panel_expressions(dashboard: Path) -> list[dict]:
+    """Each distinct panel query as Grafana sends it (with $node, $job, $__rate_interval), for the test
+    that runs them whole."""
+    users: dict[str, set[str]] = defaultdict(set)
+    for user, expr, _legend in dashboard_expressions(dashboard):
+        if not user.startswith("dashboard: variable"):
+            users[expr.strip()].add(user)
+    return [{"expr": expr, "used_by": sorted(users[expr])} for expr in sorted(users)]
+
+
 def mixin_config(mixin: Path) -> dict[str, str]:
     text = (mixin / "config.libsonnet").read_text()
     values = dict(re.findall(r"^\s*(\w+):\s*'([^']*)',", text, re.MULTILINE))
@@ -109,7 +120,8 @@ HEADER = """\
 #   rfmoz/grafana-dashboards prometheus/node-exporter-full.json @ {dashboard_commit}
 #   prometheus/node_exporter docs/node-mixin/{{alerts/alerts,rules/rules,config}}.libsonnet @ {mixin_commit}
 # The dashboard's instance="$node",job="$job" and the mixin's job="node" matchers are dropped: the
-# coverage test selects each scrape job itself. Do not edit by hand; rerun the script.
+# coverage test selects each scrape job itself. panel_expressions are the dashboard's queries verbatim.
+# Do not edit by hand; rerun the script.
 """
 
 
@@ -118,8 +130,10 @@ def main(argv: list[str]) -> int:
     series = extract(Path(dashboard), Path(mixin))
     out = Path(__file__).with_name("node_exporter_series.yaml")
     header = HEADER.format(dashboard_commit=dashboard_commit, mixin_commit=mixin_commit)
-    out.write_text(header + yaml.safe_dump({"series": series}, sort_keys=False, width=110))
-    print(f"{len(series)} series written to {out}")
+    panels = panel_expressions(Path(dashboard))
+    data = {"series": series, "panel_expressions": panels}
+    out.write_text(header + yaml.safe_dump(data, sort_keys=False, width=110))
+    print(f"{len(series)} series and {len(panels)} panel expressions written to {out}")
     return 0
 
 
