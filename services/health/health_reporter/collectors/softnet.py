@@ -36,7 +36,8 @@ class SoftnetCollector(BaseCollector):
                 raise CollectorError(f"{path}: bad line {line[:50]!r}") from err
             cpu = str(columns[INDEX_COLUMN] if len(columns) > INDEX_COLUMN else line_number)
             for column, (metric, help_text, is_counter) in COLUMNS.items():
-                if column < len(columns):
-                    build = counter if is_counter else gauge
-                    samples.append(build(metric, columns[column], help_text, cpu=cpu))
+                # a column older kernels lack reads 0, as node_exporter (procfs) reports it
+                number = columns[column] if column < len(columns) else 0
+                build = counter if is_counter else gauge
+                samples.append(build(metric, number, help_text, cpu=cpu))
         return samples
