@@ -58,8 +58,31 @@ def test_200_idle_and_12_trickling_clients_leave_room_for_a_normal_request(tmp_p
             response = requests.get(reporter.url + path, timeout=5)
             elapsed = time.monotonic() - started
             assert response.status_code == 200 and elapsed < 1.0, (path, elapsed)
+        metrics = requests.get(reporter.url + "/metrics", timeout=5).text
+        open_now = next(
+            line for line in metrics.splitlines() if line.startswith("device_http_open_connections ")
+        )
+        assert float(open_now.split()[1]) >= IDLE + TRICKLING  # all held, none refused: within the limits
+        assert 'device_http_refused_connections_total{reason="per_client"} 0.0' in metrics
     finally:
         stop.set()
+        for sock in held:
+            sock.close()
+        stop_process(reporter.process)
+
+
+def test_one_address_holds_at_most_32_connections_and_is_counted(tmp_path: Path) -> None:
+    reporter = start_reporter({}, tmp_path / "reporter.log")
+    held = []
+    try:
+        for _ in range(40):
+            held.append(connect_from("127.0.0.30", reporter.port))  # 8 beyond the per-address limit
+        time.sleep(0.5)
+        started = time.monotonic()
+        metrics = requests.get(reporter.url + "/metrics", timeout=5).text  # another address: served
+        assert time.monotonic() - started < 1.0
+        assert 'device_http_refused_connections_total{reason="per_client"} 8.0' in metrics
+    finally:
         for sock in held:
             sock.close()
         stop_process(reporter.process)

@@ -16,12 +16,17 @@ import threading
 import urllib.error
 import urllib.request
 
+from sidecar_common.http import ServerStats
+
 from .config import Config
 from .errors import ConfigError
+from .models import Sample, counter, gauge
 from .sampler import Sampler, sampler_from_config
 from .web_access import WEB_CONFIG
 
 log = logging.getLogger("health_reporter")
+REFUSED_HELP = "Connections refused at accept: over the total or the per-address limit."
+CLOSED_HELP = "Connections the server closed early, by reason (timeouts, too large, ...)."
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -59,7 +64,10 @@ def serve(config: Config, sampler: Sampler) -> int:
     from .web import create_app
     from .web.guard import protect
 
-    app = protect(create_app(sampler), config.http.access)
+    def server_samples() -> list[Sample]:
+        return http_samples(server.stats)
+
+    app = protect(create_app(sampler, server_samples), config.http.access)
     server = HttpServer(app, config.http.listen, limits=config.http.limits, tls=config.http.access.tls,
                         name="health")  # fmt: skip
     try:
@@ -76,6 +84,20 @@ def serve(config: Config, sampler: Sampler) -> int:
     server.stop()
     sampler.stop()
     return 0
+
+
+def http_samples(stats: ServerStats) -> list[Sample]:
+    """The server's refusals and closes by reason: a flood or slow clients show up here."""
+    samples = [gauge("device_http_open_connections", stats.open_connections, "Open HTTP connections.")]
+    samples += [
+        counter("device_http_refused_connections_total", count, REFUSED_HELP, reason=reason)
+        for reason, count in stats.refused_total.items()
+    ]
+    samples += [
+        counter("device_http_closed_connections_total", count, CLOSED_HELP, reason=reason)
+        for reason, count in stats.closed_total.items()
+    ]
+    return samples
 
 
 def probe(config: Config) -> int:

@@ -32,15 +32,19 @@ class Registry:
 
     snapshot: Callable[[], Snapshot]
     process_metrics: bool = True
+    extra: Callable[[], list[Sample]] = list  # e.g. the HTTP server's counters
 
     def samples(self) -> Iterator[Sample]:
         yield from self.snapshot().samples
+        yield from self.extra()
         if self.process_metrics:
             yield from process_samples()
 
 
-def build_registry(snapshot: Callable[[], Snapshot], process_metrics: bool = True) -> Registry:
-    return Registry(snapshot, process_metrics)
+def build_registry(
+    snapshot: Callable[[], Snapshot], process_metrics: bool = True, extra: Callable[[], list[Sample]] = list
+) -> Registry:
+    return Registry(snapshot, process_metrics, extra)
 
 
 def render(registry: Registry, accept: str | None) -> tuple[bytes, str]:

@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .autoheal import Autoheal, EngineRestarter
 from .checks import CheckRunner, build_checks
@@ -24,7 +24,9 @@ from .history import History
 from .models import Sample, gauge
 from .registry import CollectorRegistry
 from .snapshot import EMPTY, Snapshot, summary
-from .telemetry import Telemetry
+
+if TYPE_CHECKING:  # imported when enabled: fluent-logger and msgpack cost ~1 MiB the default needs anyway
+    from .telemetry import Telemetry
 
 log = logging.getLogger(__name__)
 
@@ -182,7 +184,11 @@ def sampler_from_config(config: Config) -> Sampler:
         enabled=config.collectors_enabled or None,
         disabled=config.disabled_collectors,
     )
-    telemetry = Telemetry(config.telemetry) if config.telemetry.enabled else None
+    telemetry = None
+    if config.telemetry.enabled:
+        from .telemetry import Telemetry
+
+        telemetry = Telemetry(config.telemetry)
     autoheal = None
     if config.autoheal.enabled:
         on_event = telemetry.event if telemetry is not None else (lambda record: None)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from importlib.resources import files
 from typing import Any
 
@@ -16,6 +17,7 @@ import bottle
 
 from ..exposition import build_registry, render
 from ..history import History
+from ..models import Sample
 from ..sampler import Sampler
 from . import view
 from .plots import build_plots
@@ -24,9 +26,10 @@ JSON = "application/json"
 TEMPLATE = files(__package__).joinpath("templates/dashboard.tpl").read_text(encoding="utf-8")
 
 
-def create_app(sampler: Sampler) -> bottle.Bottle:
+def create_app(sampler: Sampler, server_samples: Callable[[], list[Sample]] = list) -> bottle.Bottle:
+    """``server_samples``: the HTTP server's own counters, rendered with /metrics."""
     app = bottle.Bottle()
-    registry = build_registry(lambda: sampler.snapshot)
+    registry = build_registry(lambda: sampler.snapshot, extra=server_samples)
     dashboard = bottle.SimpleTemplate(TEMPLATE)
 
     @app.get("/metrics")
