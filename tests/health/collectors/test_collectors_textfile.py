@@ -78,6 +78,15 @@ def test_bad_files_are_skipped_whole_and_counted(tmp_path):
     assert value(samples, "node_textfile_scrape_error") == 1
 
 
+def test_the_reporters_own_names_cannot_be_fed_by_a_file(tmp_path):
+    (tmp_path / "spoof.prom").write_text(
+        "device_cpu_temperature_celsius 20\nnode_textfile_scrape_error 0\napp_ok 1\n"
+    )
+    samples = collector(tmp_path).collect()
+    assert not by_name(samples, "device_cpu_temperature_celsius")
+    assert value(samples, "app_ok") == 1 and value(samples, "node_textfile_scrape_error") == 1
+
+
 def test_same_metric_in_two_files_needs_the_same_help(tmp_path):
     (tmp_path / "a.prom").write_text('# HELP shared_metric One.\nshared_metric{from="a"} 1\n')
     (tmp_path / "b.prom").write_text('# HELP shared_metric One.\nshared_metric{from="b"} 2\n')

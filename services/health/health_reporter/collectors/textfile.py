@@ -8,8 +8,10 @@ text. Write files atomically (write ``x.prom.$$`` then rename), as node_exporter
 
 Unlike node_exporter, a file is parsed again only when its (inode, size, mtime) changes, every input is
 bounded (``max_file_bytes`` per file, ``max_files`` files, ``max_series`` series in all: beyond them the
-rest is skipped and counted as an error), and histogram and summary series are exported untyped under
-their sample names (``x_bucket``, ``x_sum``, ``x_count``): the same series and values for queries.
+rest is skipped and counted as an error), families named like the reporter's own (``device_*``,
+``process_*``, ``node_textfile_*``) are skipped and counted as an error, and histogram and summary
+series are exported untyped under their sample names (``x_bucket``, ``x_sum``, ``x_count``): the same
+series and values for queries.
 """
 
 from __future__ import annotations
@@ -36,6 +38,9 @@ SAMPLE_NAME = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)\s*")
 LABEL_PAIR = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*=\s*"((?:[^"\\]|\\.)*)"\s*(,?)')
 TYPES = {"counter", "gauge", "untyped", "histogram", "summary"}
 SUFFIXES = {"histogram": ("_bucket", "_sum", "_count"), "summary": ("_sum", "_count")}
+# The reporter's own namespaces: a file must not feed the checks (device_cpu_temperature_celsius...) or
+# pose as the reporter's process or this collector (node_exporter refuses such collisions too).
+RESERVED_PREFIXES = ("device_", "process_", "node_textfile_")
 ESCAPES = {"\\\\": "\\", '\\"': '"', "\\n": "\n"}
 
 
@@ -187,6 +192,12 @@ class TextfileCollector(BaseCollector):
                 errored = True
                 continue
             for family in parsed.families.values():
+                if family.name.startswith(RESERVED_PREFIXES):
+                    log.warning(
+                        "textfile %s: %s is the reporter's own name, skipped", parsed.path, family.name
+                    )
+                    errored = True
+                    continue
                 if family.name in helps and (
                     family.help != helps[family.name] or family.type != types[family.name]
                 ):
