@@ -107,3 +107,12 @@ def test_counters_info_and_duplicates() -> None:
 def test_plain_text_0_0_4_by_default(accept: str | None) -> None:
     _, content_type = render(build_registry(lambda: Snapshot(0.0, ()), process_metrics=False), accept)
     assert content_type == "text/plain; version=0.0.4; charset=utf-8"
+
+
+def test_node_time_seconds_is_read_at_scrape_time() -> None:
+    """As node_exporter's: `time() - node_time_seconds` is the clock's skew, not the sample's age."""
+    an_hour_ago = time.time() - 3600
+    stale = Snapshot(an_hour_ago, (Sample("node_time_seconds", an_hour_ago, Kind.GAUGE, "Now."),))
+    body, _ = render(build_registry(lambda: stale, process_metrics=False), None)
+    line = next(line for line in body.decode().splitlines() if line.startswith("node_time_seconds "))
+    assert abs(float(line.split()[1]) - time.time()) < 5

@@ -9,9 +9,11 @@ ProcessCollector names) come from this process's /proc/self, not from HOST_PROC.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import resource
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
@@ -35,7 +37,11 @@ class Registry:
     extra: Callable[[], list[Sample]] = list  # e.g. the HTTP server's counters
 
     def samples(self) -> Iterator[Sample]:
-        yield from self.snapshot().samples
+        now = time.time()
+        for sample in self.snapshot().samples:
+            # node_exporter's time collector reads the clock at scrape time: `time() - node_time_seconds`
+            # is the device's clock skew, not the age of the last sample.
+            yield dataclasses.replace(sample, value=now) if sample.name == "node_time_seconds" else sample
         yield from self.extra()
         if self.process_metrics:
             yield from process_samples()
