@@ -60,7 +60,7 @@ def test_web_config_errors_name_the_key(tmp_path: Path, text: str, key: str) -> 
 
 def test_the_file_and_the_variables_are_not_mixed(tmp_path: Path) -> None:
     env = {**web_config(tmp_path, "{}\n"), "HEALTH_AUTH_TOKEN": "t"}
-    with pytest.raises(ConfigError, match="^HEALTH_WEB_CONFIG_FILE: set either it or HEALTH_AUTH_TOKEN"):
+    with pytest.raises(ConfigError, match=r"^HEALTH_WEB_CONFIG_FILE: set either it or HEALTH_AUTH_TOKEN"):
         Config.from_env(env)
 
 
