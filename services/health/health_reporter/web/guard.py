@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import ctypes
-import ctypes.util
 import hashlib
 import hmac
 import threading
@@ -64,6 +62,9 @@ class BcryptUsers:
 
 
 def _libcrypt() -> Callable[[bytes, bytes], bytes | None]:
+    import ctypes  # only with bcrypt users: ctypes.util costs 0.4 MiB the other configurations never need
+    import ctypes.util
+
     library = ctypes.CDLL(ctypes.util.find_library("crypt") or "libcrypt.so.1")
     crypt = library.crypt
     crypt.restype = ctypes.c_char_p
