@@ -40,7 +40,10 @@ def balena_normalize(path: Path) -> dict:
         pytest.fail("balena's compose parser is missing: run bash scripts/setup.sh")
     result = subprocess.run(
         ["node", str(Path(__file__).with_name("balena_parse.js")), str(path)],
-        capture_output=True, text=True, timeout=60, env={**os.environ, "NODE_PATH": str(NODE_MODULES)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "NODE_PATH": str(NODE_MODULES)},
     )
     assert result.returncode == 0, result.stdout + result.stderr
     return json.loads(result.stdout)
@@ -73,7 +76,10 @@ def run_balena_parser(document: dict, tmp_path: Path) -> subprocess.CompletedPro
     path.write_text(yaml.safe_dump(document))
     return subprocess.run(
         [shutil.which("node") or "node", str(Path(__file__).with_name("balena_parse.js")), str(path)],
-        capture_output=True, text=True, timeout=60, env={**os.environ, "NODE_PATH": str(NODE_MODULES)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "NODE_PATH": str(NODE_MODULES)},
     )
 
 

@@ -23,7 +23,10 @@ SERVICES = ("wifi-connect", "log-agent", "health")
 REQUIREMENTS = ROOT / "requirements"
 PIN = re.compile(r"^([A-Za-z0-9_.-]+==[^\s;\\]+(?: ;[^\\]+)?)", re.MULTILINE)
 ARM_PLATFORMS = (
-    "linux_armv7l", "manylinux2014_armv7l", "manylinux_2_17_armv7l", "manylinux_2_28_armv7l",
+    "linux_armv7l",
+    "manylinux2014_armv7l",
+    "manylinux_2_17_armv7l",
+    "manylinux_2_28_armv7l",
     "manylinux_2_31_armv7l",
 )
 
@@ -95,7 +98,7 @@ def test_each_dockerfile_installs_only_its_own_lock(service: str) -> None:
     stages = [i for i, (keyword, _args) in enumerate(instructions) if keyword == "FROM"]
     assert len(stages) >= 2, "a wheels stage, then the image"
     assert all(" AS " in instructions[i][1].upper() for i in stages[:-1]), "named build stages"
-    final = " ".join(args for _keyword, args in instructions[stages[-1]:])
+    final = " ".join(args for _keyword, args in instructions[stages[-1] :])
     leaked = re.search(r"\b(gcc|g\+\+|make|build-essential)\b", final)
     assert not leaked, "compilers leak into the final image"
 
@@ -107,7 +110,9 @@ def test_wheel_building_step_runs_here(service: str, tmp_path: Path) -> None:
     env_bin = Path(sys.executable).parent
     result = subprocess.run(
         ["sh", str(ROOT / "scripts/build-wheels.sh"), str(REQUIREMENTS / f"{service}.txt"), str(tmp_path)],
-        capture_output=True, text=True, timeout=600,
+        capture_output=True,
+        text=True,
+        timeout=600,
         env={"PATH": f"{env_bin}:/usr/bin:/bin", "HOME": "/root"},
     )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
@@ -132,10 +137,32 @@ def test_arm_build_stage_compiles_exactly_what_pypi_lacks(service: str, tmp_path
     for name, version in sorted(pins(REQUIREMENTS / f"{service}.txt").items()):
         platforms = [arg for platform in ARM_PLATFORMS for arg in ("--platform", platform)]
         result = subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
-             *platforms, "--python-version", "3.11", "--implementation", "cp", "--abi", "cp311",
-             "--abi", "abi3", "--abi", "none", "--dest", str(tmp_path), f"{name}=={version}"],
-            capture_output=True, text=True, timeout=120,
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--quiet",
+                "--no-deps",
+                "--only-binary=:all:",
+                *platforms,
+                "--python-version",
+                "3.11",
+                "--implementation",
+                "cp",
+                "--abi",
+                "cp311",
+                "--abi",
+                "abi3",
+                "--abi",
+                "none",
+                "--dest",
+                str(tmp_path),
+                f"{name}=={version}",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
         if result.returncode != 0:
             assert "No matching distribution" in result.stderr, result.stderr
