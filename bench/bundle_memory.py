@@ -2,8 +2,8 @@
 
 Runs the quick-start demo (``devrig.demo``: the compose file's environment, a simulated NetworkManager, the
 device as a network namespace), waits until it is idle, then sums ``Pss`` from ``/proc/<pid>/smaps_rollup`` of
-every process in the device namespace, grouped by the sidecar whose tree it belongs to (dnsmasq and the portal's
-gunicorn count for wifi-connect, journalctl for the log agent). Two states: the portal up (no saved network,
+every process in the device namespace, grouped by the sidecar whose tree it belongs to (dnsmasq and the
+portal's gunicorn count for wifi-connect, journalctl for the log agent). Two states: the portal up (no saved network,
 as a new device is) and several samples a few seconds apart; the median is reported.
 
 Target (issue 11): <= 100 MiB PSS for the three sidecars together.
