@@ -3,8 +3,8 @@
 Runs the quick-start demo (``devrig.demo``: the compose file's environment, a simulated NetworkManager, the
 device as a network namespace), waits until it is idle, then sums ``Pss`` from ``/proc/<pid>/smaps_rollup`` of
 every process in the device namespace, grouped by the sidecar whose tree it belongs to (dnsmasq and the
-portal's gunicorn count for wifi-connect, journalctl for the log agent). Two states: the portal up (no saved network,
-as a new device is) and several samples a few seconds apart; the median is reported.
+portal's gunicorn count for wifi-connect, journalctl for the log agent), with the portal up (no saved
+network, as a new device is); several samples a few seconds apart, the median reported.
 
 Target (issue 11): <= 100 MiB PSS for the three sidecars together.
 Run as root from the repository root: ``.venv/bin/python bench/bundle_memory.py``.
