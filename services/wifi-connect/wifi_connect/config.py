@@ -213,8 +213,9 @@ SETTINGS: tuple[Setting, ...] = (
             "seconds a lost connection is tolerated before the portal is raised again"),
     Setting("retry_interval", "--retry-interval", "RETRY_INTERVAL", "300", _seconds(0),
             "seconds between retries of saved networks while the portal is up and unused (0 = never)"),
-    Setting("check_interval", "--check-interval", "CHECK_INTERVAL", "5", _seconds(0.05),
-            "seconds between connectivity checks while waiting or connected"),
+    Setting("check_interval", "--check-interval", "CHECK_INTERVAL", "300", _seconds(0.05),
+            "seconds between connectivity re-checks when NetworkManager reported no change (a safety "
+            "net: NM's events drive everything else)"),
     Setting("connectivity_check_url", "--connectivity-check-url", "CONNECTIVITY_CHECK_URL", "", _http_url,
             "optional URL that must answer 2xx (no redirect) for the device to count as online"),
     Setting("control_address", "--control-address", "CONTROL_ADDRESS", "127.0.0.1:8081", _loopback_address,

@@ -23,6 +23,7 @@ import psutil
 from gunicorn.config import KNOWN_SETTINGS
 
 from .adapters.dnsmasq import Dnsmasq
+from .adapters.nm_monitor import NmMonitor
 from .adapters.nmcli import NmcliBackend
 from .children import die_with_parent
 from .config import Config, host_port
@@ -143,6 +144,7 @@ class Daemon:
         self.controller = Controller(config, self.backend, self.dhcp, self.portal_web, self.hook,
                                      SystemClock(), probe)
         self.rpc = RpcServer(self.controller, config.rpc_socket)
+        self.nm_monitor = NmMonitor(self.controller.nm_changed)  # NM's events instead of polling
         self._stop_requested = threading.Event()
         self._crashed = False
 
@@ -157,6 +159,7 @@ class Daemon:
         try:
             self.rpc.start()
             self.control_web.start()
+            self.nm_monitor.start()  # before the first look, so no change falls between the two
             self.controller.start()
             # daemon thread: a controller stuck in nmcli must not keep the process alive after the teardown
             worker = threading.Thread(target=self._run_controller, name="controller", daemon=True)
@@ -180,6 +183,7 @@ class Daemon:
 
     def _tear_down(self) -> None:
         """Idempotent and best effort: every step runs even when an earlier one fails."""
+        self.nm_monitor.stop()
         self.controller.teardown()
         self.control_web.stop()
         self.rpc.stop()

@@ -56,7 +56,8 @@ class FakeBackend:
             raise DeviceError("no WiFi device")
         return interface or self.devices[0]
 
-    def connectivity(self) -> Connectivity:
+    def connectivity(self, check: bool = False) -> Connectivity:
+        self._record("connectivity", check)
         return self.connectivity_value
 
     def scan(self, interface: str, rescan: bool) -> list[AccessPoint]:

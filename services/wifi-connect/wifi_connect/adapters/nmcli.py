@@ -165,14 +165,12 @@ class NmcliBackend:
         timeout: float = 15.0,
         env: Mapping[str, str] | None = None,
         binary: str = "nmcli",
-        check_connectivity: bool = True,
     ) -> None:
         nmcli.disable_use_sudo()
         self._cmd = TimedNmcli(timeout, env, binary)
         self._device = nmcli.DeviceControl(self._cmd)
         self._connection = nmcli.ConnectionControl(self._cmd)
         self._networking = nmcli.NetworkingControl(self._cmd)
-        self._check_connectivity = check_connectivity
         self._security_words: dict[str, set[str]] = {}  # ssid -> SECURITY words from the last scan
 
     # -- devices and state -----------------------------------------------------------------
@@ -193,8 +191,9 @@ class NmcliBackend:
             raise DeviceError(f"interface {interface!r} is not managed by NetworkManager (PORTAL_INTERFACE)")
         return interface
 
-    def connectivity(self) -> Connectivity:
-        return Connectivity(self._networking.connectivity(check=self._check_connectivity).value)
+    def connectivity(self, check: bool = False) -> Connectivity:
+        """NM's last verdict (a property read); ``check`` makes NM probe again first (its own URI)."""
+        return Connectivity(self._networking.connectivity(check=check).value)
 
     def scan(self, interface: str, rescan: bool) -> list[AccessPoint]:
         if rescan:

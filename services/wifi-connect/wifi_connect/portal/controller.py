@@ -19,7 +19,7 @@ from typing import TypeVar
 from ..config import Config
 from ..errors import AdapterError, BusyError
 from ..models import AccessPoint, Credentials, FailureReason, Network, State
-from ..ports import ActivationFailed, Connectivity, Dhcp, NetworkBackend
+from ..ports import ActivationFailed, Connectivity, Dhcp, NetworkBackend, NmChange
 from ..validation import credentials_from_request
 from .networks import networks_from_scan
 from .ports import Clock, ConnectivityProbe, StateHook, WebServer
@@ -126,6 +126,11 @@ class Controller:
         self._connect_pending = False
         self._online = False
         self._ssid: str | None = None
+        # NetworkManager's events (nmcli monitor): at most one NM_CHANGED queued; the newest verdict heard
+        self._nm_change_queued = False
+        self._nm_verdict: Connectivity | None = None
+        self._last_verdict: Connectivity | None = None
+        self._probe_online = False
 
     # -- the table -------------------------------------------------------------------------------------
 
@@ -139,6 +144,7 @@ class Controller:
             (S.PORTAL, E.RETRY_DUE): self._portal_retry_due,
             (S.PORTAL, E.ACTIVITY_TIMEOUT): self._portal_activity_timeout,
             (S.CONNECTED, E.TICK): self._connected_tick,
+            (S.CONNECTED, E.LOST_TIMEOUT): self._connected_lost_timeout,
             (S.WAITING, E.SETUP_MODE): self._raise_portal_because("setup mode requested"),
             (S.CONNECTED, E.SETUP_MODE): self._raise_portal_because("setup mode requested"),
         }
@@ -147,6 +153,7 @@ class Controller:
         for state in State:
             if state is not S.STOPPING:
                 table[(state, E.STOP)] = self._stop
+                table[(state, E.NM_CHANGED)] = self._nm_changed
         return table
 
     # -- lifecycle -------------------------------------------------------------------------------------
@@ -165,7 +172,7 @@ class Controller:
     def _start(self, _: object) -> None:
         self.interface = self.backend.find_wifi_device(self.config.portal_interface)
         self._quietly(self.backend.stop_access_point, self.config.portal_ssid)  # stale portal profiles
-        if self._check_online():
+        if self._check_online(recheck=True):
             self._enter_connected("already online")
         else:
             self._enter_waiting("offline at start; giving saved networks a grace period",
@@ -178,10 +185,22 @@ class Controller:
         self.machine.after(self.config.check_interval, Event.TICK)
 
     def _waiting_tick(self, _: object) -> None:
-        if self._check_online():
+        if self._check_online(recheck=True):
             self._enter_connected("a saved network came up")
         else:
             self.machine.after(self.config.check_interval, Event.TICK)
+
+    def _nm_changed(self, _: object) -> None:
+        """NetworkManager said something changed: look (NM's own verdict, no probe unless it changed).
+        In other states the change is someone else's doing (our AP, our attempt) and is not looked at."""
+        with self._lock:
+            self._nm_change_queued = False
+            verdict, self._nm_verdict = self._nm_verdict, None
+        if self.machine.state is State.WAITING:
+            if self._check_online(verdict):
+                self._enter_connected("a saved network came up")
+        elif self.machine.state is State.CONNECTED:
+            self._watch_connection(self._check_online(verdict))
 
     def _enter_connected(self, reason: str) -> None:
         self._ssid = self._quietly(self.backend.active_wifi_ssid, self.interface)
@@ -190,18 +209,34 @@ class Controller:
         self.machine.after(self.config.check_interval, Event.TICK)
 
     def _connected_tick(self, _: object) -> None:
-        now, session = self.clock.monotonic(), self._session
-        if self._check_online():
+        self._watch_connection(self._check_online(recheck=True))
+        if not self._lost_too_long():
+            self.machine.after(self.config.check_interval, Event.TICK)
+
+    def _watch_connection(self, online: bool) -> None:
+        """CONNECTED: note a loss (and when the tolerance ends) or a recovery."""
+        session = self._session
+        if online:
             session.lost_since = None
             # The network may change under us (POST /forget, NM roaming to another saved network).
             self._ssid = self._quietly(self.backend.active_wifi_ssid, self.interface)
         elif session.lost_since is None:
-            session.lost_since = now
+            session.lost_since = self.clock.monotonic()
             log.warning("connectivity lost; tolerating it for %gs", self.config.lost_tolerance)
-        if session.lost_since is not None and now - session.lost_since >= self.config.lost_tolerance:
-            self._raise_portal("connectivity lost for longer than the tolerance")
-            return
-        self.machine.after(self.config.check_interval, Event.TICK)
+            self.machine.after(self.config.lost_tolerance, Event.LOST_TIMEOUT)
+
+    def _connected_lost_timeout(self, _: object) -> None:
+        """The tolerance is over: look once more (asking NM to re-check) before giving up on the network."""
+        if self._session.lost_since is not None:
+            self._watch_connection(self._check_online(recheck=True))
+            self._lost_too_long()
+
+    def _lost_too_long(self) -> bool:
+        lost_since = self._session.lost_since
+        if lost_since is None or self.clock.monotonic() - lost_since < self.config.lost_tolerance:
+            return False
+        self._raise_portal("connectivity lost for longer than the tolerance")
+        return True
 
     def _raise_portal_because(self, reason: str) -> Handler:
         return lambda _: self._raise_portal(reason)
@@ -339,20 +374,30 @@ class Controller:
         self._quietly(self.dhcp.stop)
         self._quietly(self.backend.stop_access_point, self.config.portal_ssid)
 
-    def _check_online(self) -> bool:
-        """NM says full or limited (Ethernet counts), and the optional HTTP probe agrees."""
-        verdict = self._quietly(self.backend.connectivity) or Connectivity.UNKNOWN
-        online = verdict in ONLINE_VERDICTS or (verdict is Connectivity.UNKNOWN and self.probe is not None)
-        if online and self.probe is not None:
-            online = self.probe.online()
+    def _check_online(self, verdict: Connectivity | None = None, recheck: bool = False) -> bool:
+        """NM says full or limited (Ethernet counts), and the optional HTTP probe agrees.
+
+        ``verdict``: NM's verdict as an event reported it (else it is read: NM's last known value, no
+        probe). ``recheck`` asks NM to check again; it and a changed verdict are the only times the HTTP
+        probe runs - never on every event."""
+        if verdict is None:
+            verdict = self._quietly(self.backend.connectivity, recheck) or Connectivity.UNKNOWN
+        nm_online = verdict in ONLINE_VERDICTS or (verdict is Connectivity.UNKNOWN and self.probe is not None)
+        changed, self._last_verdict = verdict != self._last_verdict, verdict
+        if self.probe is not None and nm_online and (recheck or changed):
+            self._probe_online = self.probe.online()
+        online = nm_online and (self.probe is None or self._probe_online)
         self._online = online
         return online
 
     def _wait_online(self) -> bool:
+        """After an activation (a change we made): ask NM to re-check once, then read its verdict."""
         deadline = self.clock.monotonic() + min(ONLINE_CHECK_WINDOW, self.config.connect_timeout)
-        while not self._check_online():
+        recheck = True
+        while not self._check_online(recheck=recheck):
             if self.clock.monotonic() >= deadline:
                 return False
+            recheck = False
             self.clock.sleep(ONLINE_POLL)
         return True
 
@@ -393,6 +438,21 @@ class Controller:
                   "interface": self.interface, "ssid": self._ssid or ""}
         state_log.info("state %s -> %s: %s", previous, state, reason, extra={"fields": change})
         self.hook.state_changed(change)
+
+    # -- NetworkManager's events ------------------------------------------------------------------------
+
+    def nm_changed(self, change: NmChange) -> None:
+        """From the monitor's thread: remember NM's newest verdict, queue one NM_CHANGED (bursts of lines
+        during an activation become one look)."""
+        with self._lock:
+            if change.connectivity is not None:
+                self._nm_verdict = change.connectivity
+            elif change.resync:
+                self._nm_verdict = None  # missed events: read afresh
+            if self._nm_change_queued:
+                return
+            self._nm_change_queued = True
+        self.machine.post(Event.NM_CHANGED)
 
     # -- PortalService ---------------------------------------------------------------------------------
 
