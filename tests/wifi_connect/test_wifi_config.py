@@ -97,6 +97,10 @@ BAD_SETTINGS = [
     ("PORTAL_PASSPHRASE", "pässwörd-long", "--portal-passphrase"),
     ("PORTAL_GATEWAY", "192.168.42.256", "--portal-gateway"),
     ("PORTAL_GATEWAY", "gateway", "--portal-gateway"),
+    ("PORTAL_SSID", "x" * 29 + "{id4}", "--portal-ssid"),  # 33 bytes once expanded
+    ("PORTAL_SSID", "Setup {id13}", "--portal-ssid"),
+    ("PORTAL_SSID", "Setup {name}", "--portal-ssid"),
+    ("BALENA_DEVICE_UUID", "not a uuid", "--device-id"),
     ("PORTAL_GATEWAY", "192.168.42.0", "--portal-gateway"),
     ("PORTAL_GATEWAY", "192.168.42.255", "--portal-gateway"),
     ("PORTAL_GATEWAY", "127.0.0.1", "--portal-gateway"),

@@ -20,7 +20,8 @@ from urllib.parse import urlsplit
 
 from . import __doc__ as PACKAGE_DOC
 from .errors import ConfigError, InputError
-from .validation import check_ssid, check_wpa_passphrase
+from .ssid_template import check_template, device_id_from
+from .validation import check_wpa_passphrase
 
 IFNAMSIZ = 16  # Linux interface names are at most 15 bytes
 LEASE_TIME = re.compile(r"[0-9]+[mhdw]?|infinite")  # dnsmasq's lease-time syntax
@@ -33,8 +34,11 @@ def _interface(text: str) -> str:
 
 
 def _ssid(text: str) -> str:
-    check_ssid(text)
-    return text
+    return check_template(text)  # {idN} placeholders included: 1-32 bytes once expanded
+
+
+def _device_id(text: str) -> str | None:
+    return device_id_from(text) or None
 
 
 def _portal_passphrase(text: str) -> str | None:
@@ -189,7 +193,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("portal_interface", "--portal-interface", "PORTAL_INTERFACE", "", _optional(_interface),
             "WiFi device for the portal (default: the first NetworkManager-managed WiFi device)", "-i"),
     Setting("portal_ssid", "--portal-ssid", "PORTAL_SSID", "WiFi Connect", _ssid,
-            "SSID of the portal's access point (1-32 bytes)", "-s", verbatim=True),
+            "SSID of the portal's access point (1-32 bytes); {idN} = the last N characters of the device "
+            "ID, e.g. 'Setup {id4}'", "-s", verbatim=True),
     Setting("portal_passphrase", "--portal-passphrase", "PORTAL_PASSPHRASE", "", _portal_passphrase,
             "WPA2 passphrase of the access point, 8-63 printable ASCII (default: open)", "-p", secret=True),
     Setting("portal_gateway", "--portal-gateway", "PORTAL_GATEWAY", "192.168.42.1", _portal_gateway,
@@ -205,6 +210,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ui_directory", "--ui-directory", "UI_DIRECTORY", "", _optional(_directory),
             "directory with your own index.html (+ assets) using the same API (default: built-in UI)", "-u"),
     # the daemon's own settings
+    Setting("device_id", "--device-id", "BALENA_DEVICE_UUID", "", _device_id,
+            "device ID for {idN} in the portal SSID (balena sets the variable; default: the portal "
+            "interface's MAC address)"),
     Setting("grace_period", "--grace-period", "GRACE_PERIOD", "20", _seconds(0),
             "seconds to let saved networks come up at start before raising the portal"),
     Setting("connect_timeout", "--connect-timeout", "CONNECT_TIMEOUT", "45", _seconds(1),
@@ -241,6 +249,7 @@ class Config:
     portal_listening_port: int
     activity_timeout: int
     ui_directory: Path | None
+    device_id: str | None
     grace_period: float
     connect_timeout: float
     lost_tolerance: float

@@ -50,6 +50,9 @@ class NetworkBackend(Protocol):
     def find_wifi_device(self, interface: str | None) -> str:
         """The named device, or the first managed WiFi device; DeviceError says why not."""
 
+    def hardware_address(self, interface: str) -> str:
+        """The device's MAC address (``aa:bb:cc:dd:ee:ff``)."""
+
     def connectivity(self, check: bool = False) -> Connectivity:
         """NM's own connectivity verdict (any device, Ethernet included); ``check``: NM re-checks first."""
 

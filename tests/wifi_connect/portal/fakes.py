@@ -56,6 +56,9 @@ class FakeBackend:
             raise DeviceError("no WiFi device")
         return interface or self.devices[0]
 
+    def hardware_address(self, interface: str) -> str:
+        return "02:00:00:00:" + {"wlan0": "3f:9a", "wlan1": "77:01"}.get(interface, "00:00")
+
     def connectivity(self, check: bool = False) -> Connectivity:
         self._record("connectivity", check)
         return self.connectivity_value

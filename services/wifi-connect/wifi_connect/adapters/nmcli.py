@@ -191,6 +191,10 @@ class NmcliBackend:
             raise DeviceError(f"interface {interface!r} is not managed by NetworkManager (PORTAL_INTERFACE)")
         return interface
 
+    def hardware_address(self, interface: str) -> str:
+        """The device's MAC address as NM reports it (``GENERAL.HWADDR``), e.g. ``11:22:33:44:55:66``."""
+        return self._values(["-f", "GENERAL.HWADDR", "device", "show", interface])[0]
+
     def connectivity(self, check: bool = False) -> Connectivity:
         """NM's last verdict (a property read); ``check`` makes NM probe again first (its own URI)."""
         return Connectivity(self._networking.connectivity(check=check).value)
