@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from wifi_connect.web import PortalSettings, create_control_app, create_portal_app
+from wifi_connect.web.control import SetupNetwork
 
 from tests.wifi_connect.web.fake_portal_service import FakePortalService
 from tests.wifi_connect.web.wsgi_client import WsgiClient
@@ -29,7 +30,7 @@ def client(portal_app) -> WsgiClient:
 
 @pytest.fixture
 def control_app(fake_service):
-    return create_control_app(fake_service)
+    return create_control_app(fake_service, SetupNetwork("WiFi Connect", "portal-secret-42"))
 
 
 @pytest.fixture

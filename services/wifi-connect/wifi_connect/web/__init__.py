@@ -18,6 +18,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import bottle
@@ -25,6 +26,9 @@ import bottle
 from ..config import Config
 from ..errors import BusyError, InputError, WifiConnectError
 from ..ports import PortalService
+
+if TYPE_CHECKING:
+    from .control import SetupNetwork
 
 log = logging.getLogger(__name__)
 
@@ -249,10 +253,11 @@ def create_portal_app(service: PortalService, settings: PortalSettings) -> bottl
     return app
 
 
-def create_control_app(service: PortalService) -> bottle.Bottle:
-    """The application's local control API (loopback only: it is not authenticated)."""
+def create_control_app(service: PortalService, setup_network: SetupNetwork | None = None) -> bottle.Bottle:
+    """The application's local control API (loopback only: it is not authenticated). With
+    ``setup_network`` it also serves ``GET /setup-qr.svg``."""
     from . import control
 
     app = new_app(service)
-    control.install(app, service)
+    control.install(app, service, setup_network)
     return app

@@ -2,14 +2,35 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import bottle
 
 from ..ports import PortalService
+from ..setup_qr import setup_qr_svg
 from . import api, json_response
 
 
-def install(app: bottle.Bottle, service: PortalService) -> None:
+@dataclass(frozen=True, slots=True)
+class SetupNetwork:
+    """The portal's access point as the setup QR code names it (the passphrase stays out of repr/logs)."""
+
+    ssid: str
+    passphrase: str | None = field(default=None, repr=False)
+
+
+def install(app: bottle.Bottle, service: PortalService, setup_network: SetupNetwork | None = None) -> None:
     api.install_reads(app, service)  # GET /networks serves a cached scan; POST /rescan refreshes it
+    if setup_network is not None:
+        svg = setup_qr_svg(setup_network.ssid, setup_network.passphrase)  # fixed for the process' life
+
+        @app.get("/setup-qr.svg")
+        def setup_qr() -> bottle.HTTPResponse:
+            """The setup network as a QR code (WIFI:S:..;T:WPA;P:..;;) for the app's screen or a label.
+            It carries the AP passphrase: loopback only, never cached."""
+            return bottle.HTTPResponse(svg, 200, {"Content-Type": "image/svg+xml",
+                                                  "Cache-Control": "no-store",
+                                                  "X-Content-Type-Options": "nosniff"})
 
     @app.post("/setup-mode")
     def setup_mode() -> bottle.HTTPResponse:
