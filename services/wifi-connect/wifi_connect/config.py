@@ -96,6 +96,18 @@ def _seconds(low: float) -> Callable[[str], float]:
     return parse
 
 
+def _bounded_seconds(low: float, high: float) -> Callable[[str], float]:
+    at_least = _seconds(low)
+
+    def parse(text: str) -> float:
+        value = at_least(text)
+        if value > high:
+            raise ValueError(f"must be a number of seconds between {low:g} and {high:g}")
+        return value
+
+    return parse
+
+
 def _directory(text: str) -> Path:
     path = Path(text)
     if not (path / "index.html").is_file():
@@ -163,6 +175,17 @@ def _socket_path(text: str) -> Path:
     if not text.startswith("/") or len(text.encode()) > 107:
         raise ValueError("must be an absolute path of at most 107 bytes (a Unix socket path)")
     return Path(text)
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionLimits:
+    """What clients of the open portal may hold (``web.worker.PortalWorker`` enforces them)."""
+
+    head_timeout: float = 5.0
+    body_timeout: float = 10.0
+    max_body_bytes: int = 16 * 1024
+    max_per_client: int = 16
+    max_connections: int = 256
 
 
 @dataclass(frozen=True)
@@ -234,6 +257,17 @@ SETTINGS: tuple[Setting, ...] = (
             "seconds before a hung nmcli call is abandoned"),
     Setting("rpc_socket", "--rpc-socket", "WIFI_CONNECT_SOCKET", "/run/wifi-connect/daemon.sock",
             _socket_path, "Unix socket between the daemon and its web workers"),
+    # what one client of the open portal may hold (web/worker.py)
+    Setting("portal_header_timeout", "--portal-header-timeout", "PORTAL_HEADER_TIMEOUT", "5",
+            _bounded_seconds(0.5, 60), "seconds a portal connection has to send a complete request head "
+            "after it opens (or after the previous answer); idle and trickling clients are closed then"),
+    Setting("portal_body_timeout", "--portal-body-timeout", "PORTAL_BODY_TIMEOUT", "10",
+            _bounded_seconds(0.5, 120), "seconds a portal request has to send its body (408 after)"),
+    Setting("portal_connections_per_client", "--portal-connections-per-client",
+            "PORTAL_CONNECTIONS_PER_CLIENT", "16", _integer(1, 1000),
+            "open portal connections one client address may hold; more are closed at once"),
+    Setting("portal_max_connections", "--portal-max-connections", "PORTAL_MAX_CONNECTIONS", "256",
+            _integer(8, 10000), "open portal connections in total; more wait until one closes"),
 )
 
 
@@ -260,6 +294,10 @@ class Config:
     hook_command: str | None
     nmcli_timeout: float
     rpc_socket: Path
+    portal_header_timeout: float
+    portal_body_timeout: float
+    portal_connections_per_client: int
+    portal_max_connections: int
 
     def describe(self) -> dict[str, str]:
         """Every setting as text for the start-up log line; a secret only says whether it is set."""
@@ -281,6 +319,12 @@ class Config:
     def portal_url(self) -> str:
         port = "" if self.portal_listening_port == 80 else f":{self.portal_listening_port}"
         return f"http://{self.portal_gateway}{port}/"
+
+    @property
+    def portal_limits(self) -> ConnectionLimits:
+        return ConnectionLimits(
+            head_timeout=self.portal_header_timeout, body_timeout=self.portal_body_timeout,
+            max_per_client=self.portal_connections_per_client, max_connections=self.portal_max_connections)
 
     @property
     def control_address_text(self) -> str:

@@ -7,8 +7,9 @@ from collections.abc import Callable
 
 from gunicorn.config import KNOWN_SETTINGS
 
+from .config import ConnectionLimits
 from .logs import gunicorn_logging_config
-from .web.worker import ConnectionLimits, worker_class
+from .web.worker import worker_class
 
 # Newer gunicorn opens a control socket in ~/.gunicorn, one path shared by every instance; we never use it.
 HAS_CONTROL_SOCKET = any(setting.name == "control_socket_disable" for setting in KNOWN_SETTINGS)

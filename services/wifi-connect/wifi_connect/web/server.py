@@ -25,21 +25,22 @@ import time
 from collections.abc import Callable
 
 from ..children import die_with_parent
+from ..config import ConnectionLimits
 from ..errors import AdapterError
-from .worker import ConnectionLimits
 
 log = logging.getLogger(__name__)
 
 START_TIMEOUT = 20.0  # gunicorn retries a busy port for 5 s before it gives up
 STOP_TIMEOUT = 5.0
 READY = b"R"
+DEFAULT_LIMITS = ConnectionLimits()
 
 
 class ForkedPortalServer:
     """start/stop/alive for one gunicorn serving ``app_factory()`` on ``host:port``."""
 
     def __init__(self, name: str, app_factory: Callable[[], object], host: str, port: int,
-                 limits: ConnectionLimits = ConnectionLimits()) -> None:
+                 limits: ConnectionLimits = DEFAULT_LIMITS) -> None:
         self.name = name
         self.app_factory = app_factory
         self.host, self.port = host, port
@@ -99,7 +100,7 @@ class ForkedPortalServer:
             _replace_inherited_descriptors(keep={ready_write})
             _fresh_stdio()
             code = self._serve(ready_write)
-        except BaseException:  # noqa: BLE001 - the child must end here whatever happened
+        except BaseException:  # the child must end here whatever happened
             logging.getLogger(__name__).exception("the %s failed", self.name)
         finally:
             os._exit(code)

@@ -15,25 +15,16 @@ Each connection is a greenlet (no thread to hold), and on top of gunicorn's geve
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 from collections import Counter
-from dataclasses import dataclass
 
 import gevent
 from gunicorn import util
 from gunicorn.workers.ggevent import GeventWorker
 
-
-@dataclass(frozen=True, slots=True)
-class ConnectionLimits:
-    """The worker's limits (config.py validates them; the README documents each)."""
-
-    head_timeout: float = 5.0
-    body_timeout: float = 10.0
-    max_body_bytes: int = 16 * 1024
-    max_per_client: int = 16
-    max_connections: int = 256
+from ..config import ConnectionLimits
 
 
 class PortalWorker(GeventWorker):
@@ -87,6 +78,11 @@ class PortalWorker(GeventWorker):
         if len(data) > limit:
             _refuse(sock, 413, f"the request body is larger than {limit} bytes")
         req.body = io.BytesIO(data)
+        # the app now reads a plain body of known length, whatever framing it came in
+        req.headers = [(name, value) for name, value in req.headers
+                       if name not in ("TRANSFER-ENCODING", "CONTENT-LENGTH")]
+        if data or declared:
+            req.headers.append(("CONTENT-LENGTH", str(len(data))))
 
 
 def _refuse(sock, status: int, message: str) -> None:
@@ -95,10 +91,8 @@ def _refuse(sock, status: int, message: str) -> None:
     body = json.dumps({"error": message, "field": "body"}).encode()
     head = (f"HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\n"
             f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode()
-    try:
+    with contextlib.suppress(OSError):
         util.write(sock, head + body)
-    except OSError:
-        pass
     raise StopIteration(f"refused with {status}")
 
 
