@@ -19,6 +19,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from . import __doc__ as PACKAGE_DOC
+from .adapters.mdns import MDNS_MODES
 from .errors import ConfigError, InputError
 from .ssid_template import check_template, device_id_from
 from .validation import check_wpa_passphrase
@@ -35,6 +36,15 @@ def _interface(text: str) -> str:
 
 def _ssid(text: str) -> str:
     return check_template(text)  # {idN} placeholders included: 1-32 bytes once expanded
+
+
+def _choice(*allowed: str) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        if text not in allowed:
+            raise ValueError(f"must be one of {', '.join(allowed)}")
+        return text
+
+    return parse
 
 
 def _device_id(text: str) -> str | None:
@@ -233,6 +243,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ui_directory", "--ui-directory", "UI_DIRECTORY", "", _optional(_directory),
             "directory with your own index.html (+ assets) using the same API (default: built-in UI)", "-u"),
     # the daemon's own settings
+    Setting("client_interface", "--client-interface", "CLIENT_INTERFACE", "", _optional(_interface),
+            "WiFi device that joins networks when the portal's AP has a device of its own (default: the "
+            "portal interface: one radio, the AP goes down while joining)"),
+    Setting("mdns", "--mdns", "MDNS", "auto", _choice(*MDNS_MODES),
+            "whether the device is announced as <hostname>.local after joining: auto (when the host's "
+            "avahi-daemon is on the system bus), yes or no"),
     Setting("device_id", "--device-id", "BALENA_DEVICE_UUID", "", _device_id,
             "device ID for {idN} in the portal SSID (balena sets the variable; default: the portal "
             "interface's MAC address)"),
@@ -283,6 +299,8 @@ class Config:
     portal_listening_port: int
     activity_timeout: int
     ui_directory: Path | None
+    client_interface: str | None
+    mdns: str
     device_id: str | None
     grace_period: float
     connect_timeout: float

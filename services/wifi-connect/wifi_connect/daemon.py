@@ -20,6 +20,7 @@ from pathlib import Path
 from sidecar_common.http import HttpServer, Listen, ServeLimits
 
 from .adapters.dnsmasq import Dnsmasq
+from .adapters.mdns import MdnsCheck
 from .adapters.nm_monitor import NmMonitor
 from .adapters.nmcli import NmcliBackend
 from .config import Config
@@ -64,7 +65,7 @@ class Daemon:
         self.hook = HookRunner(config.hook_command)
         probe = HttpProbe(config.connectivity_check_url) if config.connectivity_check_url else None
         self.controller = Controller(config, self.backend, self.dhcp, self.portal_web, self.hook,
-                                     SystemClock(), probe)
+                                     SystemClock(), probe, mdns=MdnsCheck(config.mdns))
         self.rpc = RpcServer(self.controller, config.rpc_socket)
         host, port = config.control_address
         setup_network = SetupNetwork(config.portal_ssid, config.portal_passphrase)  # GET /setup-qr.svg

@@ -53,6 +53,12 @@ class NetworkBackend(Protocol):
     def hardware_address(self, interface: str) -> str:
         """The device's MAC address (``aa:bb:cc:dd:ee:ff``)."""
 
+    def hostname(self) -> str:
+        """The host's name as NetworkManager knows it (the one avahi publishes as ``<name>.local``)."""
+
+    def ipv4_addresses(self, interface: str) -> list[str]:
+        """The device's IPv4 addresses (without prefix) on that interface; [] when it has none."""
+
     def connectivity(self, check: bool = False) -> Connectivity:
         """NM's own connectivity verdict (any device, Ethernet included); ``check``: NM re-checks first."""
 

@@ -352,7 +352,9 @@ def test_every_state_change_reaches_the_hook_without_secrets(rig):
     connect(rig)
     assert rig.states() == ["waiting", "portal", "connecting", "portal", "connecting", "connected"]
     assert all(
-        set(change) == {"state", "previous", "reason", "interface", "ssid"} for change in rig.hook.changes
+        set(change) == {"state", "previous", "reason", "interface", "ssid", "client_interface", "hostname",
+                        "mdns_name", "addresses"}
+        for change in rig.hook.changes
     )
     assert not any(
         HOME_PASSWORD in str(change) or "wrong password" in str(change) for change in rig.hook.changes
@@ -363,8 +365,11 @@ def test_status_has_the_documented_shape(rig):
     rig.to_portal()
     connect(rig)
     status = rig.controller.status()
-    assert set(status) == {"state", "interface", "ssid", "portal_ssid", "gateway", "online", "last_attempt"}
+    assert set(status) == {"state", "interface", "ssid", "portal_ssid", "gateway", "online", "last_attempt",
+                           "client_interface", "reach"}
     assert status["online"] is True and status["ssid"] == HOME and status["interface"] == "wlan0"
+    assert status["client_interface"] == "wlan0"  # one radio: today's behaviour
+    assert status["reach"] == {"hostname": "kiosk-7", "mdns_name": None, "addresses": ["192.168.1.23"]}
     assert set(status["last_attempt"]) == {
         "id",
         "ssid",

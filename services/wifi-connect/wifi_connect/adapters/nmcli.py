@@ -195,6 +195,14 @@ class NmcliBackend:
         """The device's MAC address as NM reports it (``GENERAL.HWADDR``), e.g. ``11:22:33:44:55:66``."""
         return self._values(["-f", "GENERAL.HWADDR", "device", "show", interface])[0]
 
+    def hostname(self) -> str:
+        return self._cmd.run(["general", "hostname"]).stdout.strip()
+
+    def ipv4_addresses(self, interface: str) -> list[str]:
+        """``-g IP4.ADDRESS``: ``10.1.2.3/24 | 10.1.2.4/24`` (nothing while unconfigured)."""
+        output = self._cmd.run(["-g", "IP4.ADDRESS", "device", "show", interface]).stdout
+        return [item.strip().split("/")[0] for item in output.replace("\n", " ").split("|") if item.strip()]
+
     def connectivity(self, check: bool = False) -> Connectivity:
         """NM's last verdict (a property read); ``check`` makes NM probe again first (its own URI)."""
         return Connectivity(self._networking.connectivity(check=check).value)

@@ -18,7 +18,7 @@ from typing import TypeVar
 
 from ..config import Config
 from ..errors import AdapterError, BusyError
-from ..models import AccessPoint, Credentials, FailureReason, Network, State
+from ..models import AccessPoint, Credentials, FailureReason, Network, Reach, State
 from ..ports import ActivationFailed, Connectivity, Dhcp, NetworkBackend, NmChange
 from ..validation import credentials_from_request
 from .networks import networks_from_scan
@@ -35,6 +35,9 @@ ONLINE_CHECK_WINDOW = 20.0
 ONLINE_POLL = 1.0
 PORTAL_RETRY_DELAY = 10.0  # when the access point itself could not be raised
 SUPERVISE_INTERVAL = 2.0  # how often dnsmasq and the portal web app are checked while the portal is up
+# Two interfaces: after a successful join the portal stays up this long, so the phone (still on it) can
+# show the person where to reach the device; then it goes down.
+SUCCESS_LINGER = 60.0
 CONNECTABLE = frozenset({State.WAITING, State.PORTAL, State.CONNECTED})
 SETUP_MODE_REFUSALS = {
     State.PORTAL: "the portal is already up",
@@ -108,6 +111,7 @@ class Controller:
         hook: StateHook,
         clock: Clock,
         probe: ConnectivityProbe | None = None,
+        mdns: Callable[[], bool] | None = None,
     ) -> None:
         self.config = config
         self.backend = backend
@@ -116,7 +120,11 @@ class Controller:
         self.hook = hook
         self.clock = clock
         self.probe = probe
-        self.interface = config.portal_interface or ""
+        self.interface = config.portal_interface or ""  # the access point's
+        self.client_interface = config.client_interface or self.interface  # where networks are joined
+        self.mdns = mdns or (lambda: False)
+        self._portal_up = False
+        self._reach = Reach()
         self.machine = StateMachine(self._table(), clock, self._announce)
         self._lock = threading.Lock()
         self._networks: list[Network] = []
@@ -145,6 +153,7 @@ class Controller:
             (S.PORTAL, E.ACTIVITY_TIMEOUT): self._portal_activity_timeout,
             (S.CONNECTED, E.TICK): self._connected_tick,
             (S.CONNECTED, E.LOST_TIMEOUT): self._connected_lost_timeout,
+            (S.CONNECTED, E.LINGER_OVER): lambda _: self._take_portal_down(),
             (S.WAITING, E.SETUP_MODE): self._raise_portal_because("setup mode requested"),
             (S.CONNECTED, E.SETUP_MODE): self._raise_portal_because("setup mode requested"),
         }
@@ -171,6 +180,8 @@ class Controller:
 
     def _start(self, _: object) -> None:
         self.interface = self.backend.find_wifi_device(self.config.portal_interface)
+        client = self.config.client_interface
+        self.client_interface = self.backend.find_wifi_device(client) if client else self.interface
         self._quietly(self.backend.stop_access_point, self.config.portal_ssid)  # stale portal profiles
         if self._check_online(recheck=True):
             self._enter_connected("already online")
@@ -202,11 +213,31 @@ class Controller:
         elif self.machine.state is State.CONNECTED:
             self._watch_connection(self._check_online(verdict))
 
-    def _enter_connected(self, reason: str) -> None:
-        self._ssid = self._quietly(self.backend.active_wifi_ssid, self.interface)
+    @property
+    def two_interfaces(self) -> bool:
+        """The AP has a device of its own: joining a network never takes the portal down."""
+        return self.client_interface != self.interface
+
+    def _enter_connected(self, reason: str, linger: bool = False) -> None:
+        """CONNECTED. ``linger`` (two interfaces, a person's join): the portal stays up SUCCESS_LINGER
+        seconds so the phone still on it shows where to reach the device; otherwise it goes now."""
+        self._ssid = self._quietly(self.backend.active_wifi_ssid, self.client_interface)
+        self._reach = self._find_reach()
         self._session = _Session()
+        if self._portal_up and not linger:
+            self._take_portal_down()
         self.machine.enter(State.CONNECTED, reason)
         self.machine.after(self.config.check_interval, Event.TICK)
+        if self._portal_up:
+            self.machine.after(SUCCESS_LINGER, Event.LINGER_OVER)
+
+    def _find_reach(self) -> Reach:
+        """The name (``<hostname>.local`` when the host publishes mDNS) and the addresses on the joined
+        network, for the success page, ``GET /status`` and the hook."""
+        hostname = self._quietly(self.backend.hostname) or ""
+        addresses = self._quietly(self.backend.ipv4_addresses, self.client_interface) or []
+        published = bool(hostname) and self.mdns()
+        return Reach(hostname, f"{hostname}.local" if published else None, tuple(addresses))
 
     def _connected_tick(self, _: object) -> None:
         self._watch_connection(self._check_online(recheck=True))
@@ -219,7 +250,7 @@ class Controller:
         if online:
             session.lost_since = None
             # The network may change under us (POST /forget, NM roaming to another saved network).
-            self._ssid = self._quietly(self.backend.active_wifi_ssid, self.interface)
+            self._ssid = self._quietly(self.backend.active_wifi_ssid, self.client_interface)
         elif session.lost_since is None:
             session.lost_since = self.clock.monotonic()
             log.warning("connectivity lost; tolerating it for %gs", self.config.lost_tolerance)
@@ -247,10 +278,13 @@ class Controller:
         After a failed attempt NM's list is seconds old: skip the fresh scan so the AP is back sooner."""
         self._refresh_networks(rescan)
         try:
-            self.backend.start_access_point(self.interface, self.config.portal_ssid,
-                                            self.config.portal_passphrase, str(self.config.portal_gateway))
-            self.dhcp.start()
-            self.web.start()
+            if not self._portal_up:  # two interfaces: it may still be up (a failed attempt, a loss)
+                config = self.config
+                self.backend.start_access_point(self.interface, config.portal_ssid, config.portal_passphrase,
+                                                str(config.portal_gateway))
+                self._portal_up = True
+                self.dhcp.start()
+                self.web.start()
         except AdapterError as err:
             log.error("could not raise the portal, trying again in %gs: %s", PORTAL_RETRY_DELAY, err)
             self._take_portal_down()
@@ -295,8 +329,10 @@ class Controller:
 
     def _retry_saved_networks(self, reason: str) -> None:
         self.machine.enter(State.RETRYING, reason)
-        self._take_portal_down()
-        activated = self._quietly(self.backend.activate_saved, self.interface, self.config.connect_timeout)
+        if not self.two_interfaces:
+            self._take_portal_down()
+        activated = self._quietly(self.backend.activate_saved, self.client_interface,
+                                  self.config.connect_timeout)
         if activated and self._wait_online():
             self._enter_connected("a saved network came back")
         else:
@@ -314,7 +350,7 @@ class Controller:
             with self._lock:
                 self._connect_pending = False
         if reason is None:
-            self._enter_connected(f"connected to {credentials.ssid}")
+            self._enter_connected(f"connected to {credentials.ssid}", linger=True)
         else:
             self._raise_portal(f"attempt failed: {reason}", rescan=False)
 
@@ -341,11 +377,12 @@ class Controller:
     def _try_credentials(self, credentials: Credentials) -> FailureReason | None:
         """Add the profile, drop the AP, activate, check connectivity; on failure delete the new profile."""
         try:
-            uuid = self.backend.add_profile(self.interface, credentials)
+            uuid = self.backend.add_profile(self.client_interface, credentials)
         except AdapterError as err:
             log.error("could not create a profile for %s: %s", credentials.ssid, err)
             return FailureReason.FAILED
-        self._take_portal_down()
+        if not self.two_interfaces:  # one radio: the AP must make way for the attempt
+            self._take_portal_down()
         reason = self._activate(uuid, credentials)
         if reason is not None:
             self._quietly(self.backend.delete_profile, uuid)
@@ -370,6 +407,7 @@ class Controller:
 
     def _take_portal_down(self) -> None:
         """Web app, dnsmasq, then the AP profile; each failure is logged and the rest still happens."""
+        self._portal_up = False
         self._quietly(self.web.stop)
         self._quietly(self.dhcp.stop)
         self._quietly(self.backend.stop_access_point, self.config.portal_ssid)
@@ -417,12 +455,12 @@ class Controller:
 
     def _scan(self, rescan: bool) -> list[AccessPoint]:
         try:
-            return self.backend.scan(self.interface, rescan)
+            return self.backend.scan(self.client_interface, rescan)
         except AdapterError as err:
             if not rescan:
                 raise
             log.warning("rescan refused, reading NetworkManager's last list instead: %s", err)
-            return self.backend.scan(self.interface, False)
+            return self.backend.scan(self.client_interface, False)
 
     def _quietly(self, action: Callable[..., T], *args: object) -> T | None:
         """Run a best-effort adapter call: log an AdapterError and return None instead."""
@@ -435,7 +473,9 @@ class Controller:
     def _announce(self, previous: State, state: State, reason: str) -> None:
         """One JSON line per state change on stdout, and the hook (no secrets in either)."""
         change = {"state": str(state), "previous": str(previous), "reason": reason,
-                  "interface": self.interface, "ssid": self._ssid or ""}
+                  "interface": self.interface, "ssid": self._ssid or "",
+                  "client_interface": self.client_interface, "hostname": self._reach.hostname,
+                  "mdns_name": self._reach.mdns_name or "", "addresses": " ".join(self._reach.addresses)}
         state_log.info("state %s -> %s: %s", previous, state, reason, extra={"fields": change})
         self.hook.state_changed(change)
 
@@ -462,6 +502,8 @@ class Controller:
         return {
             "state": str(self.machine.state),
             "interface": self.interface,
+            "client_interface": self.client_interface,
+            "reach": self._reach.to_json(),
             "ssid": self._ssid,
             "portal_ssid": self.config.portal_ssid,
             "gateway": str(self.config.portal_gateway),
