@@ -127,6 +127,16 @@ def test_posts_from_the_portal_itself_or_non_browsers_are_accepted(client, heade
     assert client.post("/connect", json=fields, headers=headers).status_code == 202
 
 
+@pytest.mark.parametrize("path", ["/", "/networks", "/static/app.css", "/generate_204", "/nope"])
+def test_every_portal_answer_is_locked_down(client, path):
+    headers = client.get(path).headers
+    policy = headers["Content-Security-Policy"]
+    assert "default-src 'none'" in policy and "script-src 'self'" in policy
+    assert "frame-ancestors 'none'" in policy and "unsafe-inline" not in policy
+    assert headers["X-Content-Type-Options"] == "nosniff" and headers["X-Frame-Options"] == "DENY"
+    assert headers["Referrer-Policy"] == "same-origin"
+
+
 def test_api_answers_are_not_cached(client):
     assert client.get("/status").headers["Cache-Control"] == "no-store"
 

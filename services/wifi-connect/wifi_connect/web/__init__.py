@@ -45,6 +45,18 @@ PERSON_ACTIONS = frozenset({"/join", "/scan", "/connect", "/rescan"})
 # The daemon only needs to know someone is there, not every request: one touch per worker per second.
 TOUCH_INTERVAL_SECONDS = 1.0
 JSON_TYPE = "application/json"
+# On every portal answer: only the portal's own files run or load (no inline script or style, no other
+# origin; a UI_DIRECTORY replacement must follow the same rule), no framing (clickjacking of the form),
+# no MIME sniffing, and no Referer carrying the portal's URLs to other origins.
+CONTENT_SECURITY_POLICY = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+                           "font-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; "
+                           "frame-ancestors 'none'")
+SECURITY_HEADERS = (
+    ("Content-Security-Policy", CONTENT_SECURITY_POLICY),
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+    ("Referrer-Policy", "same-origin"),  # not no-referrer: that makes form posts send "Origin: null"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,10 +254,12 @@ def create_portal_app(service: PortalService, settings: PortalSettings) -> bottl
                 log.warning("could not tell the daemon about a person's progress on the portal")
 
     @app.hook("after_request")
-    def no_store() -> None:
+    def no_store_and_lock_down() -> None:
         # Phones must never cache a hijacked answer or a stale status; static files set their own max-age.
         if "Cache-Control" not in bottle.response.headers:
             bottle.response.set_header("Cache-Control", "no-store")
+        for name, value in SECURITY_HEADERS:
+            bottle.response.set_header(name, value)
 
     probes.install(app, service, settings)  # first: its hook sends foreign Hosts to the portal
     api.install(app, service)
