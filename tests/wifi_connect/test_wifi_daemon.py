@@ -69,7 +69,14 @@ class RunningDaemon:
 
 
 @pytest.fixture
-def daemon(nm_sim: SimulatedNetworkManager, netns_pair: NetnsPair, tmp_path: Path) -> Iterator[RunningDaemon]:
+def daemon_settings() -> dict[str, str]:
+    """Settings a test module overrides (its own ``daemon_settings`` fixture) on top of the defaults below."""
+    return {}
+
+
+@pytest.fixture
+def daemon(nm_sim: SimulatedNetworkManager, netns_pair: NetnsPair, tmp_path: Path,
+           daemon_settings: dict[str, str]) -> Iterator[RunningDaemon]:
     nm_sim.add_network(HOME, "wpa-psk", HOME_PASSWORD, signal=80)
     nm_sim.add_network("Neighbour", "open", signal=30)
     stale = nm_sim.nmcli(
@@ -102,6 +109,7 @@ def daemon(nm_sim: SimulatedNetworkManager, netns_pair: NetnsPair, tmp_path: Pat
         "CONTROL_ADDRESS": f"127.0.0.1:{CONTROL_PORT}",
         "WIFI_CONNECT_SOCKET": str(tmp_path / "daemon.sock"),
         "HOOK_COMMAND": hook,
+        **daemon_settings,
     }
     with log_path.open("wb") as log:
         process = netns_pair.popen(

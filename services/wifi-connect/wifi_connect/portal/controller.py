@@ -34,7 +34,11 @@ ONLINE_VERDICTS = (Connectivity.FULL, Connectivity.LIMITED)
 ONLINE_CHECK_WINDOW = 20.0
 ONLINE_POLL = 1.0
 PORTAL_RETRY_DELAY = 10.0  # when the access point itself could not be raised
-SUPERVISE_INTERVAL = 2.0  # how often dnsmasq and the portal web app are checked while the portal is up
+SUPERVISE_INTERVAL = 2.0
+# A person's progress (a choice posted, an attempt submitted) lets the retry of saved networks wait until
+# one RETRY_INTERVAL after it, but never longer than this past the moment the retry first fell due, however
+# often anyone posts: a stranger on the open AP cannot hold the device offline while its network is there.
+PERSON_DEFERRAL_LIMIT = 600.0  # how often dnsmasq and the portal web app are checked while the portal is up
 # Two interfaces: after a successful join the portal stays up this long, so the phone (still on it) can
 # show the person where to reach the device; then it goes down.
 SUCCESS_LINGER = 60.0
@@ -94,8 +98,7 @@ class Attempt:
 class _Session:
     """What belongs to the current visit to PORTAL or CONNECTED."""
 
-    used: bool = False  # someone used the portal since it went up (cancels the activity timeout)
-    last_used: float | None = None
+    used: bool = False  # a person made progress since it went up (cancels the activity timeout)
     lost_since: float | None = None  # CONNECTED: when connectivity was first seen missing
 
 
@@ -129,6 +132,8 @@ class Controller:
         self._lock = threading.Lock()
         self._networks: list[Network] = []
         self._session = _Session()
+        self._last_progress: float | None = None  # a person's last progress on the portal
+        self._retry_due_at: float | None = None  # when saved networks are owed a retry (this time offline)
         self._attempt_ids = itertools.count(1)
         self._last_attempt: Attempt | None = None
         self._connect_pending = False
@@ -224,6 +229,7 @@ class Controller:
         self._ssid = self._quietly(self.backend.active_wifi_ssid, self.client_interface)
         self._reach = self._find_reach()
         self._session = _Session()
+        self._retry_due_at = self._last_progress = None  # online: nothing is owed
         if self._portal_up and not linger:
             self._take_portal_down()
         self.machine.enter(State.CONNECTED, reason)
@@ -296,7 +302,11 @@ class Controller:
         self.machine.enter(State.PORTAL, reason)
         self.machine.after(SUPERVISE_INTERVAL, Event.TICK)
         if self.config.retry_interval > 0:
-            self.machine.after(self.config.retry_interval, Event.RETRY_DUE)
+            # Owed since the portal first went up: a failed attempt does not start the interval again.
+            now = self.clock.monotonic()
+            if self._retry_due_at is None:
+                self._retry_due_at = now + self.config.retry_interval
+            self.machine.after(max(0.0, self._retry_due_at - now), Event.RETRY_DUE)
         if self.config.activity_timeout > 0:
             self.machine.after(self.config.activity_timeout, Event.ACTIVITY_TIMEOUT)
 
@@ -309,12 +319,23 @@ class Controller:
         self.machine.after(SUPERVISE_INTERVAL, Event.TICK)
 
     def _portal_retry_due(self, _: object) -> None:
-        last_used = self._session.last_used
-        in_use = last_used is not None and self.clock.monotonic() - last_used < self.config.retry_interval
-        if in_use or not self._has_saved_networks():
+        now = self.clock.monotonic()
+        hold_until = self._person_holds_retry_until(now)
+        if hold_until is not None:
+            log.info("a person is using the portal; retrying saved networks in %.0fs", hold_until - now)
+            self.machine.after(hold_until - now, Event.RETRY_DUE)
+        elif not self._has_saved_networks():
             self.machine.after(self.config.retry_interval, Event.RETRY_DUE)
-            return
-        self._retry_saved_networks("retry interval: trying saved networks")
+        else:
+            self._retry_saved_networks("retry interval: trying saved networks")
+
+    def _person_holds_retry_until(self, now: float) -> float | None:
+        """Until when a person's recent progress defers the due retry (bounded), or None: retry now."""
+        if self._last_progress is None or self._retry_due_at is None:
+            return None
+        until = min(self._last_progress + self.config.retry_interval,
+                    self._retry_due_at + PERSON_DEFERRAL_LIMIT)
+        return until if until > now else None
 
     def _portal_activity_timeout(self, _: object) -> None:
         if not self._session.used and self._has_saved_networks():
@@ -328,6 +349,7 @@ class Controller:
         return bool(saved)
 
     def _retry_saved_networks(self, reason: str) -> None:
+        self._retry_due_at = None  # paid: the next visit to the portal owes a full interval again
         self.machine.enter(State.RETRYING, reason)
         if not self.two_interfaces:
             self._take_portal_down()
@@ -533,14 +555,16 @@ class Controller:
                 raise BusyError(f"busy ({self.machine.state}); try again in a moment")
             self._connect_pending = True
             attempt = Attempt(next(self._attempt_ids), credentials.ssid, self.clock.time())
+            self._last_progress = self.clock.monotonic()  # a submitted attempt is a person's progress
             self._last_attempt = attempt
         self.machine.post(Event.CONNECT, (attempt, credentials))
         return attempt.to_json()
 
     def touch(self) -> None:
+        """A person's progress on the portal (the web app sends only choices and submitted attempts)."""
         with self._lock:
             self._session.used = True
-            self._session.last_used = self.clock.monotonic()
+            self._last_progress = self.clock.monotonic()
 
     def enter_setup_mode(self) -> dict:
         """Queue SETUP_MODE when the state takes it; otherwise say why not (the portal is already up, or
