@@ -12,7 +12,7 @@ import os
 import re
 import shlex
 import shutil
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -122,6 +122,13 @@ def _directory(text: str) -> Path:
     path = Path(text)
     if not (path / "index.html").is_file():
         raise ValueError("must be a directory containing index.html")
+    return path
+
+
+def _cert_directory(text: str) -> Path:
+    path = Path(text)
+    if not path.is_absolute() or not path.is_dir():
+        raise ValueError("must be the absolute path of a directory")
     return path
 
 
@@ -273,6 +280,8 @@ SETTINGS: tuple[Setting, ...] = (
             "seconds before a hung nmcli call is abandoned"),
     Setting("rpc_socket", "--rpc-socket", "WIFI_CONNECT_SOCKET", "/run/wifi-connect/daemon.sock",
             _socket_path, "Unix socket between the daemon and its web workers"),
+    Setting("ca_cert_directory", "--ca-cert-directory", "CA_CERT_DIRECTORY", "", _optional(_cert_directory),
+            "directory of CA certificates an enterprise network's ca_cert may name (default: none offered)"),
     # what one client of the open portal may hold (web/worker.py)
     Setting("portal_header_timeout", "--portal-header-timeout", "PORTAL_HEADER_TIMEOUT", "5",
             _bounded_seconds(0.5, 60), "seconds a portal connection has to send a complete request head "
@@ -312,6 +321,7 @@ class Config:
     hook_command: str | None
     nmcli_timeout: float
     rpc_socket: Path
+    ca_cert_directory: Path | None
     portal_header_timeout: float
     portal_body_timeout: float
     portal_connections_per_client: int
@@ -391,6 +401,26 @@ def _check_dhcp_range(config: Config) -> None:
 SETTINGS_BY_ATTR = {setting.attr: setting for setting in SETTINGS}
 
 
+def _read_secret_file(variable: str, environ: Mapping[str, str]) -> str | None:
+    """A secret from the file named by ``variable`` (Docker/balena secrets), one trailing newline dropped."""
+    path = environ.get(variable)
+    if not path:
+        return None
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{variable}: cannot read the secret file {path}: {err}") from err
+    return text.removesuffix("\n")
+
+
+def remove_secrets_from_environment(environ: MutableMapping[str, str] | None = None) -> None:
+    """Once the settings are read: no child process (nmcli, dnsmasq, the hook) may inherit a secret."""
+    environ = os.environ if environ is None else environ
+    for setting in SETTINGS:
+        if setting.secret:
+            environ.pop(setting.env, None)
+
+
 def load_config(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> Config:
     """Parse flags over environment over defaults; raise ConfigError naming the flag and the variable.
 
@@ -402,7 +432,11 @@ def load_config(argv: Sequence[str], environ: Mapping[str, str] | None = None) -
     for setting in SETTINGS:
         text = flags[setting.attr]
         if text is None:
-            text = environ.get(setting.env, setting.default)
+            text = environ.get(setting.env)
+        if text is None and setting.secret:
+            text = _read_secret_file(f"{setting.env}_FILE", environ)
+        if text is None:
+            text = setting.default
         try:
             values[setting.attr] = setting.parse(text if setting.secret or setting.verbatim else text.strip())
         except (ValueError, InputError) as err:

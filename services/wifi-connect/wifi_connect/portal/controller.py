@@ -550,7 +550,8 @@ class Controller:
     def connect(self, fields: dict[str, str]) -> dict:
         with self._lock:
             scanned = {network.ssid: network.security for network in self._networks}
-            credentials = credentials_from_request(fields, scanned.get(str(fields.get("ssid", ""))))
+            credentials = credentials_from_request(fields, scanned.get(str(fields.get("ssid", ""))),
+                                                   self.config.ca_cert_directory)
             if self._connect_pending or self.machine.state not in CONNECTABLE:
                 raise BusyError(f"busy ({self.machine.state}); try again in a moment")
             self._connect_pending = True
