@@ -26,6 +26,7 @@ import bottle
 from ..config import Config
 from ..errors import BusyError, InputError, WifiConnectError
 from ..ports import PortalService
+from . import i18n
 
 if TYPE_CHECKING:
     from .control import SetupNetwork
@@ -163,7 +164,8 @@ class ServiceErrors:
                 # The daemon or NetworkManager did not answer: the request may work in a moment.
                 if html:
                     log.warning("portal page unavailable: %s", err)
-                    page = render("unavailable", retry_seconds=UNAVAILABLE_RETRY_SECONDS)
+                    t = i18n.for_header(bottle.request.get_header("Accept-Language"))
+                    page = render("unavailable", retry_seconds=UNAVAILABLE_RETRY_SECONDS, t=t, lang=t.lang)
                     return bottle.HTTPResponse(page, 503, {"Retry-After": str(UNAVAILABLE_RETRY_SECONDS)})
                 return error_response(f"wifi-connect is unavailable: {err}", 503)
 

@@ -1,19 +1,19 @@
-% rebase('base', title=portal_ssid, heading='Connect this device to WiFi')
+% rebase('base', title=portal_ssid, heading=t('page.heading'), lang=lang)
 % def invalid(field):
 %   return ' aria-invalid="true" aria-describedby="form-error"' if error_field == field else ''
 % end
 % if error:
-<div class="alert error" role="alert" id="form-error"><strong>Please check the form.</strong> {{error}}</div>
+<div class="alert error" role="alert" id="form-error"><strong>{{t('form.check')}}</strong> {{error}}</div>
 % elif notice:
 <div class="alert" role="alert">{{notice}}</div>
 % elif failure:
 <div class="alert error" role="alert" id="last-attempt">
-<strong>Could not connect to “{{failure['ssid']}}”.</strong> {{failure['text']}} Try again below.
+<strong>{{t('failure.could_not', ssid=failure['ssid'])}}</strong> {{failure['text']}} {{t('failure.try_again')}}
 </div>
 % end
 <form method="post" action="/join" id="connect-form">
 <fieldset>
-<legend>Choose a network</legend>
+<legend>{{t('networks.legend')}}</legend>
 <ul class="networks">
 % for index, network in enumerate(networks, 1):
 <li><label class="network">
@@ -28,19 +28,19 @@ aria-labelledby="n{{index}}" aria-describedby="d{{index}}"{{!' checked' if netwo
 </label></li>
 % end
 % if not networks:
-<li class="empty">No networks found yet. Use Rescan below, or choose “Other network…”.</li>
+<li class="empty">{{t('networks.empty')}}</li>
 % end
 <li><label class="network">
 <input type="radio" name="ssid" value="" data-security="other" id="other"{{!' checked' if selected == '' else ''}} required>
-<span class="name">Other network…</span></label></li>
+<span class="name">{{t('networks.other')}}</span></label></li>
 </ul>
 </fieldset>
 <div class="field" id="other-field">
-<label for="other_ssid">Network name (for a hidden network)</label>
+<label for="other_ssid">{{t('field.other_ssid')}}</label>
 <input id="other_ssid" name="other_ssid" maxlength="64" autocomplete="off" autocapitalize="none" spellcheck="false" value="{{other_ssid}}">
 </div>
 <div class="field" id="security-field">
-<label for="security">Security (for a hidden network)</label>
+<label for="security">{{t('field.security')}}</label>
 <select id="security" name="security"{{!invalid('security')}}>
 % for value, words in security_choices:
 <option value="{{value}}"{{!' selected' if value == security else ''}}>{{words}}</option>
@@ -48,17 +48,17 @@ aria-labelledby="n{{index}}" aria-describedby="d{{index}}"{{!' checked' if netwo
 </select>
 </div>
 <div class="field" id="identity-field">
-<label for="identity">Username (enterprise networks only)</label>
+<label for="identity">{{t('field.identity')}}</label>
 <input id="identity" name="identity" maxlength="256" autocomplete="username" autocapitalize="none" spellcheck="false" value="{{identity}}"{{!invalid('identity')}}>
 </div>
 <div class="field" id="passphrase-field">
-<label for="passphrase">Password (leave empty for an open network)</label>
+<label for="passphrase">{{t('field.passphrase')}}</label>
 <input id="passphrase" name="passphrase" type="password" maxlength="256" autocomplete="current-password"{{!invalid('passphrase')}}>
-<label class="show js-only"><input type="checkbox" id="show-passphrase"> Show password</label>
+<label class="show js-only"><input type="checkbox" id="show-passphrase"> {{t('field.show_password')}}</label>
 </div>
-<button type="submit">Connect</button>
+<button type="submit">{{t('button.connect')}}</button>
 </form>
 <form method="post" action="/scan" class="rescan">
-<button type="submit" class="secondary">Rescan</button>
+<button type="submit" class="secondary">{{t('button.rescan')}}</button>
 </form>
-<p class="hint">After you press Connect, your phone leaves “{{portal_ssid}}” while the device tries the network.</p>
+<p class="hint">{{t('hint.phone_stays') if phone_stays else t('hint.phone_leaves', portal_ssid=portal_ssid)}}</p>

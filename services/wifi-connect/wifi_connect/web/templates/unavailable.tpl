@@ -1,3 +1,3 @@
-% rebase('base', title='WiFi setup', heading='WiFi setup is busy', head=f'<meta http-equiv="refresh" content="{retry_seconds}">')
-<div class="alert" role="status">The device is starting up or busy for a moment. This page tries again by itself in {{retry_seconds}} seconds.</div>
-<p><a href="/">Try again now</a></p>
+% rebase('base', title=t('unavailable.title'), heading=t('unavailable.heading'), lang=lang, head=f'<meta http-equiv="refresh" content="{retry_seconds}">')
+<div class="alert" role="status">{{t('unavailable.text', seconds=retry_seconds)}}</div>
+<p><a href="/">{{t('unavailable.retry')}}</a></p>
