@@ -101,3 +101,16 @@ def test_one_interface_is_todays_behaviour():
     names = rig.backend.names()
     assert names.index("stop_access_point", names.index("start_access_point")) < names.index("activate")
     assert rig.state is State.CONNECTED and not rig.portal_is_up()
+
+
+def test_the_name_is_known_before_the_attempt_and_stale_addresses_are_dropped():
+    rig = Rig()
+    rig.controller.mdns = lambda: True
+    rig.to_portal()
+    assert rig.controller.status()["reach"] == {"hostname": "kiosk-7", "mdns_name": "kiosk-7.local",
+                                                "addresses": []}  # for the connecting page
+    connect(rig)
+    assert rig.controller.status()["reach"]["addresses"] == ["192.168.1.23"]
+    rig.controller.enter_setup_mode()
+    rig.advance(0)
+    assert rig.state is State.PORTAL and rig.controller.status()["reach"]["addresses"] == []

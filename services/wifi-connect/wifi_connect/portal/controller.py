@@ -187,6 +187,7 @@ class Controller:
         self.interface = self.backend.find_wifi_device(self.config.portal_interface)
         client = self.config.client_interface
         self.client_interface = self.backend.find_wifi_device(client) if client else self.interface
+        self._reach = self._find_reach(addresses=False)  # the connecting page names the device in advance
         self._quietly(self.backend.stop_access_point, self.config.portal_ssid)  # stale portal profiles
         if self._check_online(recheck=True):
             self._enter_connected("already online")
@@ -237,13 +238,13 @@ class Controller:
         if self._portal_up:
             self.machine.after(SUCCESS_LINGER, Event.LINGER_OVER)
 
-    def _find_reach(self) -> Reach:
+    def _find_reach(self, addresses: bool = True) -> Reach:
         """The name (``<hostname>.local`` when the host publishes mDNS) and the addresses on the joined
         network, for the success page, ``GET /status`` and the hook."""
         hostname = self._quietly(self.backend.hostname) or ""
-        addresses = self._quietly(self.backend.ipv4_addresses, self.client_interface) or []
+        found = self._quietly(self.backend.ipv4_addresses, self.client_interface) if addresses else None
         published = bool(hostname) and self.mdns()
-        return Reach(hostname, f"{hostname}.local" if published else None, tuple(addresses))
+        return Reach(hostname, f"{hostname}.local" if published else None, tuple(found or ()))
 
     def _connected_tick(self, _: object) -> None:
         self._watch_connection(self._check_online(recheck=True))
@@ -297,6 +298,8 @@ class Controller:
             self._enter_waiting(f"portal failed: {err}", PORTAL_RETRY_DELAY)
             return
         self._ssid = None
+        if not self.two_interfaces:  # the AP took the radio: the joined network's addresses are gone
+            self._reach = replace(self._reach, addresses=())
         self._online = False  # the AP replaced the uplink: the probes must send phones to the portal
         self._session = _Session()
         self.machine.enter(State.PORTAL, reason)
