@@ -124,7 +124,7 @@ class Controller:
         self.clock = clock
         self.probe = probe
         self.interface = config.portal_interface or ""  # the access point's
-        self.client_interface = config.client_interface or self.interface  # where networks are joined
+        self._client_interface = config.client_interface  # None: the AP's device joins networks too
         self.mdns = mdns or (lambda: False)
         self._portal_up = False
         self._reach = Reach()
@@ -186,7 +186,7 @@ class Controller:
     def _start(self, _: object) -> None:
         self.interface = self.backend.find_wifi_device(self.config.portal_interface)
         client = self.config.client_interface
-        self.client_interface = self.backend.find_wifi_device(client) if client else self.interface
+        self._client_interface = self.backend.find_wifi_device(client) if client else None
         self._reach = self._find_reach(addresses=False)  # the connecting page names the device in advance
         self._quietly(self.backend.stop_access_point, self.config.portal_ssid)  # stale portal profiles
         if self._check_online(recheck=True):
@@ -218,6 +218,11 @@ class Controller:
                 self._enter_connected("a saved network came up")
         elif self.machine.state is State.CONNECTED:
             self._watch_connection(self._check_online(verdict))
+
+    @property
+    def client_interface(self) -> str:
+        """The WiFi device that joins networks (CLIENT_INTERFACE, else the AP's own)."""
+        return self._client_interface or self.interface
 
     @property
     def two_interfaces(self) -> bool:
