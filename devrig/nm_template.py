@@ -18,6 +18,13 @@ reuses) with what the stock one lacks:
   dropping an active connection later; connectivity settable at any time;
 * RequestScan that updates LastScan, so ``nmcli device wifi list/rescan`` do not hang;
 * ``Autoconnect``: what NM does at boot - activate the best saved profile using saved secrets only.
+* what ``nmcli monitor`` listens to: every state, connectivity and device change goes through dbusmock's
+  ``Set`` (which emits ``org.freedesktop.DBus.Properties.PropertiesChanged``) plus NM's own
+  ``StateChanged`` signals, so the monitor prints "wlan0: connected", "Connectivity is now 'full'"...;
+* several WiFi devices (``AddWiFiDevice``), each with its own MAC address; an IP4Config with the
+  network's address (``address`` in AddNetwork) on a connected client device; the host name
+  (``SetHostname``, ``nmcli general hostname``); an activation without a device goes to the device the
+  profile is bound to (``connection.interface-name``), as nmcli asks NM to.
 
 Why the secret is saved into the profile (evidence for "the saved profile keeps the secret"):
 NetworkManager's nm-settings-connection.c (github.com/NetworkManager/NetworkManager; src/settings/ in
@@ -35,7 +42,7 @@ secrets are stored on receipt (before they are checked, as NM does) when their f
 Control interface (org.freedesktop.DBus.Mock on /org/freedesktop), JSON in and out so any client
 (busctl) can call it: AddNetwork (the path of a JSON file, which keeps passwords out of argv),
 RemoveNetwork, SetNetworkBehaviour, SetConnectivityState, DropConnection, Autoconnect,
-RefuseScanInApMode, RefuseEveryScan, SetDeviceManaged, ListProfiles.
+RefuseScanInApMode, RefuseEveryScan, SetDeviceManaged, ListProfiles, AddWiFiDevice, SetHostname.
 """
 
 # ruff: noqa: F403, F405  (D-Bus method names; the stock template's names are re-exported)
