@@ -1,7 +1,8 @@
 """Strangers on the open setup AP cannot take the portal down (issue 7, "Hardening"): from the phone's
 namespace, another client address holds 200 idle connections and 12 that trickle a header byte every
 4 s, while the person's phone asks for the portal page. Real dnsmasq, the portal forked as the daemon
-forks it (gunicorn + the hardened gevent worker, default limits), a fake daemon behind the RPC socket."""
+forks it (gunicorn + the hardened gevent worker, default limits) or in-process (PORTAL_SERVER=in-process),
+a fake daemon behind the RPC socket."""
 
 from __future__ import annotations
 
@@ -25,9 +26,9 @@ IDLE, TRICKLE, TRICKLE_INTERVAL, ATTACK_SECONDS = 200, 12, 4, 12
 ANSWER_WITHIN, CLOSED_WITHIN = 1.0, 10.0
 
 
-@pytest.fixture
-def rig(netns_pair, tmp_path):
-    with portal_in_namespace(netns_pair, log_dir=tmp_path) as service:
+@pytest.fixture(params=["gunicorn", "in-process"])
+def rig(request, netns_pair, tmp_path):
+    with portal_in_namespace(netns_pair, log_dir=tmp_path, server=request.param) as service:
         netns_pair.dhcp_lease()  # the person's phone
         for address in [*IDLE_SOURCES, TRICKLE_SOURCE]:
             netns_pair.run(netns_pair.phone, ["ip", "addr", "add", f"{address}/24", "dev",

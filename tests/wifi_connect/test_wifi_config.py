@@ -104,6 +104,7 @@ BAD_SETTINGS = [
     ("CLIENT_INTERFACE", "wlan/1", "--client-interface"),
     ("MDNS", "maybe", "--mdns"),
     ("CA_CERT_DIRECTORY", "relative/certs", "--ca-cert-directory"),
+    ("PORTAL_SERVER", "flask", "--portal-server"),
     ("CA_CERT_DIRECTORY", "/nonexistent/certs", "--ca-cert-directory"),
     ("PORTAL_HEADER_TIMEOUT", "0.1", "--portal-header-timeout"),
     ("PORTAL_BODY_TIMEOUT", "500", "--portal-body-timeout"),

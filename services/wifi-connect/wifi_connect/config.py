@@ -125,6 +125,15 @@ def _directory(text: str) -> Path:
     return path
 
 
+def _choice(*choices: str) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        if text not in choices:
+            raise ValueError(f"must be one of {', '.join(choices)}")
+        return text
+
+    return parse
+
+
 def _cert_directory(text: str) -> Path:
     path = Path(text)
     if not path.is_absolute() or not path.is_dir():
@@ -282,6 +291,10 @@ SETTINGS: tuple[Setting, ...] = (
             _socket_path, "Unix socket between the daemon and its web workers"),
     Setting("ca_cert_directory", "--ca-cert-directory", "CA_CERT_DIRECTORY", "", _optional(_cert_directory),
             "directory of CA certificates an enterprise network's ca_cert may name (default: none offered)"),
+    Setting("portal_server", "--portal-server", "PORTAL_SERVER", "gunicorn",
+            _choice("gunicorn", "in-process"),
+            "how the portal is served: 'gunicorn' (forked gunicorn, hardened gevent worker) or 'in-process' "
+            "(the daemon's own HTTP server: no child process, less memory)"),
     # what one client of the open portal may hold (web/worker.py)
     Setting("portal_header_timeout", "--portal-header-timeout", "PORTAL_HEADER_TIMEOUT", "5",
             _bounded_seconds(0.5, 60), "seconds a portal connection has to send a complete request head "
@@ -322,6 +335,7 @@ class Config:
     nmcli_timeout: float
     rpc_socket: Path
     ca_cert_directory: Path | None
+    portal_server: str
     portal_header_timeout: float
     portal_body_timeout: float
     portal_connections_per_client: int

@@ -33,6 +33,7 @@ from .rpc import ControllerClient, RpcServer
 from .ssid_template import portal_ssid_for
 from .web import PortalSettings, create_control_app, create_portal_app
 from .web.control import SetupNetwork
+from .web.inprocess import InProcessPortalServer
 from .web.server import ForkedPortalServer
 
 log = logging.getLogger(__name__)
@@ -56,9 +57,7 @@ class Daemon:
         interface = self.backend.find_wifi_device(config.portal_interface)
         portal_ssid = portal_ssid_for(config, lambda: self.backend.hardware_address(interface))
         self.config = config = replace(config, portal_interface=interface, portal_ssid=portal_ssid)
-        app_factory = functools.partial(portal_app, config.rpc_socket, PortalSettings.from_config(config))
-        self.portal_web = ForkedPortalServer("portal web app", app_factory, str(config.portal_gateway),
-                                             config.portal_listening_port, config.portal_limits)
+        self.portal_web = self._portal_server(config)
         self.dhcp = Dnsmasq(interface=interface, gateway=str(config.portal_gateway),
                             dhcp_range=config.dhcp_range_text, portal_url=config.portal_url,
                             run_dir=config.rpc_socket.parent / "dnsmasq")
@@ -74,6 +73,15 @@ class Daemon:
         self.nm_monitor = NmMonitor(self.controller.nm_changed)  # NM's events instead of polling
         self._stop_requested = threading.Event()
         self._crashed = False
+
+    def _portal_server(self, config: Config) -> ForkedPortalServer | InProcessPortalServer:
+        settings = PortalSettings.from_config(config)
+        where = (str(config.portal_gateway), config.portal_listening_port, config.portal_limits)
+        if config.portal_server == "in-process":  # the app calls the controller itself, no RPC
+            in_process = lambda: create_portal_app(self.controller, settings)  # noqa: E731
+            return InProcessPortalServer("portal web app", in_process, *where)
+        forked = functools.partial(portal_app, config.rpc_socket, settings)
+        return ForkedPortalServer("portal web app", forked, *where)
 
     def request_stop(self, signum: int = 0, _frame: object = None) -> None:
         if signum:

@@ -3,6 +3,7 @@ one hardened gevent worker (``web.worker``), JSON logs on stdout like the daemon
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable
 
 from gunicorn.config import KNOWN_SETTINGS
@@ -13,6 +14,10 @@ from .web.worker import worker_class
 
 # Newer gunicorn opens a control socket in ~/.gunicorn, one path shared by every instance; we never use it.
 HAS_CONTROL_SOCKET = any(setting.name == "control_socket_disable" for setting in KNOWN_SETTINGS)
+
+
+def _freeze_before_forking_the_worker(_arbiter: object, _worker: object) -> None:
+    gc.freeze()  # the worker's collections then never write to (and so copy) the master's pages
 
 
 def portal_settings(bind: str, limits: ConnectionLimits, when_ready: Callable[[object], None]) -> dict:
@@ -34,6 +39,7 @@ def portal_settings(bind: str, limits: ConnectionLimits, when_ready: Callable[[o
         "limit_request_fields": 50,
         "limit_request_field_size": 4096,
         "when_ready": when_ready,
+        "pre_fork": _freeze_before_forking_the_worker,
     }
     if HAS_CONTROL_SOCKET:
         settings["control_socket_disable"] = True
