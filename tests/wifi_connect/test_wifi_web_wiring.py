@@ -91,3 +91,27 @@ def test_the_portal_child_holds_none_of_the_daemons_descriptors(rig):
         child_fds = {os.readlink(f"/proc/{web.pid}/fd/{fd}") for fd in os.listdir(f"/proc/{web.pid}/fd")}
         own_inode = os.fstat(server.fileno()).st_ino
         assert f"socket:[{own_inode}]" not in child_fds
+
+
+def test_the_in_process_portal_calls_the_controller_directly(rig):
+    from wifi_connect.config import ConnectionLimits
+    from wifi_connect.web import create_portal_app
+    from wifi_connect.web.inprocess import InProcessPortalServer
+
+    rig, _ = rig
+    port = free_port()
+    settings = PortalSettings("127.0.0.1", port)
+    web = InProcessPortalServer("portal web app", lambda: create_portal_app(rig.controller, settings),
+                                "127.0.0.1", port, ConnectionLimits())
+    web.start()
+    try:
+        base = f"http://127.0.0.1:{port}"
+        assert [n["ssid"] for n in requests.get(f"{base}/networks", timeout=10).json()] == [HOME, "Cafe"]
+        good = requests.post(f"{base}/connect", json={"ssid": HOME, "passphrase": "correct horse"}, timeout=10)
+        assert good.status_code == 202 and rig.controller._session.used
+        assert "Content-Security-Policy" in requests.get(f"{base}/", timeout=10).headers
+        with pytest.raises(AdapterError, match="in use"):
+            InProcessPortalServer("second", lambda: None, "127.0.0.1", port, ConnectionLimits()).start()
+    finally:
+        web.stop()
+    assert not web.alive()
