@@ -232,3 +232,12 @@ def test_the_readme_documents_every_setting():
     readme = (Path(__file__).resolve().parents[2] / "services/wifi-connect/README.md").read_text()
     for setting in SETTINGS:
         assert f"`{setting.env}`" in readme and setting.flag in readme, setting.env
+
+
+def test_config_errors_are_the_shared_sidecar_class_with_a_key():
+    import sidecar_common.errors
+
+    with pytest.raises(sidecar_common.errors.ConfigError) as caught:
+        load_config([], {"PORTAL_HEADER_TIMEOUT": "soon"})
+    assert caught.value.key == "--portal-header-timeout/PORTAL_HEADER_TIMEOUT"
+    assert str(caught.value).startswith("--portal-header-timeout/PORTAL_HEADER_TIMEOUT: ")

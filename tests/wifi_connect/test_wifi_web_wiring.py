@@ -107,7 +107,8 @@ def test_the_in_process_portal_calls_the_controller_directly(rig):
     try:
         base = f"http://127.0.0.1:{port}"
         assert [n["ssid"] for n in requests.get(f"{base}/networks", timeout=10).json()] == [HOME, "Cafe"]
-        good = requests.post(f"{base}/connect", json={"ssid": HOME, "passphrase": "correct horse"}, timeout=10)
+        fields = {"ssid": HOME, "passphrase": "correct horse"}
+        good = requests.post(f"{base}/connect", json=fields, timeout=10)
         assert good.status_code == 202 and rig.controller._session.used
         assert "Content-Security-Policy" in requests.get(f"{base}/", timeout=10).headers
         with pytest.raises(AdapterError, match="in use"):

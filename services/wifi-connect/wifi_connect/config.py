@@ -405,11 +405,11 @@ def _check_dhcp_range(config: Config) -> None:
     network = ipaddress.IPv4Network(f"{config.portal_gateway}/24", strict=False)
     where = f"{SETTINGS_BY_ATTR['portal_dhcp_range'].names} with {SETTINGS_BY_ATTR['portal_gateway'].names}"
     if start not in network or end not in network:
-        raise ConfigError(f"{where}: the DHCP range must sit inside the gateway's network {network}")
+        raise ConfigError(where, f"the DHCP range must sit inside the gateway's network {network}")
     if start <= config.portal_gateway <= end:
-        raise ConfigError(f"{where}: the DHCP range must not include the gateway {config.portal_gateway}")
+        raise ConfigError(where, f"the DHCP range must not include the gateway {config.portal_gateway}")
     if start == network.network_address or end == network.broadcast_address:
-        raise ConfigError(f"{where}: the DHCP range must not include the network or broadcast address")
+        raise ConfigError(where, "the DHCP range must not include the network or broadcast address")
 
 
 SETTINGS_BY_ATTR = {setting.attr: setting for setting in SETTINGS}
@@ -423,7 +423,7 @@ def _read_secret_file(variable: str, environ: Mapping[str, str]) -> str | None:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as err:
-        raise ConfigError(f"{variable}: cannot read the secret file {path}: {err}") from err
+        raise ConfigError(variable, f"cannot read the secret file {path}: {err}") from err
     return text.removesuffix("\n")
 
 
@@ -455,7 +455,7 @@ def load_config(argv: Sequence[str], environ: Mapping[str, str] | None = None) -
             values[setting.attr] = setting.parse(text if setting.secret or setting.verbatim else text.strip())
         except (ValueError, InputError) as err:
             shown = "" if setting.secret else f" (got {text!r})"
-            raise ConfigError(f"{setting.names}: {err}{shown}") from err
+            raise ConfigError(setting.names, f"{err}{shown}") from err
     config = Config(**values)
     _check_dhcp_range(config)
     return config
