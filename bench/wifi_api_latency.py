@@ -51,7 +51,7 @@ def measure(clients: int, per_client: int) -> dict:
     latencies: list[float] = []
     errors: list[str] = []
     with fake_daemon() as (_service, socket_path), \
-            portal_server(HOST, port, socket_path):
+            portal_server(HOST, port, socket_path, max_per_client=64):  # 50 clients, one address
         url = f"http://{HOST}:{port}/networks"
         requests.get(url, timeout=10).raise_for_status()  # warm up imports and the first RPC
         start = threading.Barrier(clients + 1)
