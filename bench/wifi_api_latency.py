@@ -1,7 +1,8 @@
 """GET /networks latency (p50/p99) at 50 concurrent clients against the portal under gunicorn on loopback.
 
-The portal runs as the daemon runs it (``wifi_connect.web:create_portal_app()``, 1 worker, 8 threads) and
-reaches a daemon through the real RPC socket; the daemon is an in-memory PortalService, so the figure is
+The portal runs as the daemon runs it (gunicorn forked by ``web.server.ForkedPortalServer``, one hardened
+gevent worker; the per-client limit raised to 64, the clients share one address) and reaches a daemon
+through the real RPC socket; the daemon is an in-memory PortalService, so the figure is
 the web stack's cost (HTTP + gunicorn + bottle + RPC), not NetworkManager's. Run from the repository root:
 ``.venv/bin/python bench/wifi_api_latency.py [--clients 50] [--requests 40]``.
 """
