@@ -69,14 +69,13 @@ class RunningDaemon:
 
 
 @pytest.fixture
-def daemon_settings() -> dict[str, str]:
-    """Settings a test module overrides (its own ``daemon_settings`` fixture) on top of the defaults below."""
-    return {}
-
-
-@pytest.fixture
 def daemon(nm_sim: SimulatedNetworkManager, netns_pair: NetnsPair, tmp_path: Path,
-           daemon_settings: dict[str, str]) -> Iterator[RunningDaemon]:
+           request: pytest.FixtureRequest) -> Iterator[RunningDaemon]:
+    """A module may define a ``daemon_settings`` fixture: settings on top of the defaults below."""
+    try:
+        daemon_settings = request.getfixturevalue("daemon_settings")
+    except pytest.FixtureLookupError:
+        daemon_settings = {}
     nm_sim.add_network(HOME, "wpa-psk", HOME_PASSWORD, signal=80)
     nm_sim.add_network("Neighbour", "open", signal=30)
     stale = nm_sim.nmcli(

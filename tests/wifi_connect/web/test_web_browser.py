@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from tests.wifi_connect.web.browser import chromium, phone_page, screenshot
@@ -18,6 +20,15 @@ def portal():
     with fake_daemon() as (service, socket_path), \
             portal_server(HOST, port, socket_path):
         yield service, f"http://{HOST}:{port}/"
+
+
+@pytest.fixture(autouse=True)
+def no_attempt_pending(portal):
+    """Each test starts on the network list: the previous test's attempt (0.3 s) has settled."""
+    service, _ = portal
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and (service.status()["last_attempt"] or {}).get("result") == "pending":
+        time.sleep(0.05)
 
 
 @pytest.fixture(scope="module")
