@@ -13,7 +13,6 @@ import logging
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from typing import TypeVar
 
 from ..config import Config
@@ -21,6 +20,8 @@ from ..errors import AdapterError, BusyError
 from ..models import AccessPoint, Credentials, FailureReason, Network, Reach, State
 from ..ports import ActivationFailed, Connectivity, Dhcp, NetworkBackend, NmChange
 from ..validation import credentials_from_request
+from .attempts import Attempt
+from .connectivity import ConnectivityWatch
 from .networks import networks_from_scan
 from .ports import Clock, ConnectivityProbe, StateHook, WebServer
 from .states import Event, Handler, StateMachine, Table
@@ -29,16 +30,15 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 state_log = logging.getLogger("wifi_connect.state")
 
-ONLINE_VERDICTS = (Connectivity.FULL, Connectivity.LIMITED)
 # After a connect, NM may take a moment to finish its own connectivity check (wifi-connect waits 20 s).
 ONLINE_CHECK_WINDOW = 20.0
 ONLINE_POLL = 1.0
 PORTAL_RETRY_DELAY = 10.0  # when the access point itself could not be raised
-SUPERVISE_INTERVAL = 2.0
+SUPERVISE_INTERVAL = 2.0  # how often dnsmasq and the portal web app are checked while the portal is up
 # A person's progress (a choice posted, an attempt submitted) lets the retry of saved networks wait until
 # one RETRY_INTERVAL after it, but never longer than this past the moment the retry first fell due, however
 # often anyone posts: a stranger on the open AP cannot hold the device offline while its network is there.
-PERSON_DEFERRAL_LIMIT = 600.0  # how often dnsmasq and the portal web app are checked while the portal is up
+PERSON_DEFERRAL_LIMIT = 600.0
 # Two interfaces: after a successful join the portal stays up this long, so the phone (still on it) can
 # show the person where to reach the device; then it goes down.
 SUCCESS_LINGER = 60.0
@@ -48,51 +48,6 @@ SETUP_MODE_REFUSALS = {
     State.CONNECTING: "a connection attempt is running; the portal comes back if it fails",
     State.RETRYING: "saved networks are being retried; the portal comes back if none comes up",
 }
-
-MESSAGES = {
-    FailureReason.WRONG_PASSWORD: "{ssid} did not accept the password. Check it and try again.",
-    FailureReason.NOT_FOUND: "{ssid} could not be found. Is it in range, and is the name right?",
-    FailureReason.TIMEOUT: "{ssid} did not answer in time. Try again, closer to the router.",
-    FailureReason.NO_IP: "{ssid} accepted the device but gave it no address (DHCP).",
-    FailureReason.NO_INTERNET: "The device joined {ssid}, but it has no internet access.",
-    FailureReason.FAILED: "Joining {ssid} failed.",
-}
-
-
-def _iso(timestamp: float) -> str:
-    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="seconds")
-
-
-@dataclass
-class Attempt:
-    """One connection attempt, as ``GET /status`` reports it after the phone rejoins."""
-
-    id: int
-    ssid: str
-    started_at: float
-    result: str = "pending"  # pending | connected | failed
-    reason: FailureReason | None = None
-    message: str = ""
-    finished_at: float | None = None
-
-    def finish(self, at: float, reason: FailureReason | None) -> None:
-        self.finished_at = at
-        self.result = "connected" if reason is None else "failed"
-        self.reason = reason
-        template = "Connected to {ssid}." if reason is None else MESSAGES[reason]
-        self.message = template.format(ssid=self.ssid)
-
-    def to_json(self) -> dict:
-        return {
-            "id": self.id,
-            "ssid": self.ssid,
-            "result": self.result,
-            "reason": None if self.reason is None else str(self.reason),
-            "message": self.message,
-            "started_at": _iso(self.started_at),
-            "finished_at": None if self.finished_at is None else _iso(self.finished_at),
-        }
-
 
 @dataclass
 class _Session:
@@ -137,13 +92,8 @@ class Controller:
         self._attempt_ids = itertools.count(1)
         self._last_attempt: Attempt | None = None
         self._connect_pending = False
-        self._online = False
         self._ssid: str | None = None
-        # NetworkManager's events (nmcli monitor): at most one NM_CHANGED queued; the newest verdict heard
-        self._nm_change_queued = False
-        self._nm_verdict: Connectivity | None = None
-        self._last_verdict: Connectivity | None = None
-        self._probe_online = False
+        self.connectivity = ConnectivityWatch(backend, probe, self._quietly)  # NM's events and verdict
 
     # -- the table -------------------------------------------------------------------------------------
 
@@ -210,9 +160,7 @@ class Controller:
     def _nm_changed(self, _: object) -> None:
         """NetworkManager said something changed: look (NM's own verdict, no probe unless it changed).
         In other states the change is someone else's doing (our AP, our attempt) and is not looked at."""
-        with self._lock:
-            self._nm_change_queued = False
-            verdict, self._nm_verdict = self._nm_verdict, None
+        verdict = self.connectivity.take_heard()
         if self.machine.state is State.WAITING:
             if self._check_online(verdict):
                 self._enter_connected("a saved network came up")
@@ -305,7 +253,7 @@ class Controller:
         self._ssid = None
         if not self.two_interfaces:  # the AP took the radio: the joined network's addresses are gone
             self._reach = replace(self._reach, addresses=())
-        self._online = False  # the AP replaced the uplink: the probes must send phones to the portal
+        self.connectivity.online = False  # the AP replaced the uplink: the probes send phones to the portal
         self._session = _Session()
         self.machine.enter(State.PORTAL, reason)
         self.machine.after(SUPERVISE_INTERVAL, Event.TICK)
@@ -443,20 +391,7 @@ class Controller:
         self._quietly(self.backend.stop_access_point, self.config.portal_ssid)
 
     def _check_online(self, verdict: Connectivity | None = None, recheck: bool = False) -> bool:
-        """NM says full or limited (Ethernet counts), and the optional HTTP probe agrees.
-
-        ``verdict``: NM's verdict as an event reported it (else it is read: NM's last known value, no
-        probe). ``recheck`` asks NM to check again; it and a changed verdict are the only times the HTTP
-        probe runs - never on every event."""
-        if verdict is None:
-            verdict = self._quietly(self.backend.connectivity, recheck) or Connectivity.UNKNOWN
-        nm_online = verdict in ONLINE_VERDICTS or (verdict is Connectivity.UNKNOWN and self.probe is not None)
-        changed, self._last_verdict = verdict != self._last_verdict, verdict
-        if self.probe is not None and nm_online and (recheck or changed):
-            self._probe_online = self.probe.online()
-        online = nm_online and (self.probe is None or self._probe_online)
-        self._online = online
-        return online
+        return self.connectivity.check(verdict, recheck)
 
     def _wait_online(self) -> bool:
         """After an activation (a change we made): ask NM to re-check once, then read its verdict."""
@@ -514,15 +449,8 @@ class Controller:
     def nm_changed(self, change: NmChange) -> None:
         """From the monitor's thread: remember NM's newest verdict, queue one NM_CHANGED (bursts of lines
         during an activation become one look)."""
-        with self._lock:
-            if change.connectivity is not None:
-                self._nm_verdict = change.connectivity
-            elif change.resync:
-                self._nm_verdict = None  # missed events: read afresh
-            if self._nm_change_queued:
-                return
-            self._nm_change_queued = True
-        self.machine.post(Event.NM_CHANGED)
+        if self.connectivity.heard(change):
+            self.machine.post(Event.NM_CHANGED)
 
     # -- PortalService ---------------------------------------------------------------------------------
 
@@ -537,7 +465,7 @@ class Controller:
             "ssid": self._ssid,
             "portal_ssid": self.config.portal_ssid,
             "gateway": str(self.config.portal_gateway),
-            "online": self._online,
+            "online": self.connectivity.online,
             "last_attempt": attempt,
         }
 
