@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import time
 from collections import Counter
 
 import gevent
@@ -25,6 +26,8 @@ from gunicorn import util
 from gunicorn.workers.ggevent import GeventWorker
 
 from ..config import ConnectionLimits
+
+REFUSAL_LOG_INTERVAL = 60.0
 
 
 class PortalWorker(GeventWorker):
@@ -35,7 +38,8 @@ class PortalWorker(GeventWorker):
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
         self.open_per_client: Counter[str] = Counter()
-        self.refused_per_client = 0  # for the log at exit; a counter would need the daemon's metrics
+        self.refused_per_client = 0  # since the last log line
+        self._refusals_logged_at = 0.0
 
     def timeout_ctx(self) -> gevent.Timeout:
         """gunicorn reads each request head inside this (with keepalive on, also the first one)."""
@@ -44,8 +48,8 @@ class PortalWorker(GeventWorker):
     def handle(self, listener, client, addr) -> None:
         peer = addr[0] if isinstance(addr, tuple) else ""
         if self.open_per_client[peer] >= self.limits.max_per_client:
-            self.refused_per_client += 1
             util.close(client)
+            self._count_refusal()
             return
         self.open_per_client[peer] += 1
         try:
@@ -54,6 +58,15 @@ class PortalWorker(GeventWorker):
             self.open_per_client[peer] -= 1
             if not self.open_per_client[peer]:
                 del self.open_per_client[peer]
+
+    def _count_refusal(self) -> None:
+        """One warning a minute at most: a flood must not flood the log."""
+        self.refused_per_client += 1
+        now = time.monotonic()
+        if now - self._refusals_logged_at >= REFUSAL_LOG_INTERVAL:
+            self.log.warning("closed %d connections over the limit of %d per client address",
+                             self.refused_per_client, self.limits.max_per_client)
+            self.refused_per_client, self._refusals_logged_at = 0, now
 
     def handle_request(self, listener_name, req, sock, addr) -> bool:
         self._buffer_body(req, sock)
