@@ -82,8 +82,9 @@ class ForkedPortalServer:
 
     def _wait_until_ready(self, ready_read: int) -> None:
         """Until gunicorn's master holds the listening socket (it writes READY) or exits (EOF)."""
-        readable, _, _ = select.select([ready_read], [], [], START_TIMEOUT)
-        if not readable:
+        poller = select.poll()  # not select(): the daemon's descriptors may be numbered above 1023
+        poller.register(ready_read, select.POLLIN)
+        if not poller.poll(START_TIMEOUT * 1000):
             raise AdapterError(f"{self.name} did not listen on {self.host}:{self.port} "
                                f"within {START_TIMEOUT:g}s; is the port in use?")
         if os.read(ready_read, 1) != READY:
