@@ -6,7 +6,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from .config import load_config
+from .config import load_config, remove_secrets_from_environment
 from .errors import ConfigError, WifiConnectError
 from .logs import setup_logging
 
@@ -20,6 +20,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as err:
         print(f"wifi-connect: {err}", file=sys.stderr)
         return 2
+    remove_secrets_from_environment()
     log.info("starting", extra={"fields": {"config": config.describe()}})
     from .daemon import run  # imported here so `--help` and config errors need no adapter
 

@@ -1,18 +1,18 @@
 <!doctype html>
-<html lang="en">
+<html lang="{{get('lang', 'en')}}">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{% block title %}{{ portal_ssid }}{% endblock %}</title>
+<title>{{title}}</title>
 <link rel="icon" href="data:,">
-{% block head %}{% endblock %}
+{{!get('head', '')}}
 <link rel="stylesheet" href="/static/app.css">
 <script src="/static/app.js" defer></script>
 </head>
 <body>
 <main>
-<h1>{% block heading %}Connect this device to WiFi{% endblock %}</h1>
-{% block content %}{% endblock %}
+<h1>{{heading}}</h1>
+{{!base}}
 </main>
 </body>
 </html>
