@@ -48,9 +48,11 @@ def test_the_sidecar_probes_default_to_the_other_services_defaults() -> None:
     bundle = yaml.safe_load((REPO / "docker-compose.yml").read_text())["services"]
     agent_env, health_env = bundle["log-agent"]["environment"], bundle["health"]["environment"]
     assert "CONTROL_ADDRESS" not in bundle["wifi-connect"].get("environment", {})
-    assert f"http://{agent_env['LOG_AGENT_HTTP_LISTEN']}/metrics" == DEFAULT_LOG_AGENT_URL
-    fluent = f"{health_env['HEALTH_FLUENT_HOST']}:{health_env['HEALTH_FLUENT_PORT']}"
-    assert agent_env["LOG_AGENT_FORWARD_LISTEN"] == fluent == "127.0.0.1:24224"
+    http_listen = agent_env.get("LOG_AGENT_HTTP_LISTEN", log_agent.DEFAULT_HTTP_LISTEN)
+    assert f"http://{http_listen}/metrics" == DEFAULT_LOG_AGENT_URL
+    fluent_host = health_env.get("HEALTH_FLUENT_HOST", "127.0.0.1")
+    fluent = f"{fluent_host}:{health_env.get('HEALTH_FLUENT_PORT', 24224)}"
+    assert agent_env.get("LOG_AGENT_FORWARD_LISTEN", "127.0.0.1:24224") == fluent == "127.0.0.1:24224"
     assert all(service.get("network_mode") == "host" for service in bundle.values())  # all on loopback
 
 
