@@ -226,6 +226,8 @@ def _argument_parser() -> argparse.ArgumentParser:
         epilog="Every flag can also be set by the environment variable shown; the flag wins.",
     )
     parser.add_argument("-V", "--version", action="version", version=f"%(prog)s {_version()}")
+    parser.add_argument("--healthcheck", action="store_true",
+                        help="for Docker's HEALTHCHECK: exit 0 when the control API answers, else 1")
     for setting in SETTINGS:
         flags = [setting.short, setting.flag] if setting.short else [setting.flag]
         shown_default = "none" if setting.secret or not setting.default else setting.default
