@@ -32,7 +32,7 @@ def test_defaults_without_env_or_yaml_ship_to_stdout() -> None:
     config = AgentConfig.load({})
     assert [(s.name, s.kind, s.match) for s in config.outputs] == [("stdout", "stdout", ("**",))]
     assert config.http_listen == ("127.0.0.1", 24220)
-    assert config.forward.listen == ("0.0.0.0", 24224)
+    assert config.forward.listen == ("127.0.0.1", 24224)
     assert config.spool.dir == "/var/lib/log-agent"
     assert config.log_level == "info"
 
@@ -234,7 +234,7 @@ def documented_keys() -> list[tuple[str, str]]:
     from log_agent.enrich import IdentityConfig
     from log_agent.inputs.forward import ForwardInputConfig
     from log_agent.outputs import REGISTRY
-    from log_agent.pipeline import RetryConfig
+    from log_agent.retry import RetryConfig
     from log_agent.spool import SpoolConfig
 
     sections = {"forward": ForwardInputConfig, "spool": SpoolConfig, "retry": RetryConfig,

@@ -19,12 +19,16 @@ import pytest
 from fluent import sender
 from log_agent.__main__ import build_parts
 from log_agent.config import AgentConfig
+from log_agent.deadletter import DeadLetterFile
+from log_agent.delivery import Route
 from log_agent.errors import ConfigError
 from log_agent.inputs.forward import ForwardInput, ForwardInputConfig
 from log_agent.metrics import Metrics
 from log_agent.models import Outcome, Record, SendResult
 from log_agent.outputs.forward import ForwardOutput, ForwardOutputConfig
-from log_agent.pipeline import DeadLetterFile, Pipeline, PipelineParts, RetryConfig, Route, redact
+from log_agent.pipeline import Pipeline, PipelineParts
+from log_agent.redact import redact
+from log_agent.retry import RetryConfig
 from log_agent.spool import Spool, SpoolConfig
 
 from tests.log_agent.agent_process import wait_for

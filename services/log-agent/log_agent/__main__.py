@@ -45,13 +45,14 @@ def prepare_run_dir(path: str) -> Path:
 
 def build_parts(config: AgentConfig) -> PipelineParts:
     """The inputs and routed outputs one configuration describes (nothing started yet)."""
-    from .inputs.forward import ForwardInput
-    from .pipeline import PipelineParts, Route
+    from .delivery import Route
+    from .pipeline import PipelineParts
 
     router = config.router()
     routes = [Route(spec.build(), lambda tag, name=spec.name: router.accepts(name, tag))
               for spec in config.outputs]
-    return PipelineParts([ForwardInput(config.forward)], routes, config.retry, config.secrets())
+    inputs = [spec.build() for spec in config.inputs]
+    return PipelineParts(inputs, routes, config.retry, config.secrets())
 
 
 def check_http_listen(listen: tuple[str, int]) -> None:
@@ -112,8 +113,9 @@ class Agent:
         self.signals: queue.SimpleQueue[int] = queue.SimpleQueue()
 
     def run(self) -> int:
+        from .deadletter import DeadLetterFile
         from .metrics import Metrics
-        from .pipeline import DeadLetterFile, Pipeline
+        from .pipeline import Pipeline
         from .spool import Spool
 
         try:

@@ -20,11 +20,14 @@ import yaml
 from .confparse import parse_listen, parse_size, rekey, secret_values
 from .enrich import Enricher, IdentityConfig
 from .errors import ConfigError
-from .inputs.forward import ForwardInputConfig
+from .inputs import ENV_SHORTCUTS, build_input, default_inputs
+from .inputs import REGISTRY as INPUT_REGISTRY
+from .inputs import config_from_dict as input_config_from_dict
+from .inputs.base import Input
 from .outputs import REGISTRY, build_output, config_from_dict, config_from_url, kind_of_url
 from .outputs.base import Output
 from .outputs.stdout import StdoutOutputConfig
-from .pipeline import RetryConfig
+from .retry import RetryConfig
 from .routing import Router, TagMatcher
 from .spool import SpoolConfig
 
@@ -43,10 +46,10 @@ DEFAULT_MATCH = ("**",)
 LOG_LEVELS = ("debug", "info", "warning", "error")
 # section -> {field: environment variable that overrides it}
 _SECTION_ENV = {
-    "forward": {"listen": ENV_FORWARD_LISTEN},
     "spool": {"dir": ENV_SPOOL_DIR, "max_bytes": ENV_SPOOL_MAX_BYTES},
 }
-_TOP_LEVEL_KEYS = ("forward", "spool", "retry", "outputs", "http_listen", "identity", "log_level", "run_dir")
+_TOP_LEVEL_KEYS = ("inputs", "forward", "spool", "retry", "outputs", "http_listen", "identity", "log_level",
+                   "run_dir")
 # Opened once at start (the spool, the dead-letter file, the metrics directory): a reload keeps them.
 _RESTART_ONLY_RETRY_KEYS = ("dead_letter_path", "dead_letter_max_bytes")
 _SPEC_KEYS = ("name", "url", "kind", "match")  # the rest of an outputs[] item is the kind's config
@@ -70,8 +73,23 @@ class OutputSpec:
 
 
 @dataclass(frozen=True)
+class InputSpec:
+    """One configured input: its kind (registry key) and the kind's validated config."""
+
+    kind: str
+    config: Any
+
+    @property
+    def name(self) -> str:
+        return str(getattr(self.config, "name", self.kind))
+
+    def build(self) -> Input:
+        return build_input(self.kind, self.config)
+
+
+@dataclass(frozen=True)
 class AgentConfig:
-    forward: ForwardInputConfig
+    inputs: tuple[InputSpec, ...]
     spool: SpoolConfig
     retry: RetryConfig
     outputs: tuple[OutputSpec, ...]
@@ -95,7 +113,7 @@ class AgentConfig:
             if key not in _TOP_LEVEL_KEYS:
                 raise ConfigError(str(key), f"unknown key (known keys: {', '.join(_TOP_LEVEL_KEYS)})")
         return cls(
-            forward=_section(ForwardInputConfig, document, "forward", env),
+            inputs=_inputs(document, env),
             spool=_section(SpoolConfig, document, "spool", env),
             retry=_section(RetryConfig, document, "retry", env),
             outputs=_outputs(document, env),
@@ -122,9 +140,14 @@ class AgentConfig:
         values["run_dir"] = self.run_dir
         return values
 
+    @property
+    def forward(self) -> Any:
+        """The first Forward input's config (None without one): the common single-input case."""
+        return next((spec.config for spec in self.inputs if spec.kind == "forward"), None)
+
     def secrets(self) -> tuple[str, ...]:
         """Every configured secret value (shared keys, passwords, tokens, header values)."""
-        configs = [self.forward, *(spec.config for spec in self.outputs)]
+        configs = [*(spec.config for spec in self.inputs), *(spec.config for spec in self.outputs)]
         return tuple(sorted(set().union(*(secret_values(c) for c in configs))))
 
     def router(self) -> Router:
@@ -205,6 +228,52 @@ def _log_level(document: Mapping[str, Any], env: Mapping[str, str]) -> str:
     if not isinstance(level, str) or level.lower() not in LOG_LEVELS:
         raise ConfigError(key, f"must be one of {', '.join(LOG_LEVELS)}, got {level!r}")
     return level.lower()
+
+
+def _inputs(document: Mapping[str, Any], env: Mapping[str, str]) -> tuple[InputSpec, ...]:
+    """The ``inputs:`` list (default: one Forward input), the legacy ``forward:`` section as the one
+    Forward input, then the env shortcuts (inputs.ENV_SHORTCUTS) on top; errors name the item."""
+    if "forward" in document:
+        if "inputs" in document:
+            raise ConfigError("forward", "use the inputs: list or the forward: section, not both")
+        items: list[Any] = [{"type": "forward", **_mapping(document["forward"], "forward")}]
+        keys = ["forward"]
+    else:
+        items = document["inputs"] if "inputs" in document else default_inputs()
+        if not isinstance(items, list):
+            raise ConfigError("inputs", "expected a list of inputs, each {type: <kind>, ...options}")
+        items = [dict(_mapping(item, f"inputs[{i}]")) for i, item in enumerate(items)]
+        keys = [f"inputs[{i}]" for i in range(len(items))]
+    from_env: dict[tuple[int, str], str] = {}  # (item index, option) -> the variable that set it
+    for var, (kind, option) in ENV_SHORTCUTS.items():
+        if var not in env:
+            continue
+        index = next((i for i, item in enumerate(items) if item.get("type") == kind), None)
+        if index is None:
+            items.append({"type": kind})
+            keys.append(var)
+            index = len(items) - 1
+        items[index][option] = env[var]
+        from_env[index, option] = var
+    specs: list[InputSpec] = []
+    for index, (item, key) in enumerate(zip(items, keys, strict=True)):
+        options = dict(item)
+        kind = options.pop("type", None)
+        if kind not in INPUT_REGISTRY:
+            known = ", ".join(INPUT_REGISTRY)
+            raise ConfigError(f"{key}.type", f"unknown input type {kind!r} (known: {known})")
+        try:
+            config = input_config_from_dict(kind, options)
+        except ConfigError as err:
+            option = err.key.partition(".")[2]
+            raise (ConfigError(from_env[index, option], err.message) if (index, option) in from_env
+                   else rekey(err, key)) from err
+        spec = InputSpec(kind, config)
+        if spec.name in {s.name for s in specs}:
+            message = f"input name {spec.name!r} is used twice; give each a unique name"
+            raise ConfigError(f"{key}.name", message)
+        specs.append(spec)
+    return tuple(specs)
 
 
 def _outputs(document: Mapping[str, Any], env: Mapping[str, str]) -> tuple[OutputSpec, ...]:

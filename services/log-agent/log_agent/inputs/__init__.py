@@ -1,0 +1,73 @@
+"""The input registry: kind -> (module, ConfigClass, InputClass), like the outputs' registry.
+
+An input module is imported when its kind is first looked up (an agent that only reads the journal
+never imports the Forward server). To add an input: write ``inputs/<kind>.py`` with a
+``<Kind>InputConfig(SectionConfig)`` (``from_dict`` rejects unknown keys, ``name`` field = metrics
+label) and an ``Input`` class taking that config, then add one line to ``_KINDS`` and, if the
+common case needs no YAML file, one line to ``ENV_SHORTCUTS``. config.py builds the ``inputs:`` list
+from both; nothing else in the core changes.
+
+    REGISTRY["forward"]            -> (ForwardInputConfig, ForwardInput)
+    build_input("forward", config) -> a ForwardInput, not started
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from ..errors import ConfigError
+from .base import Input
+
+# kind -> (module, config class, input class)
+_KINDS: dict[str, tuple[str, str, str]] = {
+    "forward": ("forward", "ForwardInputConfig", "ForwardInput"),
+}
+
+# Environment variable -> (input kind, config key it sets). A variable that is set gives the first
+# ``inputs:`` entry of that kind this key (the variable wins over the YAML file), or adds an entry
+# ``{type: kind, key: value}`` when the list has none of that kind.
+ENV_SHORTCUTS: dict[str, tuple[str, str]] = {
+    "LOG_AGENT_FORWARD_LISTEN": ("forward", "listen"),
+}
+
+
+def default_inputs() -> list[dict[str, Any]]:
+    """The ``inputs:`` list when neither the YAML file nor an env shortcut names any input."""
+    return [{"type": "forward"}]
+
+
+class _Registry(Mapping[str, tuple[type, type]]):
+    """A read-only mapping that imports an input module on first lookup."""
+
+    def __getitem__(self, kind: str) -> tuple[type, type]:
+        module_name, config_name, input_name = _KINDS[kind]
+        module = importlib.import_module(f"{__name__}.{module_name}")
+        return getattr(module, config_name), getattr(module, input_name)
+
+    def __contains__(self, kind: object) -> bool:  # Mapping's would import the module
+        return kind in _KINDS
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_KINDS)
+
+    def __len__(self) -> int:
+        return len(_KINDS)
+
+
+REGISTRY: Mapping[str, tuple[type, type]] = _Registry()
+
+
+def config_from_dict(kind: str, options: Mapping[str, Any]) -> Any:
+    """The kind's validated config from its options (ConfigError keys are "<kind>.<key>")."""
+    if kind not in _KINDS:
+        raise ConfigError("type", f"unknown input type {kind!r} (known: {', '.join(_KINDS)})")
+    config_class, _ = REGISTRY[kind]
+    return config_class.from_dict(dict(options))
+
+
+def build_input(kind: str, config: Any) -> Input:
+    """An input instance of ``kind`` (not started)."""
+    _, input_class = REGISTRY[kind]
+    return input_class(config)

@@ -60,7 +60,7 @@ class ForwardInputConfig(SectionConfig):
     TLS on the TCP port, ``tls_client_ca_file`` also requires client certificates (mutual TLS)."""
 
     SECTION: ClassVar[str] = "forward"
-    listen: tuple[str, int] = field(default=("0.0.0.0", 24224), metadata={PARSE: parse_listen})
+    listen: tuple[str, int] = field(default=("127.0.0.1", 24224), metadata={PARSE: parse_listen})
     unix_path: str | None = None
     unix_mode: str = "0660"
     shared_key: str | None = field(default=None, repr=False)

@@ -1,0 +1,189 @@
+"""One worker per output: read a batch at the output's spool cursor, send the records it routes,
+retry with backoff, dead-letter what cannot be sent, then commit (move the cursor).
+
+The cursor moves only after the batch was delivered or written to the dead-letter file, so a crash
+at any point re-sends at most the batch in flight.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from .deadletter import DeadLetterFile
+from .errors import LogAgentError, OutputError
+from .models import Outcome, Record, SendResult
+from .outputs.base import Output
+from .redact import redact
+from .retry import RetryConfig
+from .spool import Batch, Spool
+
+if TYPE_CHECKING:
+    from .metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+TagFilter = Callable[[str], bool]
+
+
+@dataclass
+class Route:
+    """An output and the tags it takes (records of other tags are skipped by its reader)."""
+
+    output: Output
+    accepts: TagFilter = field(default=lambda tag: True)
+
+    @property
+    def name(self) -> str:
+        return self.output.name
+
+
+@dataclass
+class OutputHealth:
+    state: str = "idle"  # idle | ok | retrying | stopped
+    last_error: str = ""  # cleared by the next delivery; last_error_time stays to tell when it was
+    last_error_time: float | None = None
+    last_delivery: float | None = None
+    failures: int = 0
+    oldest_unsent_ns: int | None = None
+
+    def note_error(self, reason: str) -> None:
+        self.last_error = reason
+        self.last_error_time = time.time()
+
+
+class OutputWorker:
+    """One output's reader: read a batch at its cursor, deliver the records it routes, commit."""
+
+    def __init__(self, route: Route, spool: Spool, retry: RetryConfig, metrics: Metrics,
+                 dead_letter: DeadLetterFile, rng: random.Random | None = None,
+                 secrets: tuple[str, ...] = ()) -> None:
+        self.route = route
+        self.secrets = secrets  # scrubbed from every error text this worker reports
+        self.name = route.name
+        self.spool = spool
+        self.retry = retry
+        self.metrics = metrics
+        self.dead_letter = dead_letter
+        self.health = OutputHealth()
+        self._rng = rng or random.Random()
+        self._draining = threading.Event()  # finish the backlog, then stop
+        self._abort = threading.Event()  # stop at the next chance, leaving the batch unacknowledged
+        self._thread = threading.Thread(target=self._run, name=f"output {self.name}", daemon=True)
+
+    def start(self) -> None:
+        self.spool.register(self.name)
+        self.metrics.declare_output(self.name)
+        self._thread.start()
+
+    def drain(self) -> None:
+        self._draining.set()
+
+    def abort(self) -> None:
+        self._abort.set()
+
+    def join(self, timeout: float) -> bool:
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def _run(self) -> None:
+        try:
+            while not self._abort.is_set():
+                try:
+                    if not self._step():
+                        return
+                except (OSError, LogAgentError) as err:
+                    # The spool or the dead-letter file failed (disk full?): nothing was committed,
+                    # so the same batch comes back on the next try.
+                    self.health.note_error(redact(str(err), self.secrets))
+                    log.error("output %s: %s; trying again", self.name, self.health.last_error)
+                    self.health.state = "retrying"
+                    self._abort.wait(1.0)
+        finally:
+            self.health.state = "stopped"
+
+    def _step(self) -> bool:
+        """Handle one batch; False once drained (when draining) or aborted."""
+        batch = self.spool.read(self.name, self.retry.batch_records, self.retry.batch_bytes, timeout=0.2)
+        if batch.records or batch.corrupt:
+            return self._handle(batch)
+        self.health.oldest_unsent_ns = None
+        return not self._draining.is_set()
+
+    def _handle(self, batch: Batch) -> bool:
+        """Deliver (or dead-letter) the routed records and commit; False when aborted first."""
+        wanted = [record for record in batch.records if self.route.accepts(record.tag)]
+        if wanted:
+            self.health.oldest_unsent_ns = min(record.time_ns for record in wanted)
+            if not self._deliver(wanted):
+                return False
+        self.spool.commit(batch)
+        return True
+
+    def _deliver(self, records: list[Record]) -> bool:
+        attempt = 0
+        while not self._abort.is_set():
+            attempt += 1
+            result = self._send(records)
+            if result.outcome is Outcome.DELIVERED:
+                self._delivered(records, result)
+                return True
+            if result.outcome is Outcome.REJECTED:
+                self._reject(records, result.reason)
+                return True
+            self._failed(records, result.reason)
+            if self.retry.max_attempts and attempt >= self.retry.max_attempts:
+                self._reject(records, f"gave up after {attempt} attempts: {result.reason}")
+                return True
+            self._abort.wait(self.retry.backoff(attempt, result.retry_after, self._rng))
+        return False
+
+    def _send(self, records: list[Record]) -> SendResult:
+        started = time.monotonic()
+        try:
+            return self.route.output.send(records)
+        except OutputError as err:
+            return SendResult(Outcome.RETRY if err.retryable else Outcome.REJECTED, str(err))
+        except Exception as err:  # an output bug must not kill its reader: retry, and say so
+            reason = f"{type(err).__name__}: {err}"
+            # the message may hold a secret: redacted at error level, the traceback only at debug
+            log.error("output %s raised %s", self.name, redact(reason, self.secrets))
+            log.debug("output %s traceback", self.name, exc_info=True)
+            return SendResult(Outcome.RETRY, reason)
+        finally:
+            self.metrics.send_latency.labels(self.name).observe(time.monotonic() - started)
+
+    def _delivered(self, records: list[Record], result: SendResult) -> None:
+        rejected = sorted(set(result.rejected))
+        if rejected:
+            self._reject([records[i] for i in rejected if 0 <= i < len(records)], result.reason)
+        self.metrics.records_out.labels(self.name).inc(len(records) - len(rejected))
+        self.metrics.output_up.labels(self.name).set(1)
+        self.health.state = "ok"
+        self.health.failures = 0
+        self.health.last_delivery = time.time()
+        if not rejected:
+            self.health.last_error = ""  # recovered: /health must not show a stale error as current
+
+    def _reject(self, records: list[Record], reason: str) -> None:
+        reason = redact(reason, self.secrets)
+        self.dead_letter.write(self.name, reason, records)
+        log.warning("output %s: %d records to the dead-letter file: %s", self.name, len(records), reason)
+        self.metrics.records_dead_lettered.labels(self.name).inc(len(records))
+        self.health.note_error(reason)
+
+    def _failed(self, records: list[Record], reason: str) -> None:
+        reason = redact(reason, self.secrets)
+        if not self.health.failures:
+            log.warning("output %s: send failed, retrying: %s", self.name, reason)
+        self.metrics.output_errors.labels(self.name).inc()
+        self.metrics.records_retried.labels(self.name).inc(len(records))
+        self.metrics.output_up.labels(self.name).set(0)
+        self.health.state = "retrying"
+        self.health.failures += 1
+        self.health.note_error(reason)
