@@ -29,3 +29,8 @@ class OutputError(LogAgentError):
     def __init__(self, message: str, retryable: bool = True) -> None:
         super().__init__(message)
         self.retryable = retryable
+
+
+class BudgetExceeded(LogAgentError):
+    """The agent's one memory budget (budget.py) is in use: the caller waits and tries again, or
+    refuses the work with a counted reason. Nothing was stored."""

@@ -1,0 +1,327 @@
+"""journald input: follows the journal through one long-lived ``journalctl -o json --follow`` child.
+
+Why journalctl: it is the journal's own reader (file format, rotation, vacuum, several files merged
+by time), it waits on inotify (idle costs nothing), and no C binding is needed; Vector reads the
+journal the same way. Every entry is read (unit/container filters run here, not in journalctl), so
+the cursor advances also while the filters match nothing, and a restart never re-reads hours.
+
+Checkpoint (``<state dir>/<name>.json``): the cursor of the last entry handled, written after the
+sink returned durably for the records before it; cursor advances over filtered-out entries only are
+written at most every ``checkpoint_interval`` and only when it changed (no writes at rest). A restart
+starts with ``--cursor=<saved>`` and drops that first entry when it is the saved one; when it is not
+(the entry was rotated away or vacuumed), reading resumes at the nearest entry and it is counted as a
+gap (``gaps_total``, ``entries_lost_total`` when the sequence numbers tell how many). A cursor the
+journal refuses is dropped (counted as a gap) and reading starts at the oldest entry.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import select
+import subprocess
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+
+from ..confparse import PARSE, SectionConfig, parse_duration, parse_size
+from ..errors import ConfigError, SpoolError
+from ..processors import Chain, ProcessorSpec, parse_processors
+from ..processors.base import TimedRecord
+from ..processors.partial import PartialAssembler
+from .checkpoint import CheckpointFile
+from .context import InputContext
+from .emit import Emitter, Stopping
+from .journal_fields import EntryFilter, cursor_seqnum, partial_piece, to_record
+
+log = logging.getLogger(__name__)
+
+DEFAULT_JOURNAL_DIRS = ("/var/log/journal", "/run/log/journal")
+_READ_BYTES = 256 * 1024
+_RESTART_SECONDS = (1.0, 2.0, 5.0, 10.0, 30.0)  # journalctl exited: wait, then start it again
+_SPOOL_RETRY_SECONDS = 1.0
+
+
+def journal_mounted() -> bool:
+    """True when a journal directory exists with something in it (balena's journal-logs label)."""
+    for directory in DEFAULT_JOURNAL_DIRS:
+        with contextlib.suppress(OSError):
+            if os.listdir(directory):
+                return True
+    return False
+
+
+def _patterns(value: Any, key: str) -> tuple[str, ...]:
+    items = [v.strip() for v in value.split(",") if v.strip()] if isinstance(value, str) else value
+    if not isinstance(items, list | tuple) or not all(isinstance(item, str) for item in items):
+        raise ConfigError(key, "expected a glob pattern, a comma-separated string or a list of them")
+    return tuple(items)
+
+
+@dataclass(slots=True)
+class JournaldInputConfig(SectionConfig):
+    """``path``: a journal directory or one ``.journal`` file (empty: the system journal).
+    ``read_from`` applies to the first run only (no checkpoint yet)."""
+
+    SECTION: ClassVar[str] = "journald"
+    name: str = "journald"
+    enabled: bool = True
+    path: str = ""
+    tag: str = "journal"
+    include_units: tuple[str, ...] = field(default=(), metadata={PARSE: _patterns})
+    exclude_units: tuple[str, ...] = field(default=(), metadata={PARSE: _patterns})
+    include_containers: tuple[str, ...] = field(default=(), metadata={PARSE: _patterns})
+    exclude_containers: tuple[str, ...] = field(default=(), metadata={PARSE: _patterns})
+    read_from: Literal["head", "tail"] = "tail"
+    batch_max_entries: int = 1000
+    checkpoint_interval: float = field(default=5.0, metadata={PARSE: parse_duration})
+    max_line_bytes: int = field(default=1024 * 1024, metadata={PARSE: parse_size})
+    partial_timeout: float = field(default=5.0, metadata={PARSE: parse_duration})
+    journalctl: str = "journalctl"
+    processors: tuple[ProcessorSpec, ...] = field(default=(), metadata={PARSE: parse_processors})
+
+    def validate(self) -> None:
+        if self.enabled and self.path and not os.path.exists(self.path):
+            raise ConfigError("journald.path", f"{self.path!r} does not exist (mount the journal)")
+        if self.batch_max_entries <= 0:
+            raise ConfigError("journald.batch_max_entries", "must be positive")
+        if not self.tag:
+            raise ConfigError("journald.tag", "must not be empty")
+
+    def command(self, cursor: str | None) -> list[str]:
+        command = [self.journalctl, "--output=json", "--follow", "--all", "--no-pager"]
+        if self.path:
+            command.append(f"--file={self.path}" if os.path.isfile(self.path) else f"--directory={self.path}")
+        if cursor:
+            command.append(f"--cursor={cursor}")  # not --after-cursor: it skips one entry blindly
+        else:
+            command.append("--no-tail" if self.read_from == "head" else "--lines=0")
+        return command
+
+
+class JournaldStats:
+    def __init__(self) -> None:
+        self.entries_total = 0  # entries read from the journal
+        self.filtered_total = 0  # entries the unit/container filters skipped
+        self.gaps_total = 0
+        self.entries_lost_total = 0
+        self.restarts_total = 0
+        self.spool_errors_total = 0
+        self.errors: dict[str, int] = {}
+
+
+class JournaldInput:
+    def __init__(self, config: JournaldInputConfig, context: InputContext | None = None) -> None:
+        self.config = config
+        self.name = config.name
+        self.stats = JournaldStats()
+        state_dir = context.state_dir if context else "."
+        self.checkpoint = CheckpointFile(os.path.join(state_dir, f"{config.name}.json"))
+        self._filter = EntryFilter(config.include_units, config.exclude_units,
+                                   config.include_containers, config.exclude_containers)
+        self._partials = PartialAssembler(config.max_line_bytes, 256, config.partial_timeout)
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._child: subprocess.Popen[bytes] | None = None
+        self._child_lock = threading.Lock()
+        self.emitter: Emitter | None = None
+        self.cursor: str | None = None  # the last entry handled (spooled or filtered out)
+        self._safe_cursor: str | None = None  # where a restart must resume (no pending pieces before)
+        self._dirty_since: float | None = None  # when an unsaved filtered-only advance happened
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self, sink: Any) -> None:
+        self.emitter = Emitter(sink, Chain.build(self.config.processors), self._stopping)
+        if not self.config.enabled:
+            return
+        saved = self.checkpoint.load()
+        self.cursor = self._safe_cursor = saved.get("cursor") if isinstance(saved, dict) else None
+        self._thread = threading.Thread(target=self._run, name=f"input-{self.name}", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._kill_child()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def _kill_child(self) -> None:
+        with self._child_lock:
+            if self._child is not None and self._child.poll() is None:
+                self._child.terminate()
+
+    # ------------------------------------------------------------------ the child
+    def _run(self) -> None:
+        failures = 0
+        while not self._stopping.is_set():
+            started = time.monotonic()
+            try:
+                clean = self._follow_once()
+            except Stopping:
+                return
+            except Exception:  # never let the input thread die: log, back off, start again
+                log.exception("%s: reading the journal failed", self.name)
+                clean = False
+            if self._stopping.is_set():
+                return
+            self.stats.restarts_total += 1
+            failures = 0 if clean and time.monotonic() - started > 60 else failures + 1
+            delay = _RESTART_SECONDS[min(failures, len(_RESTART_SECONDS)) - 1] if failures else 1.0
+            if self._stopping.wait(delay):
+                return
+
+    def _follow_once(self) -> bool:
+        resume = self._safe_cursor
+        command = self.config.command(resume)
+        with self._child_lock:
+            if self._stopping.is_set():
+                raise Stopping
+            self._child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                           stdin=subprocess.DEVNULL)
+        child = self._child
+        assert child.stdout is not None and child.stderr is not None
+        try:
+            self._pump(child.stdout.fileno(), resume)
+        finally:
+            self._kill_child()
+            stderr = child.stderr.read(4096).decode("utf-8", "replace").strip()
+            code = child.wait()
+        if self._stopping.is_set():
+            return True
+        if resume and "cursor" in stderr.lower():
+            # A cursor this journal cannot seek to (another machine's, corrupt): start at the oldest.
+            log.warning("%s: the journal refused the saved cursor (%s); reading from the oldest entry",
+                        self.name, stderr)
+            self.stats.gaps_total += 1
+            self.cursor = self._safe_cursor = None
+            self.config = _from_head(self.config)
+            return True
+        log.warning("%s: journalctl exited with %s: %s", self.name, code, stderr or "(no message)")
+        self.stats.errors["journalctl_exit"] = self.stats.errors.get("journalctl_exit", 0) + 1
+        return False
+
+    def _pump(self, fd: int, resume: str | None) -> None:
+        pending = b""
+        first = resume is not None
+        batch: list[tuple[str, TimedRecord]] = []
+        while True:
+            timeout = self._next_deadline()
+            readable, _, _ = select.select([fd], [], [], timeout)
+            if not readable:
+                self._on_timer(batch)
+                continue
+            data = os.read(fd, _READ_BYTES)
+            if not data:
+                self._flush(batch)
+                return
+            lines = (pending + data).split(b"\n")
+            pending = lines.pop()
+            for line in lines:
+                if not line:
+                    continue
+                try:
+                    entry = json.loads(line)
+                except ValueError:
+                    self.stats.errors["bad_json"] = self.stats.errors.get("bad_json", 0) + 1
+                    continue
+                if first:
+                    first = False
+                    if self._is_resume_point(entry, resume):
+                        continue
+                self._take(entry, batch)
+                if len(batch) >= self.config.batch_max_entries:
+                    self._flush(batch)
+            if batch and not select.select([fd], [], [], 0)[0]:
+                self._flush(batch)  # nothing more right now: spool what we have
+
+    def _is_resume_point(self, entry: dict[str, Any], resume: str | None) -> bool:
+        cursor = entry.get("__CURSOR")
+        if cursor == resume:
+            return True
+        self.stats.gaps_total += 1
+        saved, found = cursor_seqnum(resume or ""), cursor_seqnum(cursor or "")
+        lost = found[1] - saved[1] - 1 if saved and found and saved[0] == found[0] else 0
+        self.stats.entries_lost_total += max(lost, 0)
+        log.warning("%s: the last read entry is no longer in the journal (rotated or vacuumed); "
+                    "resuming at the oldest one after it%s", self.name,
+                    f" ({lost} entries lost)" if lost > 0 else "")
+        return False
+
+    # ------------------------------------------------------------------ entries
+    def _take(self, entry: dict[str, Any], batch: list[tuple[str, TimedRecord]]) -> None:
+        self.stats.entries_total += 1
+        cursor = entry.get("__CURSOR")
+        if self._filter.passes(entry):
+            for item in self._records(entry):
+                batch.append((cursor, item))
+        else:
+            self.stats.filtered_total += 1
+            if self._dirty_since is None:
+                self._dirty_since = time.monotonic()
+        self.cursor = cursor
+        if not self._partials.pending:
+            self._safe_cursor = cursor
+
+    def _records(self, entry: dict[str, Any]) -> list[TimedRecord]:
+        piece = partial_piece(entry)
+        time_ns, record = to_record(entry)
+        if piece is None:
+            # An older engine flags all pieces but the last, which carries no partial field at all.
+            key = (record.get("container_id") or record.get("container_name"), None)
+            if key not in self._partials.pending:
+                return [(time_ns, record)]
+            piece = key, 1 << 30, True
+        key, ordinal, last = piece
+        message = record.pop("message")
+        return self._partials.add(key, time_ns, record, message, ordinal, last, "message")
+
+    def _flush(self, batch: list[tuple[str, TimedRecord]]) -> None:
+        """Spool the batch durably, then checkpoint; on a spool error, keep trying (nothing is lost:
+        the entries stay in the journal and the checkpoint stays where it was)."""
+        assert self.emitter is not None
+        if batch:
+            records = [item for _, item in batch]
+            while True:
+                try:
+                    self.emitter.emit(self.config.tag, records)
+                    break
+                except SpoolError as err:
+                    self.stats.spool_errors_total += 1
+                    log.warning("%s: cannot spool (%s); retrying", self.name, err)
+                    if self._stopping.wait(_SPOOL_RETRY_SECONDS):
+                        raise Stopping from None
+            batch.clear()
+            self._save()
+        elif self._dirty_since is not None and \
+                time.monotonic() - self._dirty_since >= self.config.checkpoint_interval:
+            self._save()
+
+    def _save(self) -> None:
+        if self._safe_cursor is not None:
+            self.checkpoint.save({"cursor": self._safe_cursor})
+        self._dirty_since = None
+
+    def _next_deadline(self) -> float | None:
+        deadlines = []
+        if self._dirty_since is not None:
+            deadlines.append(self._dirty_since + self.config.checkpoint_interval)
+        oldest = self._partials.oldest_started()
+        if oldest is not None:
+            deadlines.append(oldest + self.config.partial_timeout)
+        return max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
+
+    def _on_timer(self, batch: list[tuple[str, TimedRecord]]) -> None:
+        for item in self._partials.expired("message"):
+            batch.append((self.cursor or "", item))
+        if not self._partials.pending:
+            self._safe_cursor = self.cursor
+        self._flush(batch)
+
+
+def _from_head(config: JournaldInputConfig) -> JournaldInputConfig:
+    import dataclasses
+
+    return dataclasses.replace(config, read_from="head")
