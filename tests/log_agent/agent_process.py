@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -30,6 +30,7 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 LOG_AGENT = str(Path(sys.executable).with_name("log-agent"))
+_HTTP_ADDRESS = re.compile(r"serving /metrics and /health on (\S+:\d+)")
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
@@ -60,12 +61,10 @@ def free_port() -> int:
 class AgentProcess:
     def __init__(self, tmp: Path, env: dict[str, str], forward_port: int | None = None) -> None:
         self.tmp = tmp
-        self.run_dir = tmp / "run"
         self.forward_port = forward_port or free_port()
         self.env = {
             **{k: v for k, v in os.environ.items() if not k.startswith(("LOG_AGENT_", "PROMETHEUS_"))},
             "LOG_AGENT_SPOOL_DIR": str(tmp / "spool"),
-            "LOG_AGENT_RUN_DIR": str(self.run_dir),
             "LOG_AGENT_FORWARD_LISTEN": f"127.0.0.1:{self.forward_port}",
             "LOG_AGENT_HTTP_LISTEN": "127.0.0.1:0",
             **env,
@@ -75,7 +74,6 @@ class AgentProcess:
 
     def start(self, timeout: float = 20.0) -> AgentProcess:
         self.starts += 1
-        (self.run_dir / "http.json").unlink(missing_ok=True)
         with (self.tmp / f"agent-{self.starts}.out").open("wb") as out, \
                 (self.tmp / f"agent-{self.starts}.err").open("wb") as err:
             self.process = subprocess.Popen([LOG_AGENT], env=self.env, stdout=out, stderr=err)
@@ -95,8 +93,11 @@ class AgentProcess:
             return False
 
     def http_url(self) -> str:
-        address = json.loads((self.run_dir / "http.json").read_text())
-        return f"http://{address['host']}:{address['port']}"
+        """From the agent's log line (the tests let it pick a free port)."""
+        found = _HTTP_ADDRESS.findall(self.stderr())
+        if not found:
+            raise ValueError("the agent has not logged its HTTP address yet")
+        return f"http://{found[-1]}"
 
     def stdout(self) -> str:
         return (self.tmp / f"agent-{self.starts}.out").read_text(errors="replace")

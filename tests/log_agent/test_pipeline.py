@@ -82,7 +82,7 @@ def metrics() -> Metrics:
 @pytest.fixture
 def pipeline(spool: Spool, metrics: Metrics, tmp_path: Path) -> Iterator[Pipeline]:
     dead_letter = DeadLetterFile(tmp_path / "dead-letter.jsonl", 1024 * 1024)
-    running = Pipeline(spool, metrics, lambda records: records, dead_letter, tmp_path / "health.json")
+    running = Pipeline(spool, metrics, lambda records: records, dead_letter)
     yield running
     running.stop(flush_timeout=1)
 
@@ -117,7 +117,7 @@ def test_fluent_logger_to_receiver_through_the_spool(pipeline: Pipeline, metrics
         assert value(metrics, "log_agent_records_in_total", input="forward") == 50
         health = pipeline.housekeep_once()
         assert health["outputs"]["central"]["state"] == "ok"
-        assert json.loads((tmp_path / "health.json").read_text())["status"] == "ok"
+        assert pipeline.last_health is not None and pipeline.last_health["status"] == "ok"
 
 
 def test_a_chunk_larger_than_a_small_spool_is_acked_and_delivered(metrics: Metrics, tmp_path: Path) -> None:
@@ -128,7 +128,7 @@ def test_a_chunk_larger_than_a_small_spool_is_acked_and_delivered(metrics: Metri
     assert len(frame) > 2_000_000
     with Spool(config) as small_spool, ForwardReceiver() as receiver:
         running = Pipeline(small_spool, metrics, lambda records: records,
-                           DeadLetterFile(tmp_path / "dl.jsonl", MiB), None)
+                           DeadLetterFile(tmp_path / "dl.jsonl", MiB))
         parts = forward_parts(receiver)
         running.start(parts)
         try:

@@ -9,7 +9,6 @@ An environment variable set to the empty string counts as unset. See CONFIGURATI
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -17,9 +16,10 @@ from typing import Any
 
 import yaml
 
-from .confparse import parse_listen, parse_size, rekey, secret_values
+from .confparse import parse_size, rekey, secret_values
 from .enrich import Enricher, IdentityConfig
 from .errors import ConfigError
+from .httpconfig import HttpConfig
 from .inputs import ENV_SHORTCUTS, build_input, default_inputs
 from .inputs import REGISTRY as INPUT_REGISTRY
 from .inputs import config_from_dict as input_config_from_dict
@@ -38,18 +38,21 @@ ENV_SPOOL_MAX_BYTES = "LOG_AGENT_SPOOL_MAX_BYTES"
 ENV_OUTPUT = "LOG_AGENT_OUTPUT"
 ENV_HTTP_LISTEN = "LOG_AGENT_HTTP_LISTEN"
 ENV_LOG_LEVEL = "LOG_AGENT_LOG_LEVEL"
-ENV_RUN_DIR = "LOG_AGENT_RUN_DIR"
+ENV_HTTP_TOKEN = "LOG_AGENT_HTTP_TOKEN"
+ENV_HTTP_TOKEN_FILE = "LOG_AGENT_HTTP_TOKEN_FILE"
 
-DEFAULT_HTTP_LISTEN = "127.0.0.1:24220"
-DEFAULT_RUN_DIR = "/run/log-agent"
 DEFAULT_MATCH = ("**",)
 LOG_LEVELS = ("debug", "info", "warning", "error")
 # section -> {field: environment variable that overrides it}
 _SECTION_ENV = {
+    "http": {"listen": ENV_HTTP_LISTEN, "bearer_token": ENV_HTTP_TOKEN,
+             "bearer_token_file": ENV_HTTP_TOKEN_FILE},
     "spool": {"dir": ENV_SPOOL_DIR, "max_bytes": ENV_SPOOL_MAX_BYTES},
 }
-_TOP_LEVEL_KEYS = ("inputs", "forward", "spool", "retry", "outputs", "http_listen", "identity", "log_level",
-                   "run_dir")
+_TOP_LEVEL_KEYS = ("inputs", "forward", "spool", "retry", "outputs", "http", "http_listen", "identity",
+                   "log_level", "run_dir")
+# Also accepted from files written for earlier releases: run_dir (there is no run directory any more)
+# is ignored, http_listen is http.listen.
 # Opened once at start (the spool, the dead-letter file, the metrics directory): a reload keeps them.
 _RESTART_ONLY_RETRY_KEYS = ("dead_letter_path", "dead_letter_max_bytes")
 _SPEC_KEYS = ("name", "url", "kind", "match")  # the rest of an outputs[] item is the kind's config
@@ -93,10 +96,9 @@ class AgentConfig:
     spool: SpoolConfig
     retry: RetryConfig
     outputs: tuple[OutputSpec, ...]
-    http_listen: tuple[str, int] = ("127.0.0.1", 24220)
+    http: HttpConfig = field(default_factory=HttpConfig)
     identity: IdentityConfig = field(default_factory=IdentityConfig)
     log_level: str = "info"
-    run_dir: str = DEFAULT_RUN_DIR  # a tmpfs shared with the HTTP child: metrics files, health.json
 
     @classmethod
     def load(cls, env: Mapping[str, str], yaml_path: str | None = None) -> AgentConfig:
@@ -117,10 +119,9 @@ class AgentConfig:
             spool=_section(SpoolConfig, document, "spool", env),
             retry=_section(RetryConfig, document, "retry", env),
             outputs=_outputs(document, env),
-            http_listen=_http_listen(document, env),
+            http=_section(HttpConfig, _with_legacy_http_listen(document), "http", env),
             identity=IdentityConfig.from_dict(_mapping(document.get("identity"), "identity")),
             log_level=_log_level(document, env),
-            run_dir=_run_dir(document, env),
         )
 
     def restart_only_changes(self, new: AgentConfig) -> list[str]:
@@ -131,13 +132,12 @@ class AgentConfig:
     def keeping_restart_only(self, new: AgentConfig) -> AgentConfig:
         """``new`` with this configuration's restart-only values: what a reload really runs."""
         kept_retry = {key: getattr(self.retry, key) for key in _RESTART_ONLY_RETRY_KEYS}
-        return dataclasses.replace(new, spool=self.spool, run_dir=self.run_dir,
+        return dataclasses.replace(new, spool=self.spool,
                                    retry=dataclasses.replace(new.retry, **kept_retry))
 
     def _restart_only_values(self) -> dict[str, Any]:
         values = {f"spool.{f.name}": getattr(self.spool, f.name) for f in dataclasses.fields(self.spool)}
         values.update({f"retry.{key}": getattr(self.retry, key) for key in _RESTART_ONLY_RETRY_KEYS})
-        values["run_dir"] = self.run_dir
         return values
 
     @property
@@ -147,7 +147,7 @@ class AgentConfig:
 
     def secrets(self) -> tuple[str, ...]:
         """Every configured secret value (shared keys, passwords, tokens, header values)."""
-        configs = [*(spec.config for spec in self.inputs), *(spec.config for spec in self.outputs)]
+        configs = [self.http, *(spec.config for spec in self.inputs), *(spec.config for spec in self.outputs)]
         return tuple(sorted(set().union(*(secret_values(c) for c in configs))))
 
     def router(self) -> Router:
@@ -212,15 +212,14 @@ def _top_level(document: Mapping[str, Any], env: Mapping[str, str], key: str, va
     return document.get(key, default), key
 
 
-def _http_listen(document: Mapping[str, Any], env: Mapping[str, str]) -> tuple[str, int]:
-    return parse_listen(*_top_level(document, env, "http_listen", ENV_HTTP_LISTEN, DEFAULT_HTTP_LISTEN))
-
-
-def _run_dir(document: Mapping[str, Any], env: Mapping[str, str]) -> str:
-    path, key = _top_level(document, env, "run_dir", ENV_RUN_DIR, DEFAULT_RUN_DIR)
-    if not isinstance(path, str) or not os.path.isabs(path):
-        raise ConfigError(key, f"expected an absolute directory path, got {path!r}")
-    return path
+def _with_legacy_http_listen(document: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The top-level ``http_listen`` of earlier releases as ``http.listen``."""
+    if "http_listen" not in document:
+        return document
+    section = _mapping(document.get("http"), "http")
+    if "listen" in section:
+        raise ConfigError("http_listen", "use http.listen only (http_listen is its older name)")
+    return {**document, "http": {**section, "listen": document["http_listen"]}}
 
 
 def _log_level(document: Mapping[str, Any], env: Mapping[str, str]) -> str:

@@ -7,14 +7,11 @@ flushes on stop within the deadline, and runs the once-a-second housekeeping (he
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .deadletter import DeadLetterFile
@@ -27,7 +24,7 @@ from .retry import RetryConfig
 from .spool import Spool
 
 if TYPE_CHECKING:
-    from .metrics import Metrics  # imported by __main__ once PROMETHEUS_MULTIPROC_DIR is set
+    from .metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -45,13 +42,12 @@ class PipelineParts:
 
 
 class Pipeline:
-    def __init__(self, spool: Spool, metrics: Metrics, enrich: Enricher, dead_letter: DeadLetterFile,
-                 health_path: Path | None = None) -> None:
+    def __init__(self, spool: Spool, metrics: Metrics, enrich: Enricher, dead_letter: DeadLetterFile) -> None:
         self.spool = spool
         self.metrics = metrics
         self.enrich = enrich
         self.dead_letter = dead_letter
-        self.health_path = health_path
+        self.last_health: dict[str, Any] | None = None  # what /health serves (None: not reported yet)
         self.health = HealthReport(spool, metrics)
         self._parts: PipelineParts | None = None
         self._workers: list[OutputWorker] = []
@@ -173,16 +169,8 @@ class Pipeline:
                 log.warning("housekeeping failed: %s", err)
 
     def housekeep_once(self, stopping: bool = False) -> dict[str, Any]:
-        """Refresh the spool gauges and write the health document; returns it."""
+        """Refresh the spool gauges and the health document; returns it."""
         inputs = self._parts.inputs if self._parts else []
-        document = self.health.build(self._workers, inputs, stopping)
-        if self.health_path is not None:
-            write_json_atomically(self.health_path, document)
-        return document
+        self.last_health = self.health.build(self._workers, inputs, stopping)
+        return self.last_health
 
-
-def write_json_atomically(path: Path, document: dict[str, Any]) -> None:
-    """Readers never see half a file (the health file lives on tmpfs: no fsync, no wear)."""
-    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temp.write_text(json.dumps(document))
-    os.replace(temp, path)
