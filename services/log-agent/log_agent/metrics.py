@@ -27,6 +27,9 @@ class Metrics:
             "records_dropped", "Records an output lost because the spool cap dropped them unsent.", "output")
         self.records_dead_lettered = counter(
             "records_dead_lettered", "Records written to the dead-letter file, per output.", "output")
+        self.records_dead_letter_failed = counter(
+            "records_dead_letter_failed",
+            "Records an output could neither send nor write to the dead-letter file (lost).", "output")
         self.records_corrupt = counter(
             "spool_corrupt_records", "Corrupt spool records skipped by an output's reader.", "output")
         self.output_errors = counter("output_errors", "Failed send attempts, per output.", "output")
@@ -55,7 +58,8 @@ class Metrics:
             ["input", "reason"], registry=self.registry)
         # declared at 0 for each output (output_up and send_latency appear with the first send)
         self._per_output = (self.records_out, self.records_retried, self.records_dropped,
-                            self.records_dead_lettered, self.records_corrupt, self.output_errors,
+                            self.records_dead_lettered, self.records_dead_letter_failed,
+                            self.records_corrupt, self.output_errors,
                             self.backlog_bytes, self.backlog_records, self.oldest_unsent_age)
         self._seen_input_errors: dict[tuple[str, str], int] = {}
         self._seen_dropped: dict[str, int] = {}

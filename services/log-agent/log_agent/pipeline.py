@@ -14,13 +14,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from .budget import MemoryBudget
 from .deadletter import DeadLetterFile
 from .delivery import OutputWorker, Route
-from .errors import LogAgentError, SpoolError
+from .errors import LogAgentError
 from .health import HealthReport
-from .inputs.base import Input, RecordSink
+from .inputs.base import EntrySink, Input
 from .models import Record
 from .retry import RetryConfig
+from .sink import SpoolSink
 from .spool import Spool
 
 if TYPE_CHECKING:
@@ -42,8 +44,10 @@ class PipelineParts:
 
 
 class Pipeline:
-    def __init__(self, spool: Spool, metrics: Metrics, enrich: Enricher, dead_letter: DeadLetterFile) -> None:
+    def __init__(self, spool: Spool, metrics: Metrics, enrich: Enricher, dead_letter: DeadLetterFile,
+                 budget: MemoryBudget | None = None) -> None:
         self.spool = spool
+        self.budget = budget or MemoryBudget()  # one for every input of the agent
         self.metrics = metrics
         self.enrich = enrich
         self.dead_letter = dead_letter
@@ -56,24 +60,11 @@ class Pipeline:
 
     # -- inputs ----------------------------------------------------------------------------------
 
-    def sink_for(self, input_name: str) -> RecordSink:
-        """The sink an input writes to: enrich, then store (fsynced when ``durable``) before returning."""
-
+    def sink_for(self, input_name: str) -> EntrySink:
+        """The sink an input writes to: check, splice the identity, store (fsynced when ``durable``)."""
         self.metrics.declare_input(input_name)
-        records_in = self.metrics.records_in.labels(input_name)  # resolved once: sinks are hot
-        ack_latency = self.metrics.ack_latency.labels(input_name)
-
-        def sink(records: list[Record], durable: bool) -> None:
-            started = time.monotonic()
-            try:
-                self.spool.append(self.enrich(records), durable=durable)
-            except SpoolError:
-                self.metrics.input_errors.labels(input_name).inc()
-                raise
-            records_in.inc(len(records))
-            ack_latency.observe(time.monotonic() - started)
-
-        return sink
+        return SpoolSink(self.spool, lambda: getattr(self.enrich, "splice", None), self.budget,
+                         input_name, self.metrics)
 
     # -- lifecycle -------------------------------------------------------------------------------
 
