@@ -14,8 +14,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
-
 from .confparse import parse_size, rekey, secret_values
 from .enrich import Enricher, IdentityConfig
 from .errors import ConfigError
@@ -159,6 +157,8 @@ class AgentConfig:
 
 def read_yaml(path: str, key: str) -> dict[str, Any]:
     """The YAML document at ``path`` as a mapping (empty file = {}); ConfigError naming ``key``."""
+    import yaml  # only with a file: an env-only agent saves PyYAML's ~1.4 MiB
+
     try:
         with open(path, encoding="utf-8") as handle:
             document = yaml.safe_load(handle)
