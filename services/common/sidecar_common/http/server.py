@@ -84,12 +84,12 @@ class HttpServer:
         try:
             server_class = LimitedUnixServer if self._listen.unix_path else LimitedTcpServer
             dispatcher = ThreadedTaskDispatcher()
-            dispatcher.set_thread_count(limits.threads)
             sockinfo = (sock.family, sock.type, sock.proto, sock.getsockname())
             server = server_class(self._app, self._map, _sock=sock, dispatcher=dispatcher, adj=adjustments,
                                   bind_socket=False, sockinfo=sockinfo)
             # Before the loop thread starts: only that thread accepts.
             server.setup(limits, self._counters, tls_context, self._name)
+            dispatcher.set_thread_count(limits.threads)  # last: nothing can fail after threads exist
         except BaseException:
             sock.close()
             raise
