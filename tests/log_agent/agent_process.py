@@ -71,6 +71,7 @@ class AgentProcess:
         }
         self.process: subprocess.Popen[bytes] | None = None
         self.starts = 0
+        self.http_headers: dict[str, str] = {}  # e.g. the bearer token of an agent that requires one
 
     def start(self, timeout: float = 20.0) -> AgentProcess:
         self.starts += 1
@@ -88,7 +89,7 @@ class AgentProcess:
 
     def _http_answers(self) -> bool:
         try:
-            return requests.get(f"{self.http_url()}/health", timeout=1).ok
+            return requests.get(f"{self.http_url()}/health", headers=self.http_headers, timeout=1).ok
         except (OSError, ValueError, requests.RequestException):
             return False
 
@@ -106,10 +107,10 @@ class AgentProcess:
         return (self.tmp / f"agent-{self.starts}.err").read_text(errors="replace")
 
     def health(self) -> dict[str, Any]:
-        return requests.get(f"{self.http_url()}/health", timeout=5).json()
+        return requests.get(f"{self.http_url()}/health", headers=self.http_headers, timeout=5).json()
 
     def metrics(self) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-        text = requests.get(f"{self.http_url()}/metrics", timeout=5).text
+        text = requests.get(f"{self.http_url()}/metrics", headers=self.http_headers, timeout=5).text
         return {(sample.name, tuple(sorted(sample.labels.items()))): sample.value
                 for family in text_string_to_metric_families(text) for sample in family.samples}
 

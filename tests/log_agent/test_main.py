@@ -251,3 +251,30 @@ def test_stalled_http_clients_cannot_take_metrics_and_health_offline(tmp_path: P
     finally:
         for conn in stalled:
             conn.close()
+
+
+def test_a_bearer_token_guards_every_route_and_opens_a_non_loopback_listener(
+        tmp_path: Path, agents: list[AgentProcess]) -> None:
+    token_file = tmp_path / "token"
+    token_file.write_text("s3cret-t0ken\n")
+    agent = AgentProcess(tmp_path, {"LOG_AGENT_HTTP_LISTEN": "0.0.0.0:0",
+                                    "LOG_AGENT_HTTP_TOKEN_FILE": str(token_file)})
+    agent.http_headers = {"Authorization": "Bearer s3cret-t0ken"}
+    agents.append(agent)
+    agent.start()
+    url = agent.http_url().replace("0.0.0.0", "127.0.0.1")
+    for path in ("/health", "/metrics", "/logs/app"):
+        refused = requests.get(f"{url}{path}", timeout=5)
+        assert refused.status_code == 401 and "Bearer" in refused.headers["WWW-Authenticate"]
+        wrong = requests.get(f"{url}{path}", headers={"Authorization": "Bearer nope"}, timeout=5)
+        assert wrong.status_code == 401
+    assert requests.get(f"{url}/metrics", headers=agent.http_headers, timeout=5).status_code == 200
+    assert agent.terminate() == 0
+    assert "s3cret-t0ken" not in agent.stderr()
+
+
+def test_an_unreadable_token_file_exits_2_naming_the_key(tmp_path: Path) -> None:
+    agent = AgentProcess(tmp_path, {"LOG_AGENT_HTTP_TOKEN_FILE": str(tmp_path / "missing")})
+    result = subprocess.run([LOG_AGENT], env=agent.env, capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2 and "LOG_AGENT_HTTP_TOKEN_FILE" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr

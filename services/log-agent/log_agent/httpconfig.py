@@ -51,7 +51,10 @@ class HttpConfig(SectionConfig):
         if self.bearer_token_file:  # read here, once: everything after start-up uses the value
             from sidecar_common.auth import read_secret
 
-            self.bearer_token = read_secret("", self.bearer_token_file, "http.bearer_token_file")
+            try:
+                self.bearer_token = read_secret("", self.bearer_token_file, "http.bearer_token_file")
+            except sidecar_common.errors.ConfigError as err:  # as the agent's own, for its handlers
+                raise ConfigError(err.key, err.message) from None
         if not self.listen.is_loopback() and not self.bearer_token:
             raise ConfigError("http.bearer_token",
                               f"required: {self.listen} is reachable from other hosts (set "
