@@ -15,7 +15,6 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from log_agent.inputs.context import InputContext
 from log_agent.inputs.file_tail import LineRules, TailedFile
 from log_agent.inputs.files import FilesInput, FilesInputConfig
 
@@ -36,8 +35,9 @@ def messages(records: list) -> list:
 
 
 def files_input(tmp_path: Path, **options: object) -> FilesInput:
-    config = FilesInputConfig.from_dict({"paths": str(tmp_path / "logs" / "*.log"), **options})
-    return FilesInput(config, InputContext(str(tmp_path / "state")))
+    config = FilesInputConfig.from_dict({"paths": str(tmp_path / "logs" / "*.log"),
+                                         "state_dir": str(tmp_path / "state"), **options})
+    return FilesInput(config)
 
 
 # --------------------------------------------------------------------------- one file
@@ -167,9 +167,9 @@ def test_logrotate_while_writing_delivers_every_kept_line_exactly_once(tmp_path:
     live.touch()
     conf = tmp_path / "logrotate.conf"
     conf.write_text(f"{live} {{\n  rotate 10\n  {mode}\n  missingok\n  nocompress\n}}\n")
-    source = FilesInput(FilesInputConfig.from_dict({"paths": str(live), "read_from": "head",
-                                                    "rotate_wait": "1s"}),
-                        InputContext(str(tmp_path / "state")))
+    options = {"paths": str(live), "read_from": "head", "rotate_wait": "1s",
+               "state_dir": str(tmp_path / "state")}
+    source = FilesInput(FilesInputConfig.from_dict(options))
     sink = ChunkSink()
     source.start(sink)
     writer = Writer(live)
@@ -205,15 +205,14 @@ def test_logrotate_while_writing_delivers_every_kept_line_exactly_once(tmp_path:
 # --------------------------------------------------------------------------- SIGKILL
 _CHILD = """
 import os, sys, time, msgpack
-from log_agent.inputs.context import InputContext
 from log_agent.inputs.files import FilesInput, FilesInputConfig
 out = os.open(sys.argv[2], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
 def sink(tag, entries, count, *, durable):
     unpacker = msgpack.Unpacker(raw=False); unpacker.feed(entries)
     os.write(out, "".join(record["message"] + "\\n" for _, record in unpacker).encode())
     os.fsync(out)
-source = FilesInput(FilesInputConfig.from_dict({"paths": sys.argv[1], "read_from": "head"}),
-                    InputContext(sys.argv[3]))
+source = FilesInput(FilesInputConfig.from_dict({"paths": sys.argv[1], "read_from": "head",
+                                                "state_dir": sys.argv[3]}))
 source.start(sink)
 time.sleep(3600)
 """

@@ -8,7 +8,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-from log_agent.inputs.context import InputContext
 from log_agent.inputs.journal_fields import EntryFilter, partial_piece, to_record
 from log_agent.inputs.journald import JournaldInput, JournaldInputConfig
 
@@ -27,8 +26,8 @@ pytestmark = pytest.mark.skipif(not (os.path.exists(JOURNAL_REMOTE) and shutil.w
 
 def journald(tmp_path: Path, **options: object) -> JournaldInput:
     config = JournaldInputConfig.from_dict({"path": str(tmp_path / "journal"), "read_from": "head",
-                                            **options})
-    return JournaldInput(config, InputContext(str(tmp_path / "state")))
+                                            "state_dir": str(tmp_path / "state"), **options})
+    return JournaldInput(config)
 
 
 @pytest.fixture
@@ -151,7 +150,7 @@ def test_spool_failure_keeps_the_checkpoint_and_retries(tmp_path: Path, journal_
     sink.fail = True
     source.start(sink)
     try:
-        assert wait_for(lambda: source.stats.spool_errors_total >= 1)
+        assert wait_for(lambda: source.emitter.spool_errors_total >= 1)
         assert not (tmp_path / "state" / "journald.json").exists()
         sink.fail = False
         run_until(sink, 1, source)

@@ -1,67 +1,100 @@
 """The path every record-building input shares: processors -> msgpack entries -> the durable sink.
 
 ``Emitter.emit`` returns only once the records are fsynced in the spool (so the caller may advance its
-checkpoint or answer 2xx); while the agent's memory budget is used up it waits and tries again, and
-``stop()`` ends the wait (``Stopping``). A SpoolError goes to the caller: it must not checkpoint.
+checkpoint or answer 2xx); while the agent's memory budget is used up, or the spool fails (disk full
+in block mode), it waits and stores again what is not stored yet; the input's ``stop()`` ends the
+wait (``Stopping``: the caller must not checkpoint).
 """
 
 from __future__ import annotations
 
+import logging
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 import msgpack
 
-from .. import errors
+from ..errors import BudgetExceeded, SpoolError
 from ..processors import Chain
 from ..processors.base import TimedRecord
 from ..protocol.encode import event_time
 
-# The sink raises BudgetExceeded while the agent's memory budget is used: wait, then try again.
-_WAIT_ERRORS: tuple[type[BaseException], ...] = tuple(
-    e for e in (getattr(errors, "BudgetExceeded", None),) if e is not None)
+# A chunk is at most this much entry bytes: the sink reserves about twice it in the memory budget,
+# so a large batch goes in several durable calls instead of one that could never fit.
+CHUNK_BYTES = 1024 * 1024
 _BUDGET_RETRY_SECONDS = (0.05, 0.1, 0.2, 0.5, 1.0)
+_SPOOL_RETRY_SECONDS = 1.0
+log = logging.getLogger(__name__)
 
 
 class Stopping(Exception):
     """The input is stopping while it waited for room in the memory budget."""
 
 
-def pack_entries(records: list[TimedRecord]) -> bytes:
-    """``[EventTime, record]`` msgpack entries, concatenated (the chunk format of the core)."""
-    packer = msgpack.Packer(use_bin_type=True, autoreset=False)
+def pack_chunks(records: list[TimedRecord], chunk_bytes: int = CHUNK_BYTES) -> Iterator[tuple[bytes, int]]:
+    """``[EventTime, record]`` msgpack entries back to back (the core's chunk format), cut into
+    chunks of about ``chunk_bytes``: (entries, count) each."""
+    packer = msgpack.Packer(use_bin_type=True)
+    parts: list[bytes] = []
+    size = 0
     for time_ns, record in records:
-        packer.pack([event_time(time_ns), record])
-    return packer.bytes()
+        entry = packer.pack([event_time(time_ns), record])
+        parts.append(entry)
+        size += len(entry)
+        if size >= chunk_bytes:
+            yield b"".join(parts), len(parts)
+            parts, size = [], 0
+    if parts:
+        yield b"".join(parts), len(parts)
 
 
 class Emitter:
-    def __init__(self, sink: Any, chain: Chain, stopping: threading.Event) -> None:
+    def __init__(self, sink: Any, chain: Chain, stopping: threading.Event, name: str = "input") -> None:
         self.sink = sink
         self.chain = chain
         self.stopping = stopping
+        self.name = name
         self.records_in = 0  # built by the input
         self.records_out = 0  # durably spooled (after processors)
         self.budget_waits = 0
+        self.spool_errors_total = 0
 
-    def emit(self, tag: str, records: list[TimedRecord]) -> int:
-        """Run the processors and spool what they keep durably; returns how many were spooled."""
+    def emit(self, tag: str, records: list[TimedRecord], *, retry: bool = True) -> int:
+        """Run the processors (once) and spool what they keep durably; returns how many were spooled.
+
+        ``retry``: on a SpoolError wait and store again what is not stored yet (until ``stopping``:
+        Stopping); without it the SpoolError goes to the caller (the HTTP input answers 503)."""
         self.records_in += len(records)
         if self.chain:
             records = self.chain(records)
-        if not records:
-            return 0
-        entries = pack_entries(records)
+        chunks = list(pack_chunks(records))
+        while chunks:
+            entries, count = chunks[0]
+            try:
+                self._store(tag, entries, count)
+            except SpoolError as err:
+                self.spool_errors_total += 1
+                if not retry:
+                    raise
+                log.warning("%s: cannot spool (%s); retrying", self.name, err)
+                if self.stopping.wait(_SPOOL_RETRY_SECONDS):
+                    raise Stopping from None
+                continue
+            chunks.pop(0)
+            self.records_out += count
+        return len(records)
+
+    def _store(self, tag: str, entries: bytes, count: int) -> None:
+        """One durable sink call; while the memory budget is used up, wait and call again."""
         attempt = 0
         while True:
             try:
-                self.sink(tag, entries, len(records), durable=True)
-            except _WAIT_ERRORS:
+                self.sink(tag, entries, count, durable=True)
+                return
+            except BudgetExceeded:
                 self.budget_waits += 1
                 delay = _BUDGET_RETRY_SECONDS[min(attempt, len(_BUDGET_RETRY_SECONDS) - 1)]
                 attempt += 1
                 if self.stopping.wait(delay):
                     raise Stopping from None
-                continue
-            self.records_out += len(records)
-            return len(records)

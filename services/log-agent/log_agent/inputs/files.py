@@ -34,17 +34,15 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
 from ..confparse import PARSE, SectionConfig, parse_duration, parse_size
-from ..errors import ConfigError, SpoolError
+from ..errors import ConfigError
 from ..processors import Chain, ProcessorSpec, parse_processors
 from ..processors.base import TimedRecord
 from .checkpoint import CheckpointFile
-from .context import InputContext
 from .emit import Emitter, Stopping
 from .file_tail import LineRules, TailedFile, fingerprint
 from .inotify import DIRECTORY_CHANGES, Inotify
 
 log = logging.getLogger(__name__)
-_SPOOL_RETRY_SECONDS = 1.0
 
 
 def _globs(value: Any, key: str) -> tuple[str, ...]:
@@ -89,6 +87,7 @@ class FilesInputConfig(SectionConfig):
     poll_interval: float = field(default=0.25, metadata={PARSE: parse_duration})
     idle_poll_interval: float = field(default=2.0, metadata={PARSE: parse_duration})
     processors: tuple[ProcessorSpec, ...] = field(default=(), metadata={PARSE: parse_processors})
+    state_dir: str = ""  # the checkpoint's directory; empty: <spool dir>/inputs (config.py fills it)
 
     def validate(self) -> None:
         if not self.paths:
@@ -108,17 +107,15 @@ class FilesStats:
         self.rotations_total = 0
         self.truncations_total = 0
         self.lines_total = 0
-        self.spool_errors_total = 0
         self.errors: dict[str, int] = {}
 
 
 class FilesInput:
-    def __init__(self, config: FilesInputConfig, context: InputContext | None = None) -> None:
+    def __init__(self, config: FilesInputConfig) -> None:
         self.config = config
         self.name = config.name
         self.stats = FilesStats()
-        self.checkpoint = CheckpointFile(os.path.join(context.state_dir if context else ".",
-                                                      f"{config.name}.json"))
+        self.checkpoint = CheckpointFile(os.path.join(config.state_dir, f"{config.name}.json"))
         self._rules = config.rules()
         self._files: dict[str, TailedFile] = {}  # "dev:ino" -> file
         self._by_path: dict[str, str] = {}  # path -> key of the file it names now
@@ -131,7 +128,7 @@ class FilesInput:
         self.emitter: Emitter | None = None
 
     def start(self, sink: Any) -> None:
-        self.emitter = Emitter(sink, Chain.build(self.config.processors), self._stopping)
+        self.emitter = Emitter(sink, Chain.build(self.config.processors), self._stopping, self.name)
         saved = self.checkpoint.load()
         if isinstance(saved, dict) and isinstance(saved.get("files"), dict):
             self._saved, self._first_run = saved["files"], False
@@ -301,15 +298,7 @@ class FilesInput:
 
     def _spool(self, pending: list[TimedRecord]) -> None:
         assert self.emitter is not None
-        while True:
-            try:
-                self.emitter.emit(self.config.tag, pending)
-                break
-            except SpoolError as err:
-                self.stats.spool_errors_total += 1
-                log.warning("%s: cannot spool (%s); retrying", self.name, err)
-                if self._stopping.wait(_SPOOL_RETRY_SECONDS):
-                    raise Stopping from None
+        self.emitter.emit(self.config.tag, pending)
         pending.clear()
         self._save_if_moved()
 

@@ -28,12 +28,11 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
 from ..confparse import PARSE, SectionConfig, parse_duration, parse_size
-from ..errors import ConfigError, SpoolError
+from ..errors import ConfigError
 from ..processors import Chain, ProcessorSpec, parse_processors
 from ..processors.base import TimedRecord
 from ..processors.partial import PartialAssembler
 from .checkpoint import CheckpointFile
-from .context import InputContext
 from .emit import Emitter, Stopping
 from .journal_fields import EntryFilter, cursor_seqnum, partial_piece, to_record
 
@@ -42,15 +41,17 @@ log = logging.getLogger(__name__)
 DEFAULT_JOURNAL_DIRS = ("/var/log/journal", "/run/log/journal")
 _READ_BYTES = 256 * 1024
 _RESTART_SECONDS = (1.0, 2.0, 5.0, 10.0, 30.0)  # journalctl exited: wait, then start it again
-_SPOOL_RETRY_SECONDS = 1.0
 
 
 def journal_mounted() -> bool:
-    """True when a journal directory exists with something in it (balena's journal-logs label)."""
+    """True when a journal file exists in a journal directory or the <machine-id> directory below it
+    (balena's io.balena.features.journal-logs label mounts both); an empty directory does not count."""
     for directory in DEFAULT_JOURNAL_DIRS:
         with contextlib.suppress(OSError):
-            if os.listdir(directory):
-                return True
+            for entry in os.scandir(directory):
+                if entry.name.endswith(".journal") or (
+                        entry.is_dir() and any(n.endswith(".journal") for n in os.listdir(entry.path))):
+                    return True
     return False
 
 
@@ -81,11 +82,15 @@ class JournaldInputConfig(SectionConfig):
     max_line_bytes: int = field(default=1024 * 1024, metadata={PARSE: parse_size})
     partial_timeout: float = field(default=5.0, metadata={PARSE: parse_duration})
     journalctl: str = "journalctl"
+    state_dir: str = ""  # the checkpoint's directory; empty: <spool dir>/inputs (config.py fills it)
     processors: tuple[ProcessorSpec, ...] = field(default=(), metadata={PARSE: parse_processors})
 
     def validate(self) -> None:
         if self.enabled and self.path and not os.path.exists(self.path):
             raise ConfigError("journald.path", f"{self.path!r} does not exist (mount the journal)")
+        if self.enabled and not self.path and not journal_mounted():
+            raise ConfigError("journald.enabled", "no journal under /var/log/journal or /run/log/journal: "
+                              "mount it (balena: io.balena.features.journal-logs) or set path")
         if self.batch_max_entries <= 0:
             raise ConfigError("journald.batch_max_entries", "must be positive")
         if not self.tag:
@@ -109,17 +114,15 @@ class JournaldStats:
         self.gaps_total = 0
         self.entries_lost_total = 0
         self.restarts_total = 0
-        self.spool_errors_total = 0
         self.errors: dict[str, int] = {}
 
 
 class JournaldInput:
-    def __init__(self, config: JournaldInputConfig, context: InputContext | None = None) -> None:
+    def __init__(self, config: JournaldInputConfig) -> None:
         self.config = config
         self.name = config.name
         self.stats = JournaldStats()
-        state_dir = context.state_dir if context else "."
-        self.checkpoint = CheckpointFile(os.path.join(state_dir, f"{config.name}.json"))
+        self.checkpoint = CheckpointFile(os.path.join(config.state_dir, f"{config.name}.json"))
         self._filter = EntryFilter(config.include_units, config.exclude_units,
                                    config.include_containers, config.exclude_containers)
         self._partials = PartialAssembler(config.max_line_bytes, 256, config.partial_timeout)
@@ -134,7 +137,7 @@ class JournaldInput:
 
     # ------------------------------------------------------------------ lifecycle
     def start(self, sink: Any) -> None:
-        self.emitter = Emitter(sink, Chain.build(self.config.processors), self._stopping)
+        self.emitter = Emitter(sink, Chain.build(self.config.processors), self._stopping, self.name)
         if not self.config.enabled:
             return
         saved = self.checkpoint.load()
@@ -279,20 +282,11 @@ class JournaldInput:
         return self._partials.add(key, time_ns, record, message, ordinal, last, "message")
 
     def _flush(self, batch: list[tuple[str, TimedRecord]]) -> None:
-        """Spool the batch durably, then checkpoint; on a spool error, keep trying (nothing is lost:
-        the entries stay in the journal and the checkpoint stays where it was)."""
+        """Spool the batch durably (retrying while the spool fails: the entries stay in the journal
+        and the checkpoint where it was), then checkpoint."""
         assert self.emitter is not None
         if batch:
-            records = [item for _, item in batch]
-            while True:
-                try:
-                    self.emitter.emit(self.config.tag, records)
-                    break
-                except SpoolError as err:
-                    self.stats.spool_errors_total += 1
-                    log.warning("%s: cannot spool (%s); retrying", self.name, err)
-                    if self._stopping.wait(_SPOOL_RETRY_SECONDS):
-                        raise Stopping from None
+            self.emitter.emit(self.config.tag, [item for _, item in batch])
             batch.clear()
             self._save()
         elif self._dirty_since is not None and \

@@ -25,15 +25,13 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from ..confparse import PARSE, SectionConfig, parse_duration, parse_listen, parse_size
-from ..errors import ConfigError, SpoolError
+from ..errors import ConfigError
 from ..processors import Chain, ProcessorSpec, parse_processors
 from ..processors.base import TimedRecord
-from .context import InputContext
 from .emit import Emitter, Stopping
 from .syslog_parse import FrameError, Framer, parse
 
 log = logging.getLogger(__name__)
-_SPOOL_RETRY_SECONDS = 1.0
 _RECV_BYTES = 64 * 1024
 _MAX_BATCH_SECONDS = 0.2
 
@@ -78,7 +76,6 @@ class SyslogStats:
         self.messages_total = 0
         self.connections_total = 0
         self.connections_active = 0
-        self.spool_errors_total = 0
         self.errors: dict[str, int] = {}  # too_many_connections, too_large, idle_timeout, bad_frame
 
     def error(self, reason: str) -> None:
@@ -93,7 +90,7 @@ class _Connection:
 
 
 class SyslogInput:
-    def __init__(self, config: SyslogInputConfig, context: InputContext | None = None) -> None:
+    def __init__(self, config: SyslogInputConfig) -> None:
         self.config = config
         self.name = config.name
         self.stats = SyslogStats()
@@ -108,7 +105,7 @@ class SyslogInput:
         self.addresses: dict[str, tuple[str, int]] = {}  # "udp"/"tcp" -> bound address
 
     def start(self, sink: Any) -> None:
-        self.emitter = Emitter(sink, Chain.build(self.config.processors), self._stopping)
+        self.emitter = Emitter(sink, Chain.build(self.config.processors), self._stopping, self.name)
         host, port = self.config.listen
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         if self.config.tcp:
@@ -253,15 +250,7 @@ class SyslogInput:
             self.stats.error("idle_timeout")
             self._close(sock)
 
-    def _spool(self, batch: list[TimedRecord]) -> None:
+    def _spool(self, pending: list[TimedRecord]) -> None:
         assert self.emitter is not None
-        while True:
-            try:
-                self.emitter.emit(self.config.tag, batch)
-                break
-            except SpoolError as err:
-                self.stats.spool_errors_total += 1
-                log.warning("%s: cannot spool (%s); retrying", self.name, err)
-                if self._stopping.wait(_SPOOL_RETRY_SECONDS):
-                    raise Stopping from None
-        batch.clear()
+        self.emitter.emit(self.config.tag, pending)
+        pending.clear()
