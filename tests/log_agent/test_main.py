@@ -125,27 +125,36 @@ def test_metrics_pass_promtool_and_health_reports_outputs(tmp_path: Path, agents
     assert time.monotonic() - started < 5  # the flush deadline holds although nothing can be sent
 
 
-def test_health_is_starting_then_ok_then_down_when_reports_stop() -> None:
+def test_health_is_starting_then_built_per_request_then_down_when_it_cannot_be_built() -> None:
     import bottle
     from log_agent.web import create_app
     from prometheus_client import CollectorRegistry
 
-    document: dict | None = None
-    app = create_app(lambda: document, CollectorRegistry())
+    source: list = [None]
 
-    def get(path: str) -> tuple[str, dict]:
+    def health() -> dict | None:
+        if isinstance(source[0], Exception):
+            raise source[0]
+        return source[0]
+
+    app = create_app(health, CollectorRegistry())
+    assert isinstance(app, bottle.Bottle)
+
+    def get(path: str) -> tuple[str, bytes]:
         status: list[str] = []
         body = b"".join(app({"REQUEST_METHOD": "GET", "PATH_INFO": path, "wsgi.input": None},
                             lambda code, headers, exc_info=None: status.append(code)))
-        return status[0], json.loads(body)
+        return status[0], body
 
-    assert get("/health") == ("503 Service Unavailable", {"status": "starting"})
-    document = {"status": "degraded", "updated": time.time()}
+    assert get("/health") == ("503 Service Unavailable", b'{"status": "starting"}')
+    source[0] = {"status": "degraded"}
     assert get("/health")[0] == "200 OK"
-    document = {"status": "ok", "updated": time.time() - 60}  # housekeeping stopped reporting
-    code, served = get("/health")
-    assert code.startswith("503") and served["status"] == "down"
-    assert isinstance(app, bottle.Bottle)
+    source[0] = {"status": "stopping"}
+    assert get("/health")[0].startswith("503")
+    source[0] = OSError("spool gone")
+    code, body = get("/health")
+    assert code.startswith("503") and json.loads(body)["status"] == "down"
+    assert get("/metrics")[0] == "200 OK"  # the exposition does not depend on the health document
 
 
 def test_one_process_and_a_restart_after_kill_9_listens_again_at_once(tmp_path: Path,

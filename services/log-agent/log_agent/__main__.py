@@ -80,7 +80,7 @@ class Agent:
 
         metrics = Metrics()
         metrics.registry.register(HttpServerCollector(lambda: self.server))
-        health = lambda: self.pipeline.last_health if self.pipeline else None  # noqa: E731
+        health = lambda: self.pipeline.housekeep_once() if self.pipeline else None  # noqa: E731
         routes = InputRoutes(create_app(health, metrics.registry))
         try:
             # First: a taken port must not leave a half-started agent (nor touch the spool).
@@ -104,7 +104,6 @@ class Agent:
             spool.close()
             self._stop_http()
             return 1
-        pipeline.housekeep_once()  # /health answers "ok" from now on, not "starting"
         self.pipeline = pipeline
         routes.mount(parts.inputs)
         self._install_signal_handlers()

@@ -1,8 +1,8 @@
 """The health document (/health): per output its delivery state and backlog, per input its address and
 whether it turns clients away, and an overall status ("ok", "degraded", "stopping").
 
-Built by the pipeline's housekeeping round (once a second), which also copies the spool's and the
-inputs' own counters into the metrics, so /health and /metrics tell the same story.
+Built on demand (every /health and /metrics request), which also copies the spool's and the inputs'
+own counters into the metrics, so /health and /metrics tell the same story.
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 The pipeline owns the lifecycle: it starts the workers and the inputs of one configuration, swaps in
 a new one on reload without losing or duplicating spooled records (cursors are per output name),
-flushes on stop within the deadline, and runs the once-a-second housekeeping (health.py).
+flushes on stop within the deadline, and builds the health document and the spool/input gauges on
+demand (``housekeep_once``: each /health and /metrics request), so nothing wakes up at idle.
 """
 
 from __future__ import annotations
@@ -55,8 +56,7 @@ class Pipeline:
         self.health = HealthReport(spool, metrics)
         self._parts: PipelineParts | None = None
         self._workers: list[OutputWorker] = []
-        self._stop_housekeeping = threading.Event()
-        self._housekeeper: threading.Thread | None = None
+        self._housekeeping = threading.Lock()  # /health and /metrics requests run in parallel
 
     # -- inputs ----------------------------------------------------------------------------------
 
@@ -72,9 +72,6 @@ class Pipeline:
         self._parts = parts  # first: a failed start is stopped like a running one
         self._start_workers(parts)
         self._start_inputs(parts)
-        if self._housekeeper is None:
-            self._housekeeper = threading.Thread(target=self._housekeep, name="housekeeping", daemon=True)
-            self._housekeeper.start()
 
     def _start_workers(self, parts: PipelineParts) -> None:
         self._workers = [OutputWorker(route, self.spool, parts.retry, self.metrics, self.dead_letter,
@@ -119,9 +116,6 @@ class Pipeline:
             worker.drain()
         self._stop_workers(abort=False, timeout=timeout)
         self._close_outputs(parts)
-        self._stop_housekeeping.set()
-        if self._housekeeper is not None:
-            self._housekeeper.join(timeout=5)
         self.housekeep_once(stopping=True)
         self._parts = None
 
@@ -152,16 +146,11 @@ class Pipeline:
 
     # -- metrics and health ----------------------------------------------------------------------
 
-    def _housekeep(self) -> None:
-        while not self._stop_housekeeping.wait(1.0):
-            try:
-                self.housekeep_once()
-            except (OSError, LogAgentError) as err:
-                log.warning("housekeeping failed: %s", err)
-
     def housekeep_once(self, stopping: bool = False) -> dict[str, Any]:
-        """Refresh the spool gauges and the health document; returns it."""
-        inputs = self._parts.inputs if self._parts else []
-        self.last_health = self.health.build(self._workers, inputs, stopping)
-        return self.last_health
+        """Copy the spool's and the inputs' counters into the metrics and build the health document
+        (returned, and kept as ``last_health``). Called for every /health and /metrics request."""
+        with self._housekeeping:
+            inputs = self._parts.inputs if self._parts else []
+            self.last_health = self.health.build(self._workers, inputs, stopping)
+            return self.last_health
 

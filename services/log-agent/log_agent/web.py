@@ -7,8 +7,10 @@ restart right after ``kill -9`` binds the port again at once (SO_REUSEADDR).
 
 - ``/metrics``: the stock prometheus_client exposition of the agent's registry (OpenMetrics when the
   scraper asks for it).
-- ``/health``: the document the pipeline's housekeeping builds every second (health.py); 200 while
-  "ok" or "degraded", 503 when stopping, starting, or when housekeeping stopped reporting.
+- ``/health``: the document the pipeline builds for the request (health.py); 200 while "ok" or
+  "degraded", 503 while "starting" or "stopping", or "down" when it cannot be built (spool unreadable).
+  Building it also refreshes the spool and input gauges, which is why /metrics asks for it first:
+  nothing runs periodically at idle.
 - Any other path goes to the routes the running configuration's inputs mounted (``mount(app)``, e.g.
   the HTTP input's ``POST /logs/<tag>``); a reload swaps them as a whole.
 """
@@ -16,7 +18,7 @@ restart right after ``kill -9`` binds the port again at once (SO_REUSEADDR).
 from __future__ import annotations
 
 import json
-import time
+import logging
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -26,25 +28,27 @@ from prometheus_client.exposition import choose_encoder
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 from sidecar_common.http import HttpServer
 
-STALE_SECONDS = 10.0  # housekeeping refreshes the document every second
+log = logging.getLogger(__name__)
 CORE_PATHS = ("/metrics", "/health")
 HealthSource = Callable[[], dict[str, Any] | None]
 WsgiApp = Callable[..., Iterable[bytes]]
 
 
 def create_app(health: HealthSource, registry: CollectorRegistry) -> bottle.Bottle:
-    """/metrics from ``registry`` and /health from ``health()`` (None: the agent is still starting)."""
+    """/metrics from ``registry`` and /health from ``health()`` (None: the agent is still starting),
+    which also refreshes the gauges /metrics exports."""
     app = bottle.Bottle()
 
     @app.get("/metrics")
     def metrics() -> bytes:
+        current_health(health)  # refreshes the spool and input gauges
         encoder, content_type = choose_encoder(bottle.request.get_header("Accept", ""))
         bottle.response.content_type = content_type
         return encoder(registry)
 
     @app.get("/health")
     def health_document() -> str:
-        document = current_health(health())
+        document = current_health(health)
         bottle.response.status = 200 if document["status"] in ("ok", "degraded") else 503
         bottle.response.content_type = "application/json"
         return json.dumps(document)
@@ -52,14 +56,14 @@ def create_app(health: HealthSource, registry: CollectorRegistry) -> bottle.Bott
     return app
 
 
-def current_health(document: dict[str, Any] | None) -> dict[str, Any]:
-    """The document as served: "starting" before the first report, "down" once reports stopped."""
-    if document is None:
-        return {"status": "starting"}
-    age = time.time() - float(document.get("updated", 0))
-    if age > STALE_SECONDS:
-        return {**document, "status": "down", "reason": f"no report from the agent for {age:.0f} s"}
-    return document
+def current_health(health: HealthSource) -> dict[str, Any]:
+    """The document as served: "starting" before the pipeline runs, "down" when it cannot be built."""
+    try:
+        document = health()
+    except Exception as err:  # a broken spool must show as a failing health check, not a 500
+        log.warning("cannot build the health document: %s", err)
+        return {"status": "down", "reason": f"cannot build the health document: {type(err).__name__}"}
+    return {"status": "starting"} if document is None else document
 
 
 class InputRoutes:
