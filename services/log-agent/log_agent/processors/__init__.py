@@ -16,6 +16,7 @@ YAML, per input::
 from __future__ import annotations
 
 import importlib
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -77,6 +78,9 @@ class Chain:
 
     def __init__(self, processors: Iterable[Processor]) -> None:
         self.processors = tuple(processors)
+        # Processors keep state (rate limit buckets, pieces of split lines): one batch at a time, as
+        # the HTTP input calls from several server threads.
+        self._lock = threading.Lock()
 
     @classmethod
     def build(cls, specs: Iterable[ProcessorSpec]) -> Chain:
@@ -90,10 +94,11 @@ class Chain:
         return bool(self.processors)
 
     def __call__(self, records: list[TimedRecord]) -> list[TimedRecord]:
-        for processor in self.processors:
-            if not records:
-                break
-            records = processor(records)
+        with self._lock:
+            for processor in self.processors:
+                if not records:
+                    break
+                records = processor(records)
         return records
 
     def dropped(self) -> dict[tuple[str, str], int]:
