@@ -9,6 +9,7 @@ An environment variable set to the empty string counts as unset. See CONFIGURATI
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -112,9 +113,10 @@ class AgentConfig:
         for key in document:
             if key not in _TOP_LEVEL_KEYS:
                 raise ConfigError(str(key), f"unknown key (known keys: {', '.join(_TOP_LEVEL_KEYS)})")
+        spool = _section(SpoolConfig, document, "spool", env)
         return cls(
-            inputs=_inputs(document, env),
-            spool=_section(SpoolConfig, document, "spool", env),
+            inputs=_with_state_dir(_inputs(document, env), spool),
+            spool=spool,
             retry=_section(RetryConfig, document, "retry", env),
             outputs=_outputs(document, env),
             http=_section(HttpConfig, _with_legacy_http_listen(document), "http", env),
@@ -273,6 +275,16 @@ def _inputs(document: Mapping[str, Any], env: Mapping[str, str]) -> tuple[InputS
             raise ConfigError(f"{key}.name", message)
         specs.append(spec)
     return tuple(specs)
+
+
+# --- L3: inputs that keep a checkpoint (journald, files) -------------------------------------------
+def _with_state_dir(specs: tuple[InputSpec, ...], spool: SpoolConfig) -> tuple[InputSpec, ...]:
+    """Give every input with a ``state_dir`` option left empty ``<spool dir>/inputs``: checkpoints live
+    on the spool's volume, next to the records they describe."""
+    default = os.path.join(spool.dir, "inputs")
+    return tuple(InputSpec(spec.kind, dataclasses.replace(spec.config, state_dir=default))
+                 if getattr(spec.config, "state_dir", None) == "" else spec for spec in specs)
+# --- end L3 ---------------------------------------------------------------------------------------
 
 
 def _outputs(document: Mapping[str, Any], env: Mapping[str, str]) -> tuple[OutputSpec, ...]:

@@ -23,6 +23,10 @@ from .base import Input
 # kind -> (module, config class, input class)
 _KINDS: dict[str, tuple[str, str, str]] = {
     "forward": ("forward", "ForwardInputConfig", "ForwardInput"),
+    "journald": ("journald", "JournaldInputConfig", "JournaldInput"),
+    "files": ("files", "FilesInputConfig", "FilesInput"),
+    "syslog": ("syslog", "SyslogInputConfig", "SyslogInput"),
+    "http": ("http", "HttpInputConfig", "HttpInput"),
 }
 
 # Environment variable -> (input kind, config key it sets). A variable that is set gives the first
@@ -30,12 +34,19 @@ _KINDS: dict[str, tuple[str, str, str]] = {
 # ``{type: kind, key: value}`` when the list has none of that kind.
 ENV_SHORTCUTS: dict[str, tuple[str, str]] = {
     "LOG_AGENT_FORWARD_LISTEN": ("forward", "listen"),
+    "LOG_AGENT_JOURNALD": ("journald", "enabled"),
+    "LOG_AGENT_JOURNAL_PATH": ("journald", "path"),
+    "LOG_AGENT_TAIL": ("files", "paths"),
+    "LOG_AGENT_SYSLOG_LISTEN": ("syslog", "listen"),
 }
 
 
 def default_inputs() -> list[dict[str, Any]]:
     """The ``inputs:`` list when neither the YAML file nor an env shortcut names any input."""
-    return [{"type": "forward"}]
+    from .journald import journal_mounted  # small module; subprocess is imported by the stdlib anyway
+
+    # balena's io.balena.features.journal-logs label mounts the host journal: read it by default.
+    return [{"type": "forward"}, *([{"type": "journald"}] if journal_mounted() else [])]
 
 
 class _Registry(Mapping[str, tuple[type, type]]):
