@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from ..confparse import PARSE, SectionConfig, parse_duration, parse_size
-from ..errors import ConfigError
+from ..errors import ConfigError, LogAgentError
 from .base import ProcessorStats, TimedRecord
 
 MARKER = b"partial_message"  # a Forward chunk without these bytes has no pieces: no decoding needed
@@ -137,3 +137,35 @@ class DockerPartial:
             out.extend(self.assembler.add(key, time_ns, record, piece, ordinal(meta["partial_ordinal"]),
                                           flag(meta["partial_last"]), self._field))
         return out
+
+
+class DockerPartialSink:
+    """An EntrySink wrapper for the Forward input: a chunk holding no ``partial_message`` bytes (all
+    but the rare line over 16 KiB) goes through untouched, never decoded; a chunk with pieces is
+    decoded, joined by ``DockerPartial`` and packed again. The Forward input acks once this returns:
+    the pieces of a line not complete yet are then held in memory only (bounded as configured), so a
+    crash between the pieces of one line loses its earlier pieces."""
+
+    def __init__(self, sink: Any, config: DockerPartialConfig | None = None) -> None:
+        self.sink = sink
+        self.budget = getattr(sink, "budget", None)
+        self.joiner = DockerPartial(config or DockerPartialConfig())
+
+    def __call__(self, tag: str, entries: bytes, count: int, *, durable: bool) -> None:
+        if MARKER not in entries and not self.joiner.assembler.pending:
+            self.sink(tag, entries, count, durable=durable)
+            return
+        import msgpack
+
+        from ..inputs.emit import pack_chunks
+        from ..protocol.decode import decode_time
+
+        unpacker = msgpack.Unpacker(raw=False, strict_map_key=False, max_buffer_size=len(entries) + 1)
+        unpacker.feed(entries)
+        try:
+            records = [(decode_time(time_value), record) for time_value, record in unpacker]
+        except (ValueError, TypeError, LogAgentError):  # not UTF-8, odd shapes: store as it came
+            self.sink(tag, entries, count, durable=durable)
+            return
+        for chunk, chunk_count in pack_chunks(self.joiner(records)):
+            self.sink(tag, chunk, chunk_count, durable=durable)
