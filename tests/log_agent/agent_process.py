@@ -66,7 +66,7 @@ class AgentProcess:
             **{k: v for k, v in os.environ.items() if not k.startswith(("LOG_AGENT_", "PROMETHEUS_"))},
             "LOG_AGENT_SPOOL_DIR": str(tmp / "spool"),
             "LOG_AGENT_FORWARD_LISTEN": f"127.0.0.1:{self.forward_port}",
-            "LOG_AGENT_HTTP_LISTEN": "127.0.0.1:0",
+            "LOG_AGENT_HTTP_LISTEN": f"127.0.0.1:{free_port()}",
             **env,
         }
         self.process: subprocess.Popen[bytes] | None = None
@@ -94,7 +94,10 @@ class AgentProcess:
             return False
 
     def http_url(self) -> str:
-        """From the agent's log line (the tests let it pick a free port)."""
+        """The configured address, or with port 0 the one the agent logged (at log level info)."""
+        listen = self.env["LOG_AGENT_HTTP_LISTEN"]
+        if not listen.endswith(":0") and not listen.startswith("unix:"):
+            return f"http://{listen}"
         found = _HTTP_ADDRESS.findall(self.stderr())
         if not found:
             raise ValueError("the agent has not logged its HTTP address yet")
