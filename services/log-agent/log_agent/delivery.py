@@ -1,8 +1,13 @@
-"""One worker per output: read a batch at the output's spool cursor, send the records it routes,
+"""One worker per output: read a batch at the output's spool cursor, send the chunks it routes,
 retry with backoff, dead-letter what cannot be sent, then commit (move the cursor).
 
 The cursor moves only after the batch was delivered or written to the dead-letter file, so a crash
-at any point re-sends at most the batch in flight.
+at any point re-sends at most the batch in flight. Outputs that speak msgpack (``send_chunks``: the
+Forward output) get the spooled chunks as they are; the others get Records, decoded here at the edge,
+one pass per chunk. An entry that cannot be decoded, a batch an output rejects, and a batch that made
+the output raise (not a network error: a bug or a value it cannot encode) three times in a row go to
+the dead-letter file; if even that write fails, the records are counted as lost and the output goes
+on: one bad record never stops shipping.
 """
 
 from __future__ import annotations
@@ -17,8 +22,9 @@ from typing import TYPE_CHECKING
 
 from .deadletter import DeadLetterFile
 from .errors import LogAgentError, OutputError
-from .models import Outcome, Record, SendResult
+from .models import Chunk, Outcome, Record, SendResult
 from .outputs.base import Output
+from .protocol.entries import decode_chunks, first_time_ns
 from .redact import redact
 from .retry import RetryConfig
 from .spool import Batch, Spool
@@ -29,6 +35,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 TagFilter = Callable[[str], bool]
+_MAX_RAISES = 3  # consecutive exceptions (not network errors) before a batch goes to the dead letter
 
 
 @dataclass
@@ -51,6 +58,7 @@ class OutputHealth:
     last_delivery: float | None = None
     failures: int = 0
     oldest_unsent_ns: int | None = None
+    dead_letter_failures: int = 0  # records neither sent nor written to the dead-letter file
 
     def note_error(self, reason: str) -> None:
         self.last_error = reason
@@ -110,59 +118,80 @@ class OutputWorker:
     def _step(self) -> bool:
         """Handle one batch; False once drained (when draining) or aborted."""
         batch = self.spool.read(self.name, self.retry.batch_records, self.retry.batch_bytes, timeout=0.2)
-        if batch.records or batch.corrupt:
+        if batch.chunks or batch.corrupt:
             return self._handle(batch)
         self.health.oldest_unsent_ns = None
         return not self._draining.is_set()
 
     def _handle(self, batch: Batch) -> bool:
-        """Deliver (or dead-letter) the routed records and commit; False when aborted first."""
-        wanted = [record for record in batch.records if self.route.accepts(record.tag)]
+        """Deliver (or dead-letter) the routed chunks and commit; False when aborted first."""
+        wanted = [chunk for chunk in batch.chunks if self.route.accepts(chunk.tag)]
         if wanted:
-            self.health.oldest_unsent_ns = min(record.time_ns for record in wanted)
+            self.health.oldest_unsent_ns = first_time_ns(wanted[0])  # the spool is in arrival order
             if not self._deliver(wanted):
                 return False
         self.spool.commit(batch)
         return True
 
-    def _deliver(self, records: list[Record]) -> bool:
-        attempt = 0
+    def _deliver(self, chunks: list[Chunk]) -> bool:
+        send_chunks = getattr(self.route.output, "send_chunks", None)
+        if send_chunks is not None:  # msgpack all the way: nothing decoded
+            return self._deliver_items(chunks, sum(chunk.count for chunk in chunks), send_chunks,
+                                       lambda reason: self._reject_chunks(chunks, reason))
+        decoded = decode_chunks(chunks)
+        for tag, raw, why in decoded.undecodable:
+            self._dead_letter(lambda tag=tag, raw=raw, why=why: self.dead_letter.write_raw(
+                self.name, f"cannot decode: {why}", tag, raw), 1, f"cannot decode: {why}")
+        records = decoded.records
+        if not records:
+            return True
+        return self._deliver_items(records, len(records), self.route.output.send,
+                                   lambda reason: self._reject(records, reason))
+
+    def _deliver_items(self, items: list, count: int, send: Callable[[list], SendResult],
+                       reject: Callable[[str], None]) -> bool:
+        attempt = raised = 0
         while not self._abort.is_set():
             attempt += 1
-            result = self._send(records)
+            result, crashed = self._send(send, items)
+            raised = raised + 1 if crashed else 0
             if result.outcome is Outcome.DELIVERED:
-                self._delivered(records, result)
+                self._delivered(items, count, result)
                 return True
             if result.outcome is Outcome.REJECTED:
-                self._reject(records, result.reason)
+                reject(result.reason)
                 return True
-            self._failed(records, result.reason)
+            self._failed(count, result.reason)
             if self.retry.max_attempts and attempt >= self.retry.max_attempts:
-                self._reject(records, f"gave up after {attempt} attempts: {result.reason}")
+                reject(f"gave up after {attempt} attempts: {result.reason}")
+                return True
+            if raised >= _MAX_RAISES:
+                reject(f"the output raised {raised} times in a row: {result.reason}")
                 return True
             self._abort.wait(self.retry.backoff(attempt, result.retry_after, self._rng))
         return False
 
-    def _send(self, records: list[Record]) -> SendResult:
+    def _send(self, send: Callable[[list], SendResult], items: list) -> tuple[SendResult, bool]:
+        """The output's answer, and whether it raised (rather than returning RETRY)."""
         started = time.monotonic()
         try:
-            return self.route.output.send(records)
+            return send(items), False
         except OutputError as err:
-            return SendResult(Outcome.RETRY if err.retryable else Outcome.REJECTED, str(err))
+            return SendResult(Outcome.RETRY if err.retryable else Outcome.REJECTED, str(err)), False
         except Exception as err:  # an output bug must not kill its reader: retry, and say so
             reason = f"{type(err).__name__}: {err}"
             # the message may hold a secret: redacted at error level, the traceback only at debug
             log.error("output %s raised %s", self.name, redact(reason, self.secrets))
             log.debug("output %s traceback", self.name, exc_info=True)
-            return SendResult(Outcome.RETRY, reason)
+            return SendResult(Outcome.RETRY, reason), True
         finally:
             self.metrics.send_latency.labels(self.name).observe(time.monotonic() - started)
 
-    def _delivered(self, records: list[Record], result: SendResult) -> None:
+    def _delivered(self, items: list, count: int, result: SendResult) -> None:
         rejected = sorted(set(result.rejected))
-        if rejected:
-            self._reject([records[i] for i in rejected if 0 <= i < len(records)], result.reason)
-        self.metrics.records_out.labels(self.name).inc(len(records) - len(rejected))
+        if rejected:  # per-record rejections come only from record outputs (Elasticsearch items)
+            self._reject([items[i] for i in rejected if 0 <= i < len(items)], result.reason)
+        self.metrics.records_out.labels(self.name).inc(count - len(rejected))
         self.metrics.output_up.labels(self.name).set(1)
         self.health.state = "ok"
         self.health.failures = 0
@@ -172,17 +201,37 @@ class OutputWorker:
 
     def _reject(self, records: list[Record], reason: str) -> None:
         reason = redact(reason, self.secrets)
-        self.dead_letter.write(self.name, reason, records)
-        log.warning("output %s: %d records to the dead-letter file: %s", self.name, len(records), reason)
-        self.metrics.records_dead_lettered.labels(self.name).inc(len(records))
+        self._dead_letter(lambda: self.dead_letter.write(self.name, reason, records), len(records), reason)
+
+    def _reject_chunks(self, chunks: list[Chunk], reason: str) -> None:
+        decoded = decode_chunks(chunks)
+        if decoded.records:
+            self._reject(decoded.records, reason)
+        for tag, raw, why in decoded.undecodable:
+            self._dead_letter(lambda tag=tag, raw=raw, why=why: self.dead_letter.write_raw(
+                self.name, f"{reason}; cannot decode: {why}", tag, raw), 1, reason)
+
+    def _dead_letter(self, write: Callable[[], None], count: int, reason: str) -> None:
+        """Write to the dead-letter file; if that fails too, count the records as lost and go on."""
+        try:
+            write()
+        except Exception as err:  # disk full, permissions, a bug: never stop the output for it
+            self.metrics.records_dead_letter_failed.labels(self.name).inc(count)
+            self.health.dead_letter_failures += count
+            log.error("output %s: %d records could not be written to the dead-letter file (%s); "
+                      "counted as lost: %s", self.name, count, err, reason)
+            self.health.note_error(f"dead-letter write failed: {err}")
+            return
+        log.warning("output %s: %d records to the dead-letter file: %s", self.name, count, reason)
+        self.metrics.records_dead_lettered.labels(self.name).inc(count)
         self.health.note_error(reason)
 
-    def _failed(self, records: list[Record], reason: str) -> None:
+    def _failed(self, count: int, reason: str) -> None:
         reason = redact(reason, self.secrets)
         if not self.health.failures:
             log.warning("output %s: send failed, retrying: %s", self.name, reason)
         self.metrics.output_errors.labels(self.name).inc()
-        self.metrics.records_retried.labels(self.name).inc(len(records))
+        self.metrics.records_retried.labels(self.name).inc(count)
         self.metrics.output_up.labels(self.name).set(0)
         self.health.state = "retrying"
         self.health.failures += 1

@@ -2,8 +2,15 @@
 
 One thread per connection: the sink blocks until records are fsynced, and acks must wait for it, so a
 blocking thread per client is the simplest correct shape. A bad or oversized frame closes only that
-connection, with one logged reason and a counter in ``stats``. At ``max_connections`` the longest-idle
-connection makes room for a new client (idle clients must not lock new ones out).
+connection, with one logged reason and a counter in ``stats``. At ``max_connections`` the newest
+client is refused (counted as ``too_many_connections``): a connection in the middle of a frame or
+waiting for its ack is never cut for a newcomer, so a flood of connections cannot break an acking
+client; idle ones leave after ``idle_timeout``.
+
+Frames stay bytes (forward_frames.py): every mode becomes entry bytes under its tag, checked and
+enriched by the core's sink. What a connection holds (a frame being received, a payload being
+inflated) is reserved in the agent's one memory budget; a frame that finds no room within a short
+wait closes its connection, counted as ``memory_budget`` (the client resends it later).
 
 ``stop()`` (SIGHUP reload, SIGTERM) never cuts an ack off: it stops accepting, lets every connection
 finish what it already read (the sink call and the ack) within a short grace, and only then closes.
@@ -23,22 +30,15 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+import msgpack
+
+from ..budget import MemoryBudget
 from ..confparse import PARSE, SectionConfig, parse_duration, parse_listen, parse_size
-from ..errors import ConfigError, LogAgentError, ProtocolError, SpoolError
-from ..models import Record
-from ..protocol import (
-    EventBatch,
-    Helo,
-    Limits,
-    ProtocolLimitError,
-    Request,
-    StreamDecoder,
-    ack,
-    decode_request,
-    parse_ping,
-)
+from ..errors import BudgetExceeded, ConfigError, LogAgentError, ProtocolError, SpoolError
+from ..protocol import Helo, Limits, ProtocolLimitError, ack, parse_ping
 from ..protocol.handshake import Pong
-from .base import RecordSink
+from .base import EntrySink
+from .forward_frames import FrameReader, inflate, parse_frame
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,12 @@ _STOP_SECONDS = 5.0
 # stop(): how long a connection may take to finish the request it is handling (sink call and ack)
 _DRAIN_SECONDS = 2.0
 _CLOSE_DRAIN_READS = 16  # bounded: a client that keeps streaming must not hold a closing connection
-_END_OF_READ = object()  # yielded after the values one recv() completed: where a sink batch ends
+_END_OF_READ = b""  # yielded after the frames one recv() completed: where a sink batch ends
+_BUDGET_WAIT_SECONDS = 2.0  # a frame waits this long for room in the memory budget, then is refused
+_FREE_BUFFER_BYTES = 64 * 1024  # per connection, not reserved: small frames never touch the budget
+_RESERVE_STEP = 256 * 1024
+_PIECE_BYTES = 1024 * 1024  # inflated entries handed to the sink at a time
+_INFLATE_RESERVE = 2 * _PIECE_BYTES  # what inflating holds besides the sink's own reservation
 _LOG_EVERY_SECONDS = 5.0  # refusals and evictions come in floods: one line per interval, with a count
 
 
@@ -184,18 +189,19 @@ class ForwardInput:
         # every open connection -> when it last received data (monotonic): the limit evicts the oldest
         self._connections: dict[socket.socket, float] = {}
         self._log_refusal = ThrottledLog(logging.WARNING)
-        self._log_eviction = ThrottledLog(logging.INFO)
         self._connections_lock = threading.Lock()
         self._tls: ssl.SSLContext | None = None
-        self._sink: RecordSink | None = None
+        self._sink: EntrySink | None = None
+        self._budget = MemoryBudget()  # replaced by the sink's (the agent's one budget) at start
         self._unix_bound = False  # stop() removes the socket file only if this input created it
         self.address: tuple[str, int] | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
-    def start(self, sink: RecordSink) -> None:
+    def start(self, sink: EntrySink) -> None:
         """Bind every socket and start serving; on failure nothing is left bound (ConfigError)."""
         self._sink = sink
+        self._budget = getattr(sink, "budget", None) or self._budget
         self._stopping.clear()  # start() after stop() serves again (configuration reload)
         try:
             self._start_listeners()
@@ -303,26 +309,10 @@ class ForwardInput:
                 conn.close()
                 return
             peer_name = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else "unix"
-            if self.stats.connections_active >= self.config.max_connections and not self._evict_idlest():
+            if self.stats.connections_active >= self.config.max_connections:
                 self._reject(conn, peer_name, "too_many_connections", "connection limit reached")
                 continue
             self._start_connection(conn, peer_name, is_tcp=listener.family != socket.AF_UNIX)
-
-    def _evict_idlest(self) -> bool:
-        """At the limit, make room by closing the connection that has been silent longest: idle
-        clients (fluent-logger keeps its socket open) must not lock new ones out. SHUT_RD, as in
-        stop(): a request it already read is still stored and acked. False: nothing to close."""
-        with self._connections_lock:
-            # evicted connections still finishing count too: a flood must not grow threads unbounded
-            if not self._connections or self.stats.connections_active >= 2 * self.config.max_connections:
-                return False
-            idlest = min(self._connections, key=self._connections.__getitem__)
-            idle_for = time.monotonic() - self._connections.pop(idlest)  # popped: evicted once
-        _shutdown(idlest, socket.SHUT_RD)
-        self.stats.error("evicted_idle")
-        self._log_eviction("forward input: connection limit (%d) reached; closed the connection idle "
-                           "longest (%.1f s) for a new client", self.config.max_connections, idle_for)
-        return True
 
     def _start_connection(self, conn: socket.socket, peer: str, is_tcp: bool) -> None:
         # counted here, not in the thread, so a burst of clients cannot overshoot max_connections
@@ -370,7 +360,7 @@ class ForwardInput:
             conn.settimeout(self.config.handshake_timeout)
             if self._tls is not None and is_tcp:  # TLS is for the TCP port; the Unix socket is local
                 conn = self._wrap_tls(raw)
-            messages = self._messages(conn, raw, StreamDecoder(self.config.limits))
+            messages = self._messages(conn, FrameReader(self.config.max_frame_bytes))
             if self.config.shared_key:
                 self._handshake(conn, messages)
             conn.settimeout(self.config.idle_timeout)
@@ -390,11 +380,6 @@ class ForwardInput:
             self.stats.add("connections_active", -1)
             _close_after_last_reply(conn)
 
-    def _touch(self, raw: socket.socket) -> None:
-        with self._connections_lock:
-            if raw in self._connections:  # not evicted meanwhile: mark it active (for the limit)
-                self._connections[raw] = time.monotonic()
-
     def _wrap_tls(self, conn: socket.socket) -> ssl.SSLSocket:
         assert self._tls is not None
         try:
@@ -402,31 +387,52 @@ class ForwardInput:
         except (OSError, ssl.SSLError) as err:
             raise ConnectionClosed("tls", f"TLS handshake failed: {err}") from err
 
-    def _messages(self, conn: socket.socket, raw: socket.socket, decoder: StreamDecoder) -> Iterator[Any]:
-        """Top-level msgpack values from the connection until the peer closes it or the input stops
-        (then nothing more is read: what was read before is still handled and acked)."""
-        while not self._stopping.is_set():
-            try:
-                data = conn.recv(RECV_BYTES)
-            except TimeoutError as err:
-                raise ConnectionClosed("timeout", "no data before the timeout") from err
-            except OSError as err:
-                if self._stopping.is_set():
+    def _messages(self, conn: socket.socket, reader: FrameReader) -> Iterator[bytes]:
+        """Complete frames from the connection (``_END_OF_READ`` after each read's) until the peer
+        closes it or the input stops (then nothing more is read: what was read is still acked)."""
+        held = 0  # bytes of this connection's buffer reserved in the budget
+        try:
+            while not self._stopping.is_set():
+                try:
+                    data = conn.recv(RECV_BYTES)
+                except TimeoutError as err:
+                    raise ConnectionClosed("timeout", "no data before the timeout") from err
+                except OSError as err:
+                    if self._stopping.is_set():
+                        return
+                    raise ConnectionClosed("io", f"read failed: {err}") from err
+                if not data:
+                    if reader.pending_bytes:  # the client died or gave up in the middle of a request
+                        detail = f"closed mid-frame ({reader.pending_bytes} bytes discarded)"
+                        raise ConnectionClosed("truncated", detail)
                     return
-                raise ConnectionClosed("io", f"read failed: {err}") from err
-            if not data:
-                if decoder.pending_bytes:  # the client died or gave up in the middle of a request
-                    detail = f"closed mid-frame ({decoder.pending_bytes} bytes discarded)"
-                    raise ConnectionClosed("truncated", detail)
-                return
-            self._touch(raw)
-            try:
-                yield from decoder.feed(data)
-                yield _END_OF_READ
-            except ProtocolLimitError as err:
-                raise ConnectionClosed("frame_too_large", str(err)) from err
-            except ProtocolError as err:
-                raise ConnectionClosed("protocol", str(err)) from err
+                held = self._reserve(held, reader.pending_bytes + len(data))
+                try:
+                    yield from reader.feed(data)
+                    yield _END_OF_READ
+                except ProtocolLimitError as err:
+                    raise ConnectionClosed("frame_too_large", str(err)) from err
+                except ProtocolError as err:
+                    raise ConnectionClosed("protocol", str(err)) from err
+                held = self._reserve(held, reader.pending_bytes)
+        finally:
+            self._budget.release(held)
+
+    def _reserve(self, held: int, buffered: int) -> int:
+        """Keep ``buffered`` bytes (twice: the framer's copy and ours) covered in the budget beyond
+        the free allowance; returns the new reservation. A frame that cannot get room closes."""
+        need = max(0, 2 * buffered - _FREE_BUFFER_BYTES)
+        if need <= held:
+            if held - need > _RESERVE_STEP:  # shrink once the frame is done
+                self._budget.release(held - need)
+                return need
+            return held
+        more = need - held + _RESERVE_STEP
+        try:
+            self._budget.acquire(more, _BUDGET_WAIT_SECONDS)
+        except BudgetExceeded as err:
+            raise ConnectionClosed("memory_budget", f"frame refused: {err}") from err
+        return held + more
 
     def _handshake(self, conn: socket.socket, messages: Iterator[Any]) -> None:
         config = self.config
@@ -434,11 +440,13 @@ class ForwardInput:
         # random bytes, as Fluentd sends them: some clients (fluent-logger-node) only use a bin auth salt
         helo = Helo(nonce=os.urandom(16), auth_salt=os.urandom(16) if config.users else "")
         self._send(conn, helo.encode())
-        first = next((message for message in messages if message is not _END_OF_READ), None)
+        first = next((frame for frame in messages if frame is not _END_OF_READ), None)
         if first is None:
             raise ConnectionClosed("auth", "closed before PING")
         try:
-            ping = parse_ping(first)
+            ping = parse_ping(msgpack.unpackb(first, raw=True, strict_map_key=False))
+        except (ValueError, msgpack.UnpackException) as err:
+            raise ConnectionClosed("auth", f"bad PING: {err}") from err
         except ProtocolError as err:
             raise ConnectionClosed("auth", f"bad PING: {err}") from err
         reason = ping.verify(helo, config.shared_key, config.users)
@@ -446,50 +454,100 @@ class ForwardInput:
         if reason:
             raise ConnectionClosed("auth", f"authentication failed ({reason}) for {ping.hostname!r}")
 
-    def _transport(self, conn: socket.socket, messages: Iterator[Any]) -> None:
-        """Store events, one sink call per read (fluent-logger sends one tiny request per event), and
-        ack each chunk once everything up to it is durable."""
-        pending: list[Record] = []
+    def _transport(self, conn: socket.socket, messages: Iterator[bytes]) -> None:
+        """Store events, one sink call per read and tag (fluent-logger sends one tiny request per
+        event), and ack each chunk once everything up to it is durable."""
+        pending: list[tuple[str, bytes, int]] = []  # read but not stored yet (no ack asked)
         try:
             for message in messages:
                 if message is _END_OF_READ:
-                    batch, pending = pending, []
-                    self._store(batch, durable=False)
+                    self._store_pending(pending, durable=False)
                     continue
-                request = self._decode(message)
-                if not isinstance(request, EventBatch):
+                try:
+                    frame = parse_frame(message)
+                except ProtocolError as err:
+                    raise ConnectionClosed("protocol", str(err)) from err
+                if frame is None:  # keep-alive
                     continue
                 self.stats.add("requests_total")
-                pending.extend(Record(request.tag, time_ns, record) for time_ns, record in request.entries)
-                if request.chunk is not None:
-                    batch, pending = pending, []
-                    self._store(batch, durable=True)  # one durable write covers the events before it
+                if frame.compressed:
+                    self._store_pending(pending, durable=False)
+                    self._store_compressed(frame.tag, frame.entries, durable=frame.chunk is not None)
+                else:
+                    pending.append((frame.tag, frame.entries, frame.count))
+                if frame.chunk is not None:
+                    if pending:  # one durable write covers what came before
+                        self._store_pending(pending, durable=True)
                     self.stats.add("acks_total")  # counted first: a client may act on the ack at once
-                    self._send(conn, ack(request.chunk))
+                    self._send(conn, ack(frame.chunk))
         except ConnectionClosed:
-            self._store(pending, durable=False)  # events that came before a bad frame are kept
+            self._store_pending(pending, durable=False, closing=True)  # events before a bad frame are kept
             raise
-        self._store(pending, durable=False)
+        self._store_pending(pending, durable=False)
 
-    def _decode(self, message: Any) -> Request:
+    def _store_pending(self, pending: list[tuple[str, bytes, int]], durable: bool,
+                       closing: bool = False) -> None:
+        """Store what was read (consecutive requests of one tag as one chunk), then forget it."""
+        if not pending:
+            if durable:
+                self._store("", b"", 0, durable=True)
+            return
+        groups: list[tuple[str, list[bytes], int]] = []
+        for tag, entries, count in pending:
+            if groups and groups[-1][0] == tag and count >= 0 and groups[-1][2] >= 0:
+                groups[-1][1].append(entries)
+                groups[-1] = (tag, groups[-1][1], groups[-1][2] + count)
+            else:
+                groups.append((tag, [entries], count))
+        pending.clear()
+        for index, (tag, parts, count) in enumerate(groups):
+            last = index == len(groups) - 1
+            try:
+                self._store(tag, b"".join(parts), count, durable=durable and last)
+            except ConnectionClosed:
+                if not closing:
+                    raise
+
+    def _store_compressed(self, tag: str, payload: bytes, durable: bool) -> None:
+        """Inflate in steps, each piece stored as it comes: memory stays a piece, not the payload."""
         try:
-            return decode_request(message, self.config.limits)
+            self._budget.acquire(_INFLATE_RESERVE, _BUDGET_WAIT_SECONDS)
+        except BudgetExceeded as err:
+            raise ConnectionClosed("memory_budget", f"compressed frame refused: {err}") from err
+        try:
+            previous: tuple[bytes, int] | None = None  # one piece behind: the last one is the durable one
+            for piece in inflate(payload, self.config.max_decompressed_bytes, _PIECE_BYTES):
+                if previous is not None:
+                    self._store(tag, *previous, durable=False)
+                previous = piece
+            self._store(tag, *(previous or (b"", 0)), durable=durable)
         except ProtocolLimitError as err:
             raise ConnectionClosed("decompressed_too_large", str(err)) from err
         except ProtocolError as err:
             raise ConnectionClosed("protocol", str(err)) from err
+        finally:
+            self._budget.release(_INFLATE_RESERVE)
 
-    def _store(self, records: list[Record], durable: bool) -> None:
-        """Hand records to the sink; with ``durable`` it returns only once they are fsynced."""
-        if not records:
-            return
+    def _store(self, tag: str, entries: bytes, count: int, durable: bool) -> None:
+        """Hand entries to the sink (an empty call with ``durable`` only syncs what came before);
+        waits up to _BUDGET_WAIT_SECONDS while the memory budget is in use."""
         assert self._sink is not None
-        try:
-            self._sink(records, durable=durable)
-        except SpoolError as err:
-            # no ack: the client keeps the chunk and resends it after reconnecting
-            raise ConnectionClosed("spool", f"records not stored, no ack sent: {err}") from err
-        self.stats.add("records_total", len(records))
+        deadline = time.monotonic() + _BUDGET_WAIT_SECONDS
+        while True:
+            try:
+                stored = self._sink(tag, entries, count, durable=durable)
+                self.stats.add("records_total", stored if isinstance(stored, int) else count)
+                return
+            except BudgetExceeded as err:
+                if time.monotonic() >= deadline or self._stopping.is_set():
+                    detail = f"records not stored, no ack sent: {err}"
+                    raise ConnectionClosed("memory_budget", detail) from err
+                time.sleep(0.05)
+            except SpoolError as err:
+                # no ack: the client keeps the chunk and resends it after reconnecting
+                raise ConnectionClosed("spool", f"records not stored, no ack sent: {err}") from err
+            except ProtocolError as err:
+                raise ConnectionClosed("protocol", str(err)) from err
 
     @staticmethod
     def _send(conn: socket.socket, data: bytes) -> None:

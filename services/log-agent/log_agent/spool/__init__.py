@@ -9,7 +9,6 @@ counts exactly how many records it lost.
 
 from __future__ import annotations
 
-import itertools
 import logging
 import re
 import threading
@@ -22,8 +21,9 @@ from typing import ClassVar, Literal, Self
 
 from ..confparse import PARSE, SectionConfig, parse_duration, parse_size
 from ..errors import ConfigError, SpoolError
-from ..models import Record
-from . import codec
+from ..models import Chunk, Record
+from ..protocol.entries import Decoded, chunks_from_records, decode_chunks, split_chunk
+from . import codec, legacy
 from .cursor import CursorStore, FileCursors, MemoryCursors, Position
 from .store import FileStore, MemoryStore, SegmentStore
 
@@ -73,14 +73,29 @@ class SpoolConfig(SectionConfig):
 
 @dataclass(slots=True)
 class Batch:
-    """Records handed to one reader; ``commit(batch)`` moves its cursor to ``end``."""
+    """Chunks handed to one reader; ``commit(batch)`` moves its cursor to ``end``."""
 
     reader: str
-    records: list[Record]
+    chunks: list[Chunk]
     start: Position
     end: Position
     corrupt: int = 0
-    start_seq: int = 0  # sequence number of the first frame at ``start`` (see Spool._first_seq)
+    start_seq: int = 0  # sequence number of the first record at ``start`` (see Spool._first_seq)
+    _decoded: Decoded | None = None
+
+    @property
+    def count(self) -> int:
+        return sum(chunk.count for chunk in self.chunks)
+
+    def decoded(self) -> Decoded:
+        """The records, decoded once (for outputs that need them; the Forward output never does)."""
+        if self._decoded is None:
+            self._decoded = decode_chunks(self.chunks)
+        return self._decoded
+
+    @property
+    def records(self) -> list[Record]:
+        return self.decoded().records
 
 
 @dataclass(slots=True)
@@ -111,6 +126,7 @@ class Spool:
         self._committed_seq: dict[str, int] = {}
         self._read_end: dict[str, Position] = {}
         self._dropped: Counter[str] = Counter()
+        self._unsent: dict[str, int] = {}  # reader -> records of its batch in flight already dropped
         self._corrupt: Counter[str] = Counter()
         self._appended = 0
         self._written = 0  # bytes appended since open (group-commit bookkeeping)
@@ -130,7 +146,8 @@ class Spool:
             return MemoryStore(), MemoryCursors()
         root = Path(config.dir)
         try:
-            return FileStore(root / "segments"), FileCursors(root / "cursors")
+            layout = legacy.prepare(root)  # refuses a newer format; migrates format 1 once
+            return FileStore(layout / "segments"), FileCursors(layout / "cursors")
         except OSError as err:
             raise SpoolError(f"cannot open spool directory {root}: {err.strerror}") from err
 
@@ -146,9 +163,7 @@ class Spool:
             return 0
         last = max(self._sizes)
         data = self._store.read(last, 0, self._sizes[last])
-        good_end = 0
-        for frame in codec.scan(data):
-            good_end = frame.end
+        good_end = codec.last_end(data)
         torn = len(data) - good_end
         if torn:
             log.warning("spool: segment %d had a torn tail of %d bytes; cut it off", last, torn)
@@ -162,7 +177,7 @@ class Spool:
         for seg_id in sorted(self._sizes):
             data = newest_data if seg_id == newest else self._store.read(seg_id, 0, self._sizes[seg_id])
             self._first_seq[seg_id] = self._next_seq
-            self._next_seq += codec.count(data)
+            self._next_seq += codec.count_slots(data)
 
     def _start_segment(self, seg_id: int) -> None:
         # A fresh segment per start: nothing is ever appended behind a recovered tail or a cursor.
@@ -189,24 +204,41 @@ class Spool:
     # -- writing ---------------------------------------------------------------------------------
 
     def append(self, records: list[Record], durable: bool = True) -> None:
-        """Store ``records``. With ``durable`` (an input that acks) they are fsynced before this
+        """Store Python records (tests, migration tools): packed into chunks, then ``append_chunks``."""
+        self.append_chunks(chunks_from_records(records), durable)
+
+    def append_chunk(self, tag: str, entries: bytes, count: int, durable: bool = True) -> None:
+        """The inputs' path: one chunk of entry bytes, stored as one frame (no decoding)."""
+        if count:
+            self.append_chunks([Chunk(tag, entries, count)], durable)
+
+    def append_chunks(self, chunks: list[Chunk], durable: bool = True) -> None:
+        """Store ``chunks``. With ``durable`` (an input that acks) they are fsynced before this
         returns, in one fsync shared with concurrent writers; other appends are fsynced by the
         background flusher within the fsync interval, or at once with ``fsync: always``."""
-        if not records:
+        if not chunks:
             return
-        frames = [codec.encode(record) for record in records]
-        if sum(map(len, frames)) <= self._max_append:
-            target = self._write(b"".join(frames), len(frames))
+        if any(len(chunk.entries) > self._segment_bytes for chunk in chunks):
+            chunks = [piece for chunk in chunks for piece in split_chunk(chunk, self._segment_bytes)]
+        frames = [(codec.encode(chunk), chunk.count) for chunk in chunks]
+        if sum(len(frame) for frame, _ in frames) <= self._max_append:
+            target = self._write(b"".join(frame for frame, _ in frames), sum(n for _, n in frames))
         else:
             target = self._write_in_pieces(frames)
         if durable or self.config.fsync == "always":
             self._sync_to(target)
 
+    def sync(self) -> None:
+        """Make everything appended so far durable (one fsync, shared with concurrent writers)."""
+        with self._cond:
+            target = self._written
+        self._sync_to(target)
+
     @property
     def _max_append(self) -> int:
         return self.config.max_bytes - self._segment_bytes
 
-    def _write_in_pieces(self, frames: list[bytes]) -> int:
+    def _write_in_pieces(self, frames: list[tuple[bytes, int]]) -> int:
         """A batch larger than one append may be (a big Forward chunk on a small spool) goes in
         segment-sized pieces, and the outputs drain the first pieces while the last are written.
         Making room never drops this batch's own earlier pieces (that would ack records already
@@ -215,12 +247,12 @@ class Spool:
             own_from = self._active  # segments from here on may hold this batch's pieces
         target = 0
         for piece in _pieces(frames, self._segment_bytes):
-            target = self._write(b"".join(piece), len(piece), own_from)
+            target = self._write(b"".join(f for f, _ in piece), sum(n for _, n in piece), own_from)
         return target
 
     def _write(self, data: bytes, count: int, own_from: int | None = None) -> int:
         if len(data) > self._max_append:
-            raise SpoolError(f"a record of {len(data)} bytes does not fit in spool.max_bytes")
+            raise SpoolError(f"a chunk of {len(data)} bytes does not fit in spool.max_bytes")
         with self._cond:
             if self._closed:
                 raise SpoolError("spool is closed")
@@ -301,8 +333,23 @@ class Spool:
             if position.segment <= oldest:
                 offset = position.offset if position.segment == oldest else 0
                 self._dropped[reader] += codec.count_records(data, offset)  # no decoding under the lock
+            self._note_unsent(reader, oldest, data)
         log.warning("spool full: dropped segment %d (%d bytes)", oldest, self._sizes[oldest])
         self._delete(oldest)
+
+    def _note_unsent(self, reader: str, segment: int, data: bytes) -> None:
+        """Records of ``reader``'s batch in flight that lived in the dropped ``segment``: handed out
+        but not delivered yet. Saved with the cursor, so if the agent stops before delivering them a
+        restart counts them as dropped (they are gone from the spool); delivering clears them."""
+        committed, unread = self._committed[reader], self._unread_from(reader)
+        if committed >= unread or committed.segment > segment or unread.segment < segment:
+            return
+        start = committed.offset if committed.segment == segment else 0
+        end = unread.offset if unread.segment == segment else len(data)
+        in_flight = codec.count_records(data[:end], start)
+        if in_flight:
+            self._unsent[reader] = self._unsent.get(reader, 0) + in_flight
+            self._cursors.save(reader, committed, self._unsent[reader])
 
     def _delete(self, seg_id: int) -> None:
         self._store.delete(seg_id)
@@ -316,6 +363,7 @@ class Spool:
         """Declare an output: its cursor now holds segments back (new readers start at the oldest)."""
         with self._cond:
             self._register_locked(reader)
+            self._count_unsent_as_dropped(reader)
             self._read_end.pop(reader, None)  # a new worker re-reads from the committed cursor
 
     def _register_locked(self, reader: str) -> None:
@@ -323,6 +371,15 @@ class Spool:
             position = self._cursors.load(reader) or Position(min(self._sizes), 0)
             self._committed[reader] = position
             self._committed_seq[reader] = self._seq_at(position)
+            self._unsent[reader] = self._cursors.unsent_dropped(reader)  # from before a restart
+
+    def _count_unsent_as_dropped(self, reader: str) -> None:
+        """A (new) worker starts at the committed cursor: the previous one's batch in flight was not
+        delivered, and what of it the cap dropped is lost: counted now, exactly once."""
+        unsent = self._unsent.pop(reader, 0)
+        if unsent:
+            self._dropped[reader] += unsent
+            self._cursors.save(reader, self._committed[reader])
 
     def _seq_at(self, position: Position) -> int:
         """The sequence number of the frame at a saved cursor: counted once, when a reader registers."""
@@ -330,7 +387,7 @@ class Spool:
             return min((seq for seg_id, seq in self._first_seq.items() if seg_id > position.segment),
                        default=self._next_seq)
         before = self._store.read(position.segment, 0, position.offset) if position.offset else b""
-        return self._first_seq[position.segment] + codec.count(before)
+        return self._first_seq[position.segment] + codec.count_slots(before)
 
     def _seq_of(self, reader: str, position: Position) -> int:
         """The sequence number of ``position``, the reader's normalized cursor: its committed number,
@@ -353,7 +410,7 @@ class Spool:
         deadline = time.monotonic() + timeout
         while True:
             batch = self._read_once(reader, max_records, max_bytes)
-            if batch.records or batch.corrupt:
+            if batch.chunks or batch.corrupt:
                 return batch
             with self._cond:
                 remaining = deadline - time.monotonic()
@@ -389,8 +446,8 @@ class Spool:
                 self._uncount_dropped(reader, start.segment, frames)
             end = Position(start.segment, frames[-1].end) if frames else start
             self._read_end[reader] = end
-        records = [frame.record for frame in frames if frame.record is not None]
-        return Batch(reader, records, start, end, corrupt=len(frames) - len(records), start_seq=start_seq)
+        chunks = [frame.chunk for frame in frames if frame.chunk is not None]
+        return Batch(reader, chunks, start, end, corrupt=len(frames) - len(chunks), start_seq=start_seq)
 
     def _uncount_dropped(self, reader: str, segment: int, frames: list[codec.Frame]) -> None:
         """The cap dropped ``segment`` while we read it (outside the lock) and counted what this reader
@@ -398,8 +455,11 @@ class Spool:
         in != out + dropped + backlog). Delivering them rather than discarding keeps an output that
         reads while writers hammer the cap from starving."""
         counted_from = self._unread_from(reader)
-        self._dropped[reader] -= sum(1 for frame in frames if frame.record is not None
-                                     and Position(segment, frame.start) >= counted_from)
+        handed = sum(frame.count for frame in frames if Position(segment, frame.start) >= counted_from)
+        if handed:
+            self._dropped[reader] -= handed
+            self._unsent[reader] = self._unsent.get(reader, 0) + handed  # in flight from a dropped segment
+            self._cursors.save(reader, self._committed[reader], self._unsent[reader])
 
     def _unread_from(self, reader: str) -> Position:
         """Where the records this reader has not been handed yet begin (a batch in flight is handed)."""
@@ -407,18 +467,19 @@ class Spool:
         return max(committed, self._read_end.get(reader, committed))
 
     def _frames(self, start: Position, available: int, max_bytes: int, max_records: int) -> list[codec.Frame]:
-        """Frames from ``start``: a window of ``max_bytes``, widened for one record larger than that."""
+        """Frames from ``start``: a window of ``max_bytes``, widened for one chunk larger than that;
+        whole chunks until ``max_records`` is reached (a chunk is never split)."""
         data = self._store.read(start.segment, start.offset, min(available, max_bytes))
-        frames = list(itertools.islice(codec.scan(data), max_records))
+        frames = _take(codec.scan(data), max_records)
         if not frames and len(data) < available:
             data = self._store.read(start.segment, start.offset, available)
-            frames = list(itertools.islice(codec.scan(data), max_records))
+            frames = _take(codec.scan(data), max_records)
         if not data:
             return []  # the segment was dropped by the cap meanwhile: its records are counted there
         if not frames:
             # Nothing decodable up to the end of what was written: one corrupt stretch, skipped.
             frames = [codec.Frame(0, len(data), None)]
-        return [codec.Frame(start.offset + f.start, start.offset + f.end, f.record) for f in frames]
+        return [codec.Frame(start.offset + f.start, start.offset + f.end, f.chunk) for f in frames]
 
     def commit(self, batch: Batch) -> None:
         """The batch was delivered (or dead-lettered): move the cursor past it, durably."""
@@ -427,7 +488,8 @@ class Spool:
             if current is not None and batch.end <= current:
                 return
             self._committed[batch.reader] = batch.end
-            self._committed_seq[batch.reader] = batch.start_seq + len(batch.records) + batch.corrupt
+            self._committed_seq[batch.reader] = batch.start_seq + batch.count + batch.corrupt
+            self._unsent.pop(batch.reader, None)  # delivered (or dead-lettered): not dropped after all
             self._corrupt[batch.reader] += batch.corrupt
             self._collect_garbage()
         self._cursors.save(batch.reader, batch.end)
@@ -491,15 +553,27 @@ class Spool:
         self.close()
 
 
-def _pieces(frames: list[bytes], size: int) -> Iterator[list[bytes]]:
+def _pieces(frames: list[tuple[bytes, int]], size: int) -> Iterator[list[tuple[bytes, int]]]:
     """Consecutive frames grouped into pieces of at most ``size`` bytes (a bigger frame alone)."""
-    piece: list[bytes] = []
+    piece: list[tuple[bytes, int]] = []
     piece_bytes = 0
     for frame in frames:
-        if piece and piece_bytes + len(frame) > size:
+        if piece and piece_bytes + len(frame[0]) > size:
             yield piece
             piece, piece_bytes = [], 0
         piece.append(frame)
-        piece_bytes += len(frame)
+        piece_bytes += len(frame[0])
     if piece:
         yield piece
+
+
+def _take(frames: Iterator[codec.Frame], max_records: int) -> list[codec.Frame]:
+    """Frames until they hold ``max_records`` records (at least one frame)."""
+    taken: list[codec.Frame] = []
+    records = 0
+    for frame in frames:
+        taken.append(frame)
+        records += max(frame.count, 1)
+        if records >= max_records:
+            break
+    return taken

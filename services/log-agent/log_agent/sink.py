@@ -1,0 +1,80 @@
+"""The core's side of the input contract (inputs/base.py EntrySink): check a chunk's entries, splice
+the device identity into each record (protocol/walk.py), store the result in the spool.
+
+Nothing is decoded: the entry bytes an input hands over are walked once and written as large pieces,
+one fsync for the whole call when ``durable``. The bytes held meanwhile are reserved in the agent's
+memory budget; when it is used up the call raises BudgetExceeded at once (the input decides whether
+to wait or refuse). A chunk that is not valid Forward entries raises ProtocolError; the pieces before
+the bad entry are already stored (as an input's read before a bad frame always was).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from .budget import MemoryBudget
+from .errors import SpoolError
+from .models import Chunk
+from .protocol.walk import Splice, walk
+from .spool import Spool
+
+PIECE_BYTES = 1024 * 1024  # one spool frame; large enough that framing costs nothing
+_FLUSH_BYTES = 4 * PIECE_BYTES  # a huge chunk is stored in steps: memory stays bounded
+
+
+class SpoolSink:
+    """Callable as ``sink(tag, entries, count, *, durable)``; ``budget`` is shared by every input."""
+
+    def __init__(self, spool: Spool, splice: Callable[[], Splice | None], budget: MemoryBudget,
+                 input_name: str, metrics: Any) -> None:
+        self.spool = spool
+        self.budget = budget
+        self.name = input_name
+        self._splice = splice  # looked up per call: a reload may change the identity
+        self._metrics = metrics
+        self._records_in = metrics.records_in.labels(input_name) if metrics else None
+        self._ack_latency = metrics.ack_latency.labels(input_name) if metrics else None
+
+    def __call__(self, tag: str, entries: bytes, count: int, *, durable: bool) -> int:
+        """Store; returns how many records were stored (``count``, or counted when it is -1)."""
+        if not count or not entries:
+            if durable:
+                self.spool.sync()  # an empty durable call: make what was stored before durable
+            return 0
+        started = time.monotonic()
+        splice = self._splice()
+        growth = (count if count > 0 else len(entries) // 3) * len(splice.pairs) if splice else 0
+        # the walker's copy of the input, plus the spliced output held before each spool write
+        reserve = len(entries) + min(len(entries) + growth, _FLUSH_BYTES + PIECE_BYTES)
+        with self.budget.hold(reserve):
+            try:
+                stored = self._store(tag, bytes(entries), count, splice, durable)
+            except SpoolError:
+                if self._metrics:
+                    self._metrics.input_errors.labels(self.name).inc()
+                raise
+        if self._records_in is not None:
+            self._records_in.inc(stored)
+            self._ack_latency.observe(time.monotonic() - started)
+        return stored
+
+    def _store(self, tag: str, entries: bytes, count: int, splice: Splice | None, durable: bool) -> int:
+        pending: list[tuple[bytes, int]] = []
+        pending_bytes = stored = 0
+        for piece, pieces_count in walk(entries, count, splice, PIECE_BYTES):
+            pending.append((piece, pieces_count))
+            pending_bytes += len(piece)
+            stored += pieces_count
+            if pending_bytes >= _FLUSH_BYTES:
+                self._append(tag, pending, durable=False)
+                pending, pending_bytes = [], 0
+        self._append(tag, pending, durable)
+        return stored
+
+    def _append(self, tag: str, pieces: list[tuple[bytes, int]], durable: bool) -> None:
+        if pieces:
+            self.spool.append_chunks([Chunk(tag, piece, n) for piece, n in pieces], durable)
+        elif durable:
+            self.spool.sync()  # the last pieces went in non-durably: make them durable now
