@@ -94,7 +94,7 @@ class Agent:
         dead_letter = DeadLetterFile(
             Path(retry.dead_letter_path or Path(self.config.spool.dir) / "dead-letter.jsonl"),
             retry.dead_letter_max_bytes)
-        pipeline = Pipeline(spool, metrics, self.config.enricher(os.environ), dead_letter)
+        pipeline = Pipeline(spool, metrics, self.config.enricher(), dead_letter)
         try:
             parts = build_parts(self.config)
             pipeline.start(parts)
@@ -146,13 +146,13 @@ class Agent:
             log.warning("reload: %s change only at the next start (restart the agent); "
                         "the running values stay", ", ".join(waiting))
         new = self.config.keeping_restart_only(new)
-        pipeline.enrich = new.enricher(os.environ)
+        pipeline.enrich = new.enricher()
         try:
             parts = build_parts(new)
             pipeline.reload(parts)
         except (OSError, LogAgentError) as err:
             log.error("reload failed (%s); going back to the running configuration", err)
-            pipeline.enrich = self.config.enricher(os.environ)
+            pipeline.enrich = self.config.enricher()
             parts = build_parts(self.config)
             pipeline.reload(parts)
             routes.mount(parts.inputs)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .confparse import parse_size, rekey, secret_values
-from .enrich import Enricher, IdentityConfig
+from .enrich import IDENTITY_ENV, Enricher, IdentityConfig
 from .errors import ConfigError
 from .httpconfig import HttpConfig
 from .inputs import ENV_SHORTCUTS, build_input, default_inputs
@@ -97,6 +97,8 @@ class AgentConfig:
     outputs: tuple[OutputSpec, ...]
     http: HttpConfig = field(default_factory=HttpConfig)
     identity: IdentityConfig = field(default_factory=IdentityConfig)
+    # The BALENA_* variables the identity comes from, read here with everything else (not a key).
+    identity_env: Mapping[str, str] = field(default_factory=dict, metadata={"not_a_key": True})
     log_level: str = "info"
 
     @classmethod
@@ -121,6 +123,7 @@ class AgentConfig:
             outputs=_outputs(document, env),
             http=_section(HttpConfig, _with_legacy_http_listen(document), "http", env),
             identity=IdentityConfig.from_dict(_mapping(document.get("identity"), "identity")),
+            identity_env={var: env[var] for var in IDENTITY_ENV.values() if var in env},
             log_level=_log_level(document, env),
         )
 
@@ -153,8 +156,8 @@ class AgentConfig:
     def router(self) -> Router:
         return Router({spec.name: spec.matcher() for spec in self.outputs})
 
-    def enricher(self, env: Mapping[str, str]) -> Enricher:
-        return Enricher.from_config(self.identity, env)
+    def enricher(self) -> Enricher:
+        return Enricher.from_config(self.identity, self.identity_env)
 
 
 def read_yaml(path: str, key: str) -> dict[str, Any]:
