@@ -13,11 +13,11 @@ from both; nothing else in the core changes.
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from ..errors import ConfigError
+from ..registry import LazyRegistry
 from .base import Input
 
 # kind -> (module, config class, input class)
@@ -49,25 +49,7 @@ def default_inputs() -> list[dict[str, Any]]:
     return [{"type": "forward"}, *([{"type": "journald"}] if journal_mounted() else [])]
 
 
-class _Registry(Mapping[str, tuple[type, type]]):
-    """A read-only mapping that imports an input module on first lookup."""
-
-    def __getitem__(self, kind: str) -> tuple[type, type]:
-        module_name, config_name, input_name = _KINDS[kind]
-        module = importlib.import_module(f"{__name__}.{module_name}")
-        return getattr(module, config_name), getattr(module, input_name)
-
-    def __contains__(self, kind: object) -> bool:  # Mapping's would import the module
-        return kind in _KINDS
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(_KINDS)
-
-    def __len__(self) -> int:
-        return len(_KINDS)
-
-
-REGISTRY: Mapping[str, tuple[type, type]] = _Registry()
+REGISTRY: Mapping[str, tuple[type, type]] = LazyRegistry(__name__, _KINDS)
 
 
 def config_from_dict(kind: str, options: Mapping[str, Any]) -> Any:
