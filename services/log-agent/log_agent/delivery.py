@@ -4,10 +4,11 @@ retry with backoff, dead-letter what cannot be sent, then commit (move the curso
 The cursor moves only after the batch was delivered or written to the dead-letter file, so a crash
 at any point re-sends at most the batch in flight. Outputs that speak msgpack (``send_chunks``: the
 Forward output) get the spooled chunks as they are; the others get Records, decoded here at the edge,
-one pass per chunk. An entry that cannot be decoded, a batch an output rejects, and a batch that made
-the output raise (not a network error: a bug or a value it cannot encode) three times in a row go to
-the dead-letter file; if even that write fails, the records are counted as lost and the output goes
-on: one bad record never stops shipping.
+one pass per chunk. The device identity is spliced into every record here, from pre-encoded bytes
+(protocol/walk.py), so the spool keeps only what the clients sent. An entry that cannot be decoded,
+a batch an output rejects, and a batch that made the output raise (not a network error: a bug or
+a value it cannot encode) three times in a row go to the dead-letter file; if even that write fails,
+the records are counted as lost and the output goes on: one bad record never stops shipping.
 """
 
 from __future__ import annotations
@@ -21,10 +22,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .deadletter import DeadLetterFile
-from .errors import LogAgentError, OutputError
+from .errors import LogAgentError, OutputError, ProtocolError
 from .models import Chunk, Outcome, Record, SendResult
 from .outputs.base import Output
 from .protocol.entries import decode_chunks, first_time_ns
+from .protocol.walk import Splice, walk
 from .redact import redact
 from .retry import RetryConfig
 from .spool import Batch, Spool
@@ -36,6 +38,17 @@ log = logging.getLogger(__name__)
 
 TagFilter = Callable[[str], bool]
 _MAX_RAISES = 3  # consecutive exceptions (not network errors) before a batch goes to the dead letter
+_WHOLE = 1 << 62  # one piece: a spliced chunk stays one chunk
+
+
+def _spliced(chunk: Chunk, splice: Splice) -> Chunk:
+    """The chunk with the identity added to every record (entries were checked when stored; an
+    entry the walk refuses now, after disk corruption the CRC missed, leaves the chunk as it was)."""
+    try:
+        pieces = list(walk(chunk.entries, chunk.count, splice, _WHOLE))
+    except ProtocolError:
+        return chunk
+    return Chunk(chunk.tag, pieces[0][0], pieces[0][1]) if pieces else chunk
 
 
 @dataclass
@@ -70,7 +83,9 @@ class OutputWorker:
 
     def __init__(self, route: Route, spool: Spool, retry: RetryConfig, metrics: Metrics,
                  dead_letter: DeadLetterFile, rng: random.Random | None = None,
-                 secrets: tuple[str, ...] = ()) -> None:
+                 secrets: tuple[str, ...] = (),
+                 splice: Callable[[], Splice | None] = lambda: None) -> None:
+        self.splice = splice  # the identity to add (looked up per batch: a reload may change it)
         self.route = route
         self.secrets = secrets  # scrubbed from every error text this worker reports
         self.name = route.name
@@ -134,6 +149,9 @@ class OutputWorker:
         return True
 
     def _deliver(self, chunks: list[Chunk]) -> bool:
+        splice = self.splice()
+        if splice is not None:
+            chunks = [_spliced(chunk, splice) for chunk in chunks]
         send_chunks = getattr(self.route.output, "send_chunks", None)
         if send_chunks is not None:  # msgpack all the way: nothing decoded
             return self._deliver_items(chunks, sum(chunk.count for chunk in chunks), send_chunks,

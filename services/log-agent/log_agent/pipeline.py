@@ -22,6 +22,7 @@ from .errors import LogAgentError
 from .health import HealthReport
 from .inputs.base import EntrySink, Input
 from .models import Record
+from .protocol.walk import Splice
 from .retry import RetryConfig
 from .sink import SpoolSink
 from .spool import Spool
@@ -63,8 +64,11 @@ class Pipeline:
     def sink_for(self, input_name: str) -> EntrySink:
         """The sink an input writes to: check, splice the identity, store (fsynced when ``durable``)."""
         self.metrics.declare_input(input_name)
-        return SpoolSink(self.spool, lambda: getattr(self.enrich, "splice", None), self.budget,
-                         input_name, self.metrics)
+        return SpoolSink(self.spool, self.budget, input_name, self.metrics)
+
+    def _splice(self) -> Splice | None:
+        """The identity the workers splice into each record as they send (the current one: reload)."""
+        return getattr(self.enrich, "splice", None)
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -75,7 +79,7 @@ class Pipeline:
 
     def _start_workers(self, parts: PipelineParts) -> None:
         self._workers = [OutputWorker(route, self.spool, parts.retry, self.metrics, self.dead_letter,
-                                      secrets=parts.secrets) for route in parts.routes]
+                                      secrets=parts.secrets, splice=self._splice) for route in parts.routes]
         for worker in self._workers:
             worker.start()
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import time
 from pathlib import Path
 
+import psutil
 import pytest
 import requests
 
@@ -27,6 +27,11 @@ def output_records(path: Path) -> list[dict]:
 
 def messages(path: Path) -> list:
     return [item["record"].get("message") for item in output_records(path)]
+
+
+def journalctl_running(journal: Path) -> bool:
+    return any(str(journal) in " ".join(p.info["cmdline"] or ())
+               for p in psutil.process_iter(["cmdline", "name"]) if p.info["name"] == "journalctl")
 
 
 @pytest.fixture
@@ -52,7 +57,8 @@ def test_an_app_printing_to_stdout_reaches_the_output_with_service_and_device(
     write_journal(journal / "system.journal", [unit_entry("before the agent started")])
     agent = agent_factory({"LOG_AGENT_JOURNAL_PATH": str(journal), "BALENA_DEVICE_UUID": "d3adb33f",
                            "BALENA_APP_NAME": "fleet-1"}).start()
-    time.sleep(0.5)  # read_from tail: the first start reads only what comes after it
+    # read_from tail: the first start reads only what comes after it, from the cursor it saved
+    assert wait_for((tmp_path / "spool" / "inputs" / "journald.json").exists, timeout=10), agent.stderr()
     write_journal(journal / "system.journal", [container_entry("GET / 200"),
                                                container_entry("oops", priority="3")], start=1)
     out = tmp_path / "out.jsonl"
@@ -62,14 +68,17 @@ def test_an_app_printing_to_stdout_reaches_the_output_with_service_and_device(
     assert (second["message"], second["stream"], second["level"]) == ("oops", "stderr", "error")
     assert first["device"]["uuid"] == "d3adb33f" and first["device"]["app_name"] == "fleet-1"
     assert output_records(out)[0]["tag"] == "journal"
-    # SIGKILL, more lines while down, start again: nothing lost, nothing from before re-read.
+    # SIGKILL, more lines while down, start again: nothing lost (the batch in flight when it was
+    # killed may come again: at least once; a clean stop and start is exact, see test_journald_input).
     agent.kill()
+    assert wait_for(lambda: not journalctl_running(journal), timeout=5)  # it dies with the agent
     write_journal(journal / "system.journal", [container_entry(f"while down {i}") for i in range(3)],
                   start=3)
     agent.start()
-    assert wait_for(lambda: len(output_records(out)) >= 5, timeout=15), agent.stderr()
-    assert not wait_for(lambda: len(output_records(out)) > 5, timeout=1.0)
-    assert messages(out) == ["GET / 200", "oops", "while down 0", "while down 1", "while down 2"]
+    expected = ["GET / 200", "oops", "while down 0", "while down 1", "while down 2"]
+    assert wait_for(lambda: set(messages(out)) == set(expected), timeout=15), agent.stderr()
+    assert list(dict.fromkeys(messages(out))) == expected  # in journal order
+    assert "before the agent started" not in messages(out)
 
 
 @pytest.mark.slow

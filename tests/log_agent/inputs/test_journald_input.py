@@ -237,3 +237,30 @@ def test_missing_journal_path_fails_at_start_naming_the_key(tmp_path: Path) -> N
     with pytest.raises(ConfigError) as caught:
         JournaldInputConfig.from_dict({"path": str(tmp_path / "nope")})
     assert caught.value.key == "journald.path"
+
+
+def test_first_start_at_the_tail_saves_the_end_at_once(tmp_path: Path, journal_dir: Path) -> None:
+    journal = journal_dir / "system.journal"
+    write_journal(journal, [container_entry("old")])
+    source, sink = journald(tmp_path, read_from="tail"), ChunkSink()
+    source.start(sink)
+    try:
+        assert wait_for((tmp_path / "state" / "journald.json").exists)  # before any new entry
+        write_journal(journal, [container_entry("new")], start=1)
+        run_until(sink, 1, source)
+    finally:
+        source.stop()
+    assert sink.messages() == ["new"]
+
+
+def test_first_start_at_the_tail_of_an_empty_journal_reads_what_comes(tmp_path: Path,
+                                                                       journal_dir: Path) -> None:
+    source, sink = journald(tmp_path, read_from="tail"), ChunkSink()
+    source.start(sink)
+    try:
+        wait_for(lambda: source._child is not None)
+        write_journal(journal_dir / "system.journal", [container_entry("first ever")])
+        run_until(sink, 1, source)
+    finally:
+        source.stop()
+    assert sink.messages() == ["first ever"]

@@ -17,10 +17,12 @@ journal refuses is dropped (counted as a gap) and reading starts at the oldest e
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import logging
 import os
 import select
+import signal
 import subprocess
 import threading
 import time
@@ -40,7 +42,28 @@ log = logging.getLogger(__name__)
 
 DEFAULT_JOURNAL_DIRS = ("/var/log/journal", "/run/log/journal")
 _READ_BYTES = 256 * 1024
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 _RESTART_SECONDS = (1.0, 2.0, 5.0, 10.0, 30.0)  # journalctl exited: wait, then start it again
+
+
+def _die_with_agent() -> Any:
+    """A preexec_fn: the kernel SIGTERMs journalctl when the thread that started it ends, also when the
+    agent is SIGKILLed (prctl PR_SET_PDEATHSIG; that thread is the input's, alive as long as the
+    child is wanted). None off Linux. The same idea as wifi_connect.children; candidate for
+    sidecar_common."""
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    prctl.argtypes = (ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong)
+    parent = os.getpid()
+
+    def set_death_signal() -> None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        if os.getppid() != parent:  # the agent died between fork and prctl
+            os._exit(1)
+
+    return set_death_signal
 
 
 def journal_mounted() -> bool:
@@ -96,10 +119,14 @@ class JournaldInputConfig(SectionConfig):
         if not self.tag:
             raise ConfigError("journald.tag", "must not be empty")
 
+    def location(self) -> list[str]:
+        if not self.path:
+            return []
+        return [f"--file={self.path}" if os.path.isfile(self.path) else f"--directory={self.path}"]
+
     def command(self, cursor: str | None) -> list[str]:
         command = [self.journalctl, "--output=json", "--follow", "--all", "--no-pager"]
-        if self.path:
-            command.append(f"--file={self.path}" if os.path.isfile(self.path) else f"--directory={self.path}")
+        command += self.location()
         if cursor:
             command.append(f"--cursor={cursor}")  # not --after-cursor: it skips one entry blindly
         else:
@@ -177,13 +204,15 @@ class JournaldInput:
                 return
 
     def _follow_once(self) -> bool:
+        if self._safe_cursor is None and self.config.read_from == "tail":
+            self._start_at_the_end()
         resume = self._safe_cursor
         command = self.config.command(resume)
         with self._child_lock:
             if self._stopping.is_set():
                 raise Stopping
             self._child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                           stdin=subprocess.DEVNULL)
+                                           stdin=subprocess.DEVNULL, preexec_fn=_die_with_agent())
         child = self._child
         assert child.stdout is not None and child.stderr is not None
         try:
@@ -205,6 +234,23 @@ class JournaldInput:
         log.warning("%s: journalctl exited with %s: %s", self.name, code, stderr or "(no message)")
         self.stats.errors["journalctl_exit"] = self.stats.errors.get("journalctl_exit", 0) + 1
         return False
+
+    def _start_at_the_end(self) -> None:
+        """First start, ``read_from: tail``: the cursor of the newest entry now, saved at once, so the
+        follow starts exactly there (no window in which new entries are skipped) and a restart before
+        the first new entry does not skip what came meanwhile. An empty journal: start at its head."""
+        command = [self.config.journalctl, "--output=json", "--lines=1", "--no-pager",
+                   *self.config.location()]
+        try:
+            done = subprocess.run(command, capture_output=True, timeout=30, stdin=subprocess.DEVNULL)
+            cursor = json.loads(done.stdout.splitlines()[-1]).get("__CURSOR") if done.stdout.strip() else None
+        except (OSError, subprocess.TimeoutExpired, ValueError, AttributeError) as err:
+            log.warning("%s: cannot find the journal's end (%s); reading from its head", self.name, err)
+            cursor = None
+        if cursor:
+            self.cursor = self._safe_cursor = cursor
+            self._save()
+        self.config = _from_head(self.config)  # no cursor: the journal is empty, its head is new
 
     def _pump(self, fd: int, resume: str | None) -> None:
         pending = b""
