@@ -185,7 +185,7 @@ def test_fluent_logger_to_spool_to_forward_output_end_to_end(tmp_path: Path) -> 
     spool = Spool(SpoolConfig.from_dict({"dir": str(tmp_path / "spool"), "max_bytes": "4MiB"}))
     spool.register("forward")
     try:
-        sink = SpoolSink(spool, lambda: None, MemoryBudget(), "forward", None)  # the core's sink
+        sink = SpoolSink(spool, MemoryBudget(), "forward", None)  # the core's sink
         with forward_input(sink) as server, ForwardReceiver() as receiver:
             with sender.FluentSender(
                 "e2e", host="127.0.0.1", port=port_of(server), nanosecond_precision=True

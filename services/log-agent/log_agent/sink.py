@@ -1,5 +1,9 @@
-"""The core's side of the input contract (inputs/base.py EntrySink): check a chunk's entries, splice
-the device identity into each record (protocol/walk.py), store the result in the spool.
+"""The core's side of the input contract (inputs/base.py EntrySink): check a chunk's entries
+(protocol/walk.py) and store them in the spool as they came.
+
+The device identity is not stored with every record: the delivery workers splice it in when they
+send (delivery.py), so the spool holds what the clients sent and its bytes on disk stay close to the
+payload (a balena identity is ~100 bytes, as much as a log line).
 
 Nothing is decoded: the entry bytes an input hands over are walked once and written as large pieces,
 one fsync for the whole call when ``durable``. The bytes held meanwhile are reserved in the agent's
@@ -11,13 +15,12 @@ the bad entry are already stored (as an input's read before a bad frame always w
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from typing import Any
 
 from .budget import MemoryBudget
 from .errors import SpoolError
 from .models import Chunk
-from .protocol.walk import Splice, walk
+from .protocol.walk import walk
 from .spool import Spool
 
 PIECE_BYTES = 1024 * 1024  # one spool frame; large enough that framing costs nothing
@@ -27,12 +30,10 @@ _FLUSH_BYTES = 4 * PIECE_BYTES  # a huge chunk is stored in steps: memory stays 
 class SpoolSink:
     """Callable as ``sink(tag, entries, count, *, durable)``; ``budget`` is shared by every input."""
 
-    def __init__(self, spool: Spool, splice: Callable[[], Splice | None], budget: MemoryBudget,
-                 input_name: str, metrics: Any) -> None:
+    def __init__(self, spool: Spool, budget: MemoryBudget, input_name: str, metrics: Any) -> None:
         self.spool = spool
         self.budget = budget
         self.name = input_name
-        self._splice = splice  # looked up per call: a reload may change the identity
         self._metrics = metrics
         self._records_in = metrics.records_in.labels(input_name) if metrics else None
         self._ack_latency = metrics.ack_latency.labels(input_name) if metrics else None
@@ -44,13 +45,11 @@ class SpoolSink:
                 self.spool.sync()  # an empty durable call: make what was stored before durable
             return 0
         started = time.monotonic()
-        splice = self._splice()
-        growth = (count if count > 0 else len(entries) // 3) * len(splice.pairs) if splice else 0
-        # the walker's copy of the input, plus the spliced output held before each spool write
-        reserve = len(entries) + min(len(entries) + growth, _FLUSH_BYTES + PIECE_BYTES)
+        # the walker's copy of the input, plus the pieces held before each spool write
+        reserve = len(entries) + min(len(entries), _FLUSH_BYTES + PIECE_BYTES)
         with self.budget.hold(reserve):
             try:
-                stored = self._store(tag, bytes(entries), count, splice, durable)
+                stored = self._store(tag, bytes(entries), count, durable)
             except SpoolError:
                 if self._metrics:
                     self._metrics.input_errors.labels(self.name).inc()
@@ -60,10 +59,10 @@ class SpoolSink:
             self._ack_latency.observe(time.monotonic() - started)
         return stored
 
-    def _store(self, tag: str, entries: bytes, count: int, splice: Splice | None, durable: bool) -> int:
+    def _store(self, tag: str, entries: bytes, count: int, durable: bool) -> int:
         pending: list[tuple[bytes, int]] = []
         pending_bytes = stored = 0
-        for piece, pieces_count in walk(entries, count, splice, PIECE_BYTES):
+        for piece, pieces_count in walk(entries, count, None, PIECE_BYTES):
             pending.append((piece, pieces_count))
             pending_bytes += len(piece)
             stored += pieces_count

@@ -80,6 +80,7 @@ def walk(entries: bytes, count: int, splice: Splice | None, piece_bytes: int) ->
     in_piece = 0
     pos = 0
     seen = 0
+    run_start = 0  # entries from here to ``start`` are kept as they are: copied once, as one slice
     find = entries.find
     try:
         while pos < size:
@@ -99,6 +100,11 @@ def walk(entries: bytes, count: int, splice: Splice | None, piece_bytes: int) ->
             else:  # not [time, record] with a plain time: decode this one entry
                 entry, pos = _slow_entry(unpacker, splice)
                 kind = -1
+                if run_start < start:
+                    out.append(entries[run_start:start])
+                out.append(entry)
+                out_bytes += len(entry)
+                run_start = pos
             if kind != -1:
                 head = entries[pos]
                 skip()
@@ -115,26 +121,33 @@ def walk(entries: bytes, count: int, splice: Splice | None, piece_bytes: int) ->
                     header_size = 0
                 if not header_size or (key and find(key, pos, end) != -1):
                     entry = _rebuild(entries[start:end], splice)
+                    if run_start < start:
+                        out.append(entries[run_start:start])
+                    out.append(entry)
+                    out_bytes += len(entry)
+                    run_start = end
                 elif extra:
                     out += (entries[start:pos], header, entries[pos + header_size:end], pairs)
                     out_bytes += end - start + grow
-                    entry = b""
+                    run_start = end
                 else:
-                    entry = entries[start:end]
+                    out_bytes += end - start  # unchanged: stays in the run
                 pos = end
-            if entry:
-                out.append(entry)
-                out_bytes += len(entry)
             in_piece += 1
             if out_bytes >= piece_bytes:
-                yield b"".join(out), in_piece
+                if run_start < pos:
+                    out.append(entries[run_start:pos])
+                run_start = pos
+                yield (out[0] if len(out) == 1 else b"".join(out)), in_piece
                 out, out_bytes, in_piece = [], 0, 0
     except (ValueError, TypeError, IndexError, msgpack.UnpackException) as err:
         raise ProtocolError(f"invalid entry {seen} of {count}: {str(err) or type(err).__name__}") from err
     if seen != count and count >= 0:
         raise ProtocolError(f"{seen} entries where {count} were announced")
+    if run_start < pos:
+        out.append(entries[run_start:pos])
     if out:
-        yield b"".join(out), in_piece
+        yield (out[0] if len(out) == 1 else b"".join(out)), in_piece
 
 
 def _slow_entry(unpacker: msgpack.Unpacker, splice: Splice | None) -> tuple[bytes, int]:
