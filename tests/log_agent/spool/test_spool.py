@@ -449,3 +449,32 @@ def test_counters_add_up_with_many_concurrent_writers_at_the_cap(tmp_path: Path)
         stats = spool.stats()
         assert stats.dropped.get("out", 0) > 0  # the cap really was hit
         assert stats.appended_records == delivered + stats.dropped["out"] + stats.backlog_records["out"]
+
+
+@pytest.mark.parametrize("delivered_before_stop", [False, True])
+def test_drop_counters_include_the_batch_in_flight_across_a_restart(tmp_path: Path,
+                                                                    delivered_before_stop: bool) -> None:
+    """in == out + dropped + backlog over two runs, when the cap drops the segment an output is sending."""
+    with open_spool(tmp_path, max_bytes=MiB) as spool:
+        spool.register("out")
+        spool.append_chunks(one_chunk_each(records(0, 200, size=500)))
+        in_flight = spool.read("out", max_records=100)  # handed to the output, not delivered yet
+        appended = 200
+        while spool.stats().dropped.get("out", 0) == 0:
+            spool.append_chunks(one_chunk_each(records(appended, 100, size=500)))
+            appended += 100
+        for _ in range(3):  # more drops after the first
+            spool.append_chunks(one_chunk_each(records(appended, 100, size=500)))
+            appended += 100
+        delivered = 0
+        if delivered_before_stop:
+            spool.commit(in_flight)  # delivered after all: not dropped
+            delivered = len(in_flight.records)
+        first_run = spool.stats().dropped["out"]
+    with open_spool(tmp_path, max_bytes=MiB) as spool:
+        spool.register("out")  # the restarted worker: what it had in flight and lost is counted now
+        stats = spool.stats()
+        second_run = stats.dropped.get("out", 0)
+        assert second_run == (0 if delivered_before_stop else len(in_flight.records))
+        assert appended == delivered + first_run + second_run + stats.backlog_records["out"]
+        assert len(drain(spool, "out")) == stats.backlog_records["out"]
