@@ -73,6 +73,7 @@ class Agent:
 
     def run(self) -> int:
         from .deadletter import DeadLetterFile
+        from .inputs.report import InputReportCollector
         from .metrics import Metrics
         from .pipeline import Pipeline
         from .spool import Spool
@@ -82,6 +83,7 @@ class Agent:
         metrics.registry.register(HttpServerCollector(lambda: self.server))
         health = lambda: self.pipeline.housekeep_once() if self.pipeline else None  # noqa: E731
         routes = InputRoutes(create_app(health, metrics.registry))
+        metrics.registry.register(InputReportCollector(lambda: routes.mounted))
         try:
             # First: a taken port must not leave a half-started agent (nor touch the spool).
             self.server = start_http(self.config.http, routes)

@@ -66,6 +66,9 @@ class HealthReport:
             stats = getattr(item, "stats", None)
             if isinstance(stats, ConnectionStats):
                 report[item.name].update(self._connection_health(item.name, stats))
+            own_report = getattr(item, "report", None)  # L3: the device inputs' counters
+            if own_report is not None:
+                report[item.name].update(own_report())
         return report
 
     def _connection_health(self, name: str, stats: ConnectionStats) -> dict[str, Any]:

@@ -72,15 +72,18 @@ class InputRoutes:
     def __init__(self, core: WsgiApp) -> None:
         self.core = core
         self.inputs: bottle.Bottle = bottle.Bottle()  # no routes: 404
+        self.mounted: tuple[Any, ...] = ()  # the running inputs (their report() feeds /metrics)
 
     def mount(self, inputs: Iterable[Any]) -> None:
         """Build the routes of a configuration's inputs (those with ``mount(app)``) and serve them."""
         app = bottle.Bottle()
+        inputs = tuple(inputs)
         for item in inputs:
             mount = getattr(item, "mount", None)
             if mount is not None:
                 mount(app)
         self.inputs = app  # one reference swap: a request sees the old routes or the new ones
+        self.mounted = inputs
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         app = self.core if environ.get("PATH_INFO", "") in CORE_PATHS else self.inputs

@@ -129,3 +129,23 @@ def test_a_redacted_secret_never_reaches_the_spool_file(tmp_path: Path, agent_fa
     assert b"login user=ann [REDACTED] ok" in spool_bytes()
 
 
+
+
+@pytest.mark.slow
+def test_input_counters_in_metrics_and_health(tmp_path: Path, agent_factory) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    config = tmp_path / "agent.yaml"
+    config.write_text(
+        "inputs:\n"
+        "  - {type: forward}\n"
+        f"  - type: files\n    paths: {logs}/*.log\n    read_from: head\n"
+        "    processors: [{type: grep, exclude: {message: noise}}]\n")
+    (logs / "app.log").write_text("keep\nnoise\nkeep too\n")
+    agent = agent_factory({"LOG_AGENT_CONFIG": str(config)}).start()
+    spooled = lambda: agent.metric("log_agent_input_report", input="files", key="records_out_total")  # noqa: E731
+    assert wait_for(lambda: spooled() == 2, timeout=10), agent.stderr()
+    assert agent.metric("log_agent_processor_dropped_records_total", input="files", processor="grep.0",
+                        reason="filtered") == 1
+    files_health = agent.health()["inputs"]["files"]
+    assert files_health["files_open"] == 1 and files_health["checkpoint_writes_total"] >= 1

@@ -41,6 +41,7 @@ from .checkpoint import CheckpointFile
 from .emit import Emitter, Stopping
 from .file_tail import LineRules, TailedFile, fingerprint
 from .inotify import DIRECTORY_CHANGES, Inotify
+from .report import emitter_report
 
 log = logging.getLogger(__name__)
 
@@ -146,6 +147,17 @@ class FilesInput:
         self._inotify.close()
         os.close(self._wake_read)
         os.close(self._wake_write)
+
+    def report(self) -> dict[str, Any]:
+        """Counters for /health and /metrics."""
+        stats = self.stats
+        return {**emitter_report(self.emitter), "files_open": stats.files_open,
+                "lines_total": stats.lines_total, "rotations_total": stats.rotations_total,
+                "truncations_total": stats.truncations_total,
+                "split_lines_total": sum(t.split_lines_total for t in list(self._files.values())),
+                "checkpoint_writes_total": self.checkpoint.writes_total,
+                "checkpoint_bytes_total": self.checkpoint.bytes_written_total,
+                "inotify": self._inotify.available, "errors": dict(stats.errors)}
 
     # ------------------------------------------------------------------ discovery
     def _matching_paths(self) -> list[str]:

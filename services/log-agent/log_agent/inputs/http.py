@@ -29,6 +29,7 @@ from ..confparse import PARSE, SectionConfig, parse_size
 from ..errors import BudgetExceeded, ConfigError, SpoolError
 from ..processors import Chain, ProcessorSpec, parse_processors
 from .emit import Emitter, Stopping
+from .report import emitter_report
 
 log = logging.getLogger(__name__)
 TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
@@ -145,6 +146,11 @@ class HttpInput:
 
     def stop(self) -> None:
         self._stopping.set()
+
+    def report(self) -> dict[str, Any]:
+        """Counters for /health and /metrics."""
+        return {**emitter_report(self.emitter), "requests_total": self.stats.requests_total,
+                "errors": dict(self.stats.errors)}
 
     def mount(self, app: Any) -> None:
         """Add ``POST <path>/<tag>`` to the agent's bottle app."""

@@ -37,6 +37,7 @@ from ..processors.partial import PartialAssembler
 from .checkpoint import CheckpointFile
 from .emit import Emitter, Stopping
 from .journal_fields import EntryFilter, cursor_seqnum, partial_piece, to_record
+from .report import emitter_report
 
 log = logging.getLogger(__name__)
 
@@ -182,6 +183,17 @@ class JournaldInput:
         with self._child_lock:
             if self._child is not None and self._child.poll() is None:
                 self._child.terminate()
+
+    def report(self) -> dict[str, Any]:
+        """Counters for /health and /metrics."""
+        stats = self.stats
+        return {**emitter_report(self.emitter), "entries_total": stats.entries_total,
+                "filtered_total": stats.filtered_total, "gaps_total": stats.gaps_total,
+                "entries_lost_total": stats.entries_lost_total, "restarts_total": stats.restarts_total,
+                "pending_partial_lines": len(self._partials.pending),
+                "checkpoint_writes_total": self.checkpoint.writes_total,
+                "checkpoint_bytes_total": self.checkpoint.bytes_written_total,
+                "errors": dict(stats.errors), "enabled": self.config.enabled}
 
     # ------------------------------------------------------------------ the child
     def _run(self) -> None:

@@ -29,6 +29,7 @@ from ..errors import ConfigError
 from ..processors import Chain, ProcessorSpec, parse_processors
 from ..processors.base import TimedRecord
 from .emit import Emitter, Stopping
+from .report import emitter_report
 from .syslog_parse import FrameError, Framer, parse
 
 log = logging.getLogger(__name__)
@@ -139,6 +140,15 @@ class SyslogInput:
         self._selector.close()
         os.close(self._wake_read)
         os.close(self._wake_write)
+
+    def report(self) -> dict[str, Any]:
+        """Counters for /health and /metrics (connections and errors also as connection stats)."""
+        return {**emitter_report(self.emitter), "messages_total": self.stats.messages_total,
+                "connections_total": self.stats.connections_total}
+
+    @property
+    def address(self) -> dict[str, tuple[str, int]]:
+        return self.addresses
 
     # ------------------------------------------------------------------ the loop
     def _run(self) -> None:
