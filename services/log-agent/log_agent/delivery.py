@@ -106,9 +106,14 @@ class OutputWorker:
 
     def drain(self) -> None:
         self._draining.set()
+        self.spool.wake()
 
     def abort(self) -> None:
         self._abort.set()
+        self.spool.wake()
+
+    def _stopping(self) -> bool:
+        return self._draining.is_set() or self._abort.is_set()
 
     def join(self, timeout: float) -> bool:
         self._thread.join(timeout)
@@ -132,7 +137,9 @@ class OutputWorker:
 
     def _step(self) -> bool:
         """Handle one batch; False once drained (when draining) or aborted."""
-        batch = self.spool.read(self.name, self.retry.batch_records, self.retry.batch_bytes, timeout=0.2)
+        # No deadline: an idle output sleeps until records arrive or drain()/abort() wakes it.
+        batch = self.spool.read(self.name, self.retry.batch_records, self.retry.batch_bytes, timeout=None,
+                                until=self._stopping)
         if batch.chunks or batch.corrupt:
             return self._handle(batch)
         self.health.oldest_unsent_ns = None

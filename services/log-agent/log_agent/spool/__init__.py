@@ -14,7 +14,7 @@ import re
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar, Literal, Self
@@ -405,19 +405,26 @@ class Spool:
             self._collect_garbage()
 
     def read(self, reader: str, max_records: int = 500, max_bytes: int = 1024 * 1024,
-             timeout: float = 0.0) -> Batch:
-        """Up to ``max_records`` from the reader's cursor; waits up to ``timeout`` when there are none."""
-        deadline = time.monotonic() + timeout
+             timeout: float | None = 0.0, until: Callable[[], bool] | None = None) -> Batch:
+        """Up to ``max_records`` from the reader's cursor; when there are none, waits up to ``timeout``
+        (None: without a deadline, so an idle output sleeps instead of polling) or until ``until()``
+        holds, checked whenever ``wake()`` is called. Returns an empty batch then."""
+        deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             batch = self._read_once(reader, max_records, max_bytes)
             if batch.chunks or batch.corrupt:
                 return batch
             with self._cond:
-                remaining = deadline - time.monotonic()
-                if self._closed or remaining <= 0:
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if self._closed or (remaining is not None and remaining <= 0) or (until and until()):
                     return batch
                 if self._available(self._normalized(reader)) == 0:
                     self._cond.wait(remaining)
+
+    def wake(self) -> None:
+        """Make every waiting ``read()`` check its ``until()`` now (an output draining or stopping)."""
+        with self._cond:
+            self._cond.notify_all()
 
     def _normalized(self, reader: str) -> Position:
         """The reader's cursor, moved past segments it finished or that were dropped."""
