@@ -247,3 +247,16 @@ def test_sigkill_loses_nothing_across_restarts(tmp_path: Path) -> None:
     delivered = spooled.read_text().splitlines()
     assert len(expected) == writer.written
     assert set(delivered) == expected  # at least once; duplicates only from the unsaved tail
+
+
+def test_a_directory_that_appears_later_is_found(tmp_path: Path) -> None:
+    source, sink = files_input(tmp_path, scan_interval="200ms"), ChunkSink()  # logs/ does not exist yet
+    source.start(sink)
+    try:
+        time.sleep(0.3)
+        (tmp_path / "logs").mkdir()
+        (tmp_path / "logs" / "late.log").write_text("late line\n")
+        assert sink.wait_count(1, timeout=5), sink.messages()
+    finally:
+        source.stop()
+    assert sink.messages() == ["late line"]

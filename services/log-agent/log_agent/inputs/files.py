@@ -15,8 +15,8 @@ agent was down is found by its inode in the same directory and read to its end f
 
 Waiting: inotify on the directories (ctypes; the standard library has none), so an idle agent
 sleeps until a file changes; without inotify it sleeps ``poll_interval`` (short while files are
-growing, ``idle_poll_interval`` when nothing changed for a while). Globs are also rescanned every
-``scan_interval`` (directories that appear later).
+growing, ``idle_poll_interval`` when nothing changed for a while). Globs with a wildcard in a
+directory part are also rescanned every ``scan_interval`` (directories that appear later).
 """
 
 from __future__ import annotations
@@ -168,7 +168,8 @@ class FilesInput:
         return sorted(found - excluded)
 
     def _scan(self, startup: bool = False) -> None:
-        directories = {os.path.dirname(p) for p in self.config.paths if "*" not in os.path.dirname(p)}
+        directories = {os.path.dirname(p) for p in self.config.paths
+                       if not any(c in os.path.dirname(p) for c in "*?[")}
         for path in self._matching_paths():
             directories.add(os.path.dirname(path))
             try:
@@ -244,8 +245,16 @@ class FilesInput:
         except Exception:
             log.exception("%s: the files input stopped", self.name)
 
+    def _rescan_interval(self) -> float:
+        """With inotify, directory events show new files: a periodic rescan is only needed for
+        patterns with a wildcard in a directory part, or a directory that does not exist yet."""
+        directories = [os.path.dirname(p) for p in self.config.paths]
+        wildcard_dirs = any(any(c in d for c in "*?[") for d in directories)
+        unwatched = any(d not in self._inotify.watches for d in directories)  # not there yet
+        return self.config.scan_interval if wildcard_dirs or unwatched else 86400.0
+
     def _loop(self) -> None:
-        next_scan = time.monotonic() + self.config.scan_interval
+        next_scan = time.monotonic() + self._rescan_interval()
         idle_rounds = 0
         pending: list[TimedRecord] = []
         while not self._stopping.is_set():
@@ -261,7 +270,8 @@ class FilesInput:
             self._close_drained(now)
             if now >= next_scan:
                 self._scan()
-                next_scan = now + self.config.scan_interval
+                next_scan = now + self._rescan_interval()
+                continue  # read what the scan found before sleeping
             idle_rounds += 1
             self._wait(min(next_scan, self._next_multiline_deadline(now)) - now, idle_rounds)
 
