@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from log_agent.errors import ConfigError
 from log_agent.inputs.journal_fields import EntryFilter, partial_piece, to_record
 from log_agent.inputs.journald import JournaldInput, JournaldInputConfig
 
@@ -232,8 +233,6 @@ def test_a_cursor_the_journal_refuses_restarts_from_the_oldest(tmp_path: Path, j
 
 
 def test_missing_journal_path_fails_at_start_naming_the_key(tmp_path: Path) -> None:
-    from log_agent.errors import ConfigError
-
     with pytest.raises(ConfigError) as caught:
         JournaldInputConfig.from_dict({"path": str(tmp_path / "nope")})
     assert caught.value.key == "journald.path"
@@ -264,3 +263,13 @@ def test_first_start_at_the_tail_of_an_empty_journal_reads_what_comes(tmp_path: 
     finally:
         source.stop()
     assert sink.messages() == ["first ever"]
+
+
+def test_extra_fields_are_asked_for_and_copied() -> None:
+    config = JournaldInputConfig.from_dict({"path": "/", "extra_fields": "_SYSTEMD_SLICE,CODE_FILE"})
+    fields = next(arg for arg in config.command(None) if arg.startswith("--output-fields="))
+    assert "_SYSTEMD_SLICE" in fields and "CONTAINER_NAME" in fields and "MESSAGE" in fields
+    _, record = to_record({"MESSAGE": "m", "_SYSTEMD_SLICE": "system.slice"}, config.extra_fields)
+    assert record["systemd_slice"] == "system.slice" and "code_file" not in record
+    with pytest.raises(ConfigError):
+        JournaldInputConfig.from_dict({"path": "/", "extra_fields": ["lower"]})
