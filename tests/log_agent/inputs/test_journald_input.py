@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from log_agent.errors import ConfigError
-from log_agent.inputs.journal_fields import EntryFilter, partial_piece, to_record
+from log_agent.inputs.journal_fields import EntryFilter, own_container_id, partial_piece, to_record
 from log_agent.inputs.journald import JournaldInput, JournaldInputConfig
 
 from tests.log_agent.agent_process import wait_for
@@ -273,3 +273,28 @@ def test_extra_fields_are_asked_for_and_copied() -> None:
     assert record["systemd_slice"] == "system.slice" and "code_file" not in record
     with pytest.raises(ConfigError):
         JournaldInputConfig.from_dict({"path": "/", "extra_fields": ["lower"]})
+
+
+def test_own_container_is_found_in_mountinfo() -> None:
+    own = "ab" * 32
+    mountinfo = (f"612 598 0:52 /var/lib/balena-engine/containers/{own}/resolv.conf /etc/resolv.conf rw\n"
+                 "613 598 8:2 / /data rw\n")
+    assert own_container_id(mountinfo) == own
+    assert own_container_id("613 598 8:2 / /data rw\n") is None
+
+
+def test_the_agents_own_container_is_skipped(tmp_path: Path, journal_dir: Path) -> None:
+    own = "ab" * 32
+    write_journal(journal_dir / "system.journal", [
+        container_entry("my own stdout", name="log-agent_1_1", CONTAINER_ID_FULL=own),
+        container_entry("the app"),
+    ])
+    source, sink = journald(tmp_path), ChunkSink()
+    source._own_container = own
+    source.start(sink)
+    try:
+        run_until(sink, 1, source)
+        assert wait_for(lambda: source.stats.entries_total == 2)
+    finally:
+        source.stop()
+    assert sink.messages() == ["the app"]

@@ -153,6 +153,22 @@ def partial_piece(entry: dict[str, Any]) -> tuple[Any, int, bool] | None:
     return (container, partial_id), ordinal, last
 
 
+_CONTAINER_DIR = re.compile(r"/containers/([0-9a-f]{64})/")
+
+
+def own_container_id(mountinfo: str | None = None) -> str | None:
+    """The 64-hex id of the container this process runs in (Docker and balenaEngine bind-mount
+    /etc/hostname, /etc/hosts and resolv.conf from ``.../containers/<id>/``), or None outside one."""
+    if mountinfo is None:
+        try:
+            with open("/proc/self/mountinfo", encoding="utf-8", errors="replace") as handle:
+                mountinfo = handle.read()
+        except OSError:
+            return None
+    match = _CONTAINER_DIR.search(mountinfo)
+    return match.group(1) if match else None
+
+
 def cursor_seqnum(cursor: str) -> tuple[str, int] | None:
     """(seqnum id, seqnum) of a journal cursor ``s=...;i=<hex>;...``, or None if it has neither."""
     parts = dict(part.split("=", 1) for part in cursor.split(";") if "=" in part)

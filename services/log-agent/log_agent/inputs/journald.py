@@ -36,7 +36,14 @@ from ..processors.base import TimedRecord
 from ..processors.partial import PartialAssembler
 from .checkpoint import CheckpointFile
 from .emit import Emitter, Stopping
-from .journal_fields import FIELDS_READ, EntryFilter, cursor_seqnum, partial_piece, to_record
+from .journal_fields import (
+    FIELDS_READ,
+    EntryFilter,
+    cursor_seqnum,
+    own_container_id,
+    partial_piece,
+    to_record,
+)
 from .report import emitter_report
 
 log = logging.getLogger(__name__)
@@ -115,6 +122,9 @@ class JournaldInputConfig(SectionConfig):
     max_line_bytes: int = field(default=1024 * 1024, metadata={PARSE: parse_size})
     partial_timeout: float = field(default=5.0, metadata={PARSE: parse_duration})
     journalctl: str = "journalctl"
+    # The agent's own container's lines: with a stdout output they would come back through the
+    # journal, be printed again, and so on without end.
+    exclude_self: bool = True
     extra_fields: tuple[str, ...] = field(default=(), metadata={PARSE: _field_names})
     state_dir: str = ""  # the checkpoint's directory; empty: <spool dir>/inputs (config.py fills it)
     processors: tuple[ProcessorSpec, ...] = field(default=(), metadata={PARSE: parse_processors})
@@ -165,6 +175,7 @@ class JournaldInput:
         self.checkpoint = CheckpointFile(os.path.join(config.state_dir, f"{config.name}.json"))
         self._filter = EntryFilter(config.include_units, config.exclude_units,
                                    config.include_containers, config.exclude_containers)
+        self._own_container = own_container_id() if config.exclude_self else None
         self._partials = PartialAssembler(config.max_line_bytes, 256, config.partial_timeout)
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -332,7 +343,8 @@ class JournaldInput:
     def _take(self, entry: dict[str, Any], batch: list[tuple[str, TimedRecord]]) -> None:
         self.stats.entries_total += 1
         cursor = entry.get("__CURSOR")
-        if self._filter.passes(entry):
+        own = self._own_container is not None and entry.get("CONTAINER_ID_FULL") == self._own_container
+        if not own and self._filter.passes(entry):
             for item in self._records(entry):
                 batch.append((cursor, item))
         else:

@@ -151,9 +151,9 @@ class DockerPartialSink:
         self.budget = getattr(sink, "budget", None)
         self.joiner = DockerPartial(config or DockerPartialConfig())
 
-    def __call__(self, tag: str, entries: bytes, count: int, *, durable: bool) -> None:
+    def __call__(self, tag: str, entries: bytes, count: int, *, durable: bool, reserved: bool = False) -> None:
         if MARKER not in entries and not self.joiner.assembler.pending:
-            self.sink(tag, entries, count, durable=durable)
+            self.sink(tag, entries, count, durable=durable, reserved=reserved)  # the caller's reservation
             return
         import msgpack
 
@@ -165,7 +165,7 @@ class DockerPartialSink:
         try:
             records = [(decode_time(time_value), record) for time_value, record in unpacker]
         except (ValueError, TypeError, LogAgentError):  # not UTF-8, odd shapes: store as it came
-            self.sink(tag, entries, count, durable=durable)
+            self.sink(tag, entries, count, durable=durable, reserved=reserved)
             return
         for chunk, chunk_count in pack_chunks(self.joiner(records)):
             self.sink(tag, chunk, chunk_count, durable=durable)
