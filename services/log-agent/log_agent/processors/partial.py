@@ -151,7 +151,8 @@ class DockerPartialSink:
         self.budget = getattr(sink, "budget", None)
         self.joiner = DockerPartial(config or DockerPartialConfig())
 
-    def __call__(self, tag: str, entries: bytes, count: int, *, durable: bool, reserved: bool = False) -> None:
+    def __call__(self, tag: str, entries: bytes, count: int, *, durable: bool,
+                 reserved: bool = False) -> None:
         if MARKER not in entries and not self.joiner.assembler.pending:
             self.sink(tag, entries, count, durable=durable, reserved=reserved)  # the caller's reservation
             return
