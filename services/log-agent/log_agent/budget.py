@@ -9,6 +9,9 @@ and retry. So sixteen connections each inflating a bomb share one cap instead of
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -17,6 +20,23 @@ from contextlib import contextmanager
 from .errors import BudgetExceeded
 
 DEFAULT_BUDGET_BYTES = 32 * 1024 * 1024
+_M_MMAP_THRESHOLD = -3  # glibc mallopt parameter
+_MMAP_THRESHOLD_BYTES = 128 * 1024
+
+log = logging.getLogger(__name__)
+
+
+def return_freed_memory_promptly() -> None:
+    """Serve buffers of 128 KiB and more (frames, inflated pieces, chunks) from mmap, given back to
+    the kernel when freed. glibc raises this threshold by itself after such frees, and then keeps
+    tens of MiB after a burst (measured: 16 inflating connections left RSS at 76 MiB instead of 40).
+    Same as MALLOC_MMAP_THRESHOLD_=131072; does nothing on a libc without mallopt (musl)."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        if not libc.mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD_BYTES):
+            log.debug("mallopt(M_MMAP_THRESHOLD) refused")
+    except (OSError, AttributeError) as err:
+        log.debug("mallopt not available: %s", err)
 
 
 class MemoryBudget:

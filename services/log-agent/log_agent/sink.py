@@ -27,6 +27,12 @@ PIECE_BYTES = 1024 * 1024  # one spool frame; large enough that framing costs no
 _FLUSH_BYTES = 4 * PIECE_BYTES  # a huge chunk is stored in steps: memory stays bounded
 
 
+def working_bytes(size: int) -> int:
+    """What storing ``size`` bytes of entries holds: the input and the walker's copy of it, plus the
+    pieces and their spool frames."""
+    return 2 * size + 2 * min(size, _FLUSH_BYTES + PIECE_BYTES)
+
+
 class SpoolSink:
     """Callable as ``sink(tag, entries, count, *, durable)``; ``budget`` is shared by every input."""
 
@@ -38,16 +44,15 @@ class SpoolSink:
         self._records_in = metrics.records_in.labels(input_name) if metrics else None
         self._ack_latency = metrics.ack_latency.labels(input_name) if metrics else None
 
-    def __call__(self, tag: str, entries: bytes, count: int, *, durable: bool) -> int:
-        """Store; returns how many records were stored (``count``, or counted when it is -1)."""
+    def __call__(self, tag: str, entries: bytes, count: int, *, durable: bool, reserved: bool = False) -> int:
+        """Store; returns how many records were stored (``count``, or counted when it is -1).
+        ``reserved``: the caller's reservation already covers ``working_bytes(len(entries))``."""
         if not count or not entries:
             if durable:
                 self.spool.sync()  # an empty durable call: make what was stored before durable
             return 0
         started = time.monotonic()
-        # the walker's copy of the input, plus the pieces held before each spool write
-        reserve = len(entries) + min(len(entries), _FLUSH_BYTES + PIECE_BYTES)
-        with self.budget.hold(reserve):
+        with self.budget.hold(0 if reserved else working_bytes(len(entries))):
             try:
                 stored = self._store(tag, bytes(entries), count, durable)
             except SpoolError:

@@ -33,7 +33,7 @@ class RecordingSink:
         self.fail = False
         self._lock = threading.Lock()
 
-    def __call__(self, tag: str, entries: bytes, count: int, *, durable: bool) -> int:
+    def __call__(self, tag: str, entries: bytes, count: int, *, durable: bool, reserved: bool = False) -> int:
         self.entered.set()
         if not self.gate.wait(10):
             raise SpoolError("test gate never opened")

@@ -16,12 +16,14 @@ if TYPE_CHECKING:
 class EntrySink(Protocol):
     budget: MemoryBudget  # the agent's one memory budget: reserve what you hold before the call
 
-    def __call__(self, tag: str, entries: bytes, count: int, *, durable: bool) -> int:
+    def __call__(self, tag: str, entries: bytes, count: int, *, durable: bool, reserved: bool = False) -> int:
         """Store the chunk (the device identity is spliced in by the core); with ``durable=True``
         return only once it is fsynced (ack-able, checkpoint-able).
 
         ``count`` -1: not known, the core counts. A call without entries and ``durable=True``
         makes everything stored before it durable. Returns how many records were stored.
+        ``reserved=True``: the caller holds a budget reservation for the sink's working memory
+        (``sink.working_bytes``) and the sink takes none (no waiting while holding the budget).
 
         Raises SpoolError (not stored: do not ack), BudgetExceeded (the memory budget is in use:
         wait and call again, or refuse), ProtocolError (the entries are not valid: entries before

@@ -37,6 +37,7 @@ from ..confparse import PARSE, SectionConfig, parse_duration, parse_listen, pars
 from ..errors import BudgetExceeded, ConfigError, LogAgentError, ProtocolError, SpoolError
 from ..protocol import Helo, Limits, ProtocolLimitError, ack, parse_ping
 from ..protocol.handshake import Pong
+from ..sink import working_bytes
 from .base import EntrySink
 from .forward_frames import FrameReader, inflate, parse_frame
 
@@ -54,7 +55,9 @@ _BUDGET_WAIT_SECONDS = 2.0  # a frame waits this long for room in the memory bud
 _FREE_BUFFER_BYTES = 64 * 1024  # per connection, not reserved: small frames never touch the budget
 _RESERVE_STEP = 256 * 1024
 _PIECE_BYTES = 1024 * 1024  # inflated entries handed to the sink at a time
-_INFLATE_RESERVE = 2 * _PIECE_BYTES  # what inflating holds besides the sink's own reservation
+# what a compressed frame holds: the inflated bytes not handed on yet, the piece cut from them, the
+# framing unpacker's buffer, the piece waiting to be stored, and the sink's work on a piece
+_INFLATE_RESERVE = 4 * _PIECE_BYTES + working_bytes(_PIECE_BYTES)
 _LOG_EVERY_SECONDS = 5.0  # refusals and evictions come in floods: one line per interval, with a count
 
 
@@ -509,18 +512,21 @@ class ForwardInput:
                     raise
 
     def _store_compressed(self, tag: str, payload: bytes, durable: bool) -> None:
-        """Inflate in steps, each piece stored as it comes: memory stays a piece, not the payload."""
+        """Inflate in steps, each piece stored as it comes: memory stays a piece, not the payload.
+
+        One reservation covers the whole frame (inflating and the sink's work on each piece): a
+        connection never holds part of the budget while it waits for more."""
         try:
             self._budget.acquire(_INFLATE_RESERVE, _BUDGET_WAIT_SECONDS)
         except BudgetExceeded as err:
             raise ConnectionClosed("memory_budget", f"compressed frame refused: {err}") from err
+        previous: tuple[bytes, int] | None = None  # one piece behind: the last one is the durable one
         try:
-            previous: tuple[bytes, int] | None = None  # one piece behind: the last one is the durable one
             for piece in inflate(payload, self.config.max_decompressed_bytes, _PIECE_BYTES):
                 if previous is not None:
-                    self._store(tag, *previous, durable=False)
+                    self._store(tag, *previous, durable=False, reserved=True)
                 previous = piece
-            self._store(tag, *(previous or (b"", 0)), durable=durable)
+            self._store(tag, *(previous or (b"", 0)), durable=durable, reserved=True)
         except ProtocolLimitError as err:
             raise ConnectionClosed("decompressed_too_large", str(err)) from err
         except ProtocolError as err:
@@ -528,15 +534,15 @@ class ForwardInput:
         finally:
             self._budget.release(_INFLATE_RESERVE)
 
-    def _store(self, tag: str, entries: bytes, count: int, durable: bool) -> None:
+    def _store(self, tag: str, entries: bytes, count: int, durable: bool, reserved: bool = False) -> None:
         """Hand entries to the sink (an empty call with ``durable`` only syncs what came before);
         waits up to _BUDGET_WAIT_SECONDS while the memory budget is in use."""
         assert self._sink is not None
         deadline = time.monotonic() + _BUDGET_WAIT_SECONDS
         while True:
             try:
-                stored = self._sink(tag, entries, count, durable=durable)
-                self.stats.add("records_total", stored if isinstance(stored, int) else count)
+                stored = self._sink(tag, entries, count, durable=durable, reserved=reserved)
+                self.stats.add("records_total", stored if isinstance(stored, int) else max(count, 0))
                 return
             except BudgetExceeded as err:
                 if time.monotonic() >= deadline or self._stopping.is_set():

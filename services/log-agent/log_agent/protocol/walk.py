@@ -75,7 +75,8 @@ def walk(entries: bytes, count: int, splice: Splice | None, piece_bytes: int) ->
     key = splice.key if splice else b""
     grow = len(pairs)
     small_headers = [map_header(n + extra) for n in range(16)]  # fixmap n -> its new header
-    out: list[bytes] = []
+    out = bytearray()  # the piece being built (bytes objects per entry would cost ~50 bytes each)
+    view = memoryview(entries)
     out_bytes = 0
     in_piece = 0
     pos = 0
@@ -101,8 +102,8 @@ def walk(entries: bytes, count: int, splice: Splice | None, piece_bytes: int) ->
                 entry, pos = _slow_entry(unpacker, splice)
                 kind = -1
                 if run_start < start:
-                    out.append(entries[run_start:start])
-                out.append(entry)
+                    out += view[run_start:start]
+                out += entry
                 out_bytes += len(entry)
                 run_start = pos
             if kind != -1:
@@ -122,12 +123,17 @@ def walk(entries: bytes, count: int, splice: Splice | None, piece_bytes: int) ->
                 if not header_size or (key and find(key, pos, end) != -1):
                     entry = _rebuild(entries[start:end], splice)
                     if run_start < start:
-                        out.append(entries[run_start:start])
-                    out.append(entry)
+                        out += view[run_start:start]
+                    out += entry
                     out_bytes += len(entry)
                     run_start = end
                 elif extra:
-                    out += (entries[start:pos], header, entries[pos + header_size:end], pairs)
+                    if run_start < start:
+                        out += view[run_start:start]
+                    out += view[start:pos]
+                    out += header
+                    out += view[pos + header_size:end]
+                    out += pairs
                     out_bytes += end - start + grow
                     run_start = end
                 else:
@@ -136,18 +142,22 @@ def walk(entries: bytes, count: int, splice: Splice | None, piece_bytes: int) ->
             in_piece += 1
             if out_bytes >= piece_bytes:
                 if run_start < pos:
-                    out.append(entries[run_start:pos])
+                    out += view[run_start:pos]
                 run_start = pos
-                yield (out[0] if len(out) == 1 else b"".join(out)), in_piece
-                out, out_bytes, in_piece = [], 0, 0
+                yield bytes(out), in_piece
+                out, out_bytes, in_piece = bytearray(), 0, 0
     except (ValueError, TypeError, IndexError, msgpack.UnpackException) as err:
         raise ProtocolError(f"invalid entry {seen} of {count}: {str(err) or type(err).__name__}") from err
     if seen != count and count >= 0:
         raise ProtocolError(f"{seen} entries where {count} were announced")
+    if run_start == 0 and not out:  # nothing changed: the input itself, not a copy
+        if pos:
+            yield entries, in_piece
+        return
     if run_start < pos:
-        out.append(entries[run_start:pos])
+        out += view[run_start:pos]
     if out:
-        yield (out[0] if len(out) == 1 else b"".join(out)), in_piece
+        yield bytes(out), in_piece
 
 
 def _slow_entry(unpacker: msgpack.Unpacker, splice: Splice | None) -> tuple[bytes, int]:
