@@ -17,12 +17,11 @@ journal refuses is dropped (counted as a gap) and reading starts at the oldest e
 from __future__ import annotations
 
 import contextlib
-import ctypes
+import dataclasses
 import json
 import logging
 import os
 import select
-import signal
 import subprocess
 import threading
 import time
@@ -35,6 +34,7 @@ from ..processors import Chain, ProcessorSpec, parse_processors
 from ..processors.base import TimedRecord
 from ..processors.partial import PartialAssembler
 from .checkpoint import CheckpointFile
+from .children import die_with_agent
 from .emit import Emitter, Stopping
 from .journal_fields import (
     FIELDS_READ,
@@ -50,28 +50,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_JOURNAL_DIRS = ("/var/log/journal", "/run/log/journal")
 _READ_BYTES = 256 * 1024
-_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 _RESTART_SECONDS = (1.0, 2.0, 5.0, 10.0, 30.0)  # journalctl exited: wait, then start it again
-
-
-def _die_with_agent() -> Any:
-    """A preexec_fn: the kernel SIGTERMs journalctl when the thread that started it ends, also when the
-    agent is SIGKILLed (prctl PR_SET_PDEATHSIG; that thread is the input's, alive as long as the
-    child is wanted). None off Linux. The same idea as wifi_connect.children; candidate for
-    sidecar_common."""
-    try:
-        prctl = ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
-    prctl.argtypes = (ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong)
-    parent = os.getpid()
-
-    def set_death_signal() -> None:
-        prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-        if os.getppid() != parent:  # the agent died between fork and prctl
-            os._exit(1)
-
-    return set_death_signal
 
 
 def journal_mounted() -> bool:
@@ -247,7 +226,7 @@ class JournaldInput:
             if self._stopping.is_set():
                 raise Stopping
             self._child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                           stdin=subprocess.DEVNULL, preexec_fn=_die_with_agent())
+                                           stdin=subprocess.DEVNULL, preexec_fn=die_with_agent())
         child = self._child
         assert child.stdout is not None and child.stderr is not None
         try:
@@ -403,6 +382,4 @@ class JournaldInput:
 
 
 def _from_head(config: JournaldInputConfig) -> JournaldInputConfig:
-    import dataclasses
-
     return dataclasses.replace(config, read_from="head")
