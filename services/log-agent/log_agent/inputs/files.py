@@ -137,6 +137,8 @@ class FilesInput:
         self._thread.start()
 
     def stop(self) -> None:
+        if self._stopping.is_set():
+            return  # stopped already (a failed start is stopped too)
         self._stopping.set()
         os.write(self._wake_write, b"x")
         if self._thread is not None:

@@ -129,6 +129,8 @@ class SyslogInput:
         self._thread.start()
 
     def stop(self) -> None:
+        if self._stopping.is_set():
+            return  # stopped already (a failed start is stopped too)
         self._stopping.set()
         os.write(self._wake_write, b"x")
         if self._thread is not None:
