@@ -27,156 +27,41 @@ import stat
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any
 
 import msgpack
 
 from ..budget import MemoryBudget
-from ..confparse import PARSE, SectionConfig, parse_duration, parse_listen, parse_size
-from ..errors import BudgetExceeded, ConfigError, LogAgentError, ProtocolError, SpoolError
-from ..protocol import Helo, Limits, ProtocolLimitError, ack, parse_ping
+from ..errors import BudgetExceeded, ConfigError, ProtocolError
+from ..protocol import Helo, ProtocolLimitError, ack, parse_ping
 from ..protocol.handshake import Pong
-from ..sink import working_bytes
 from .base import EntrySink
-from .forward_frames import FrameReader, inflate, parse_frame
+from .forward_config import (
+    RECV_BYTES,
+    ConnectionClosed,
+    ForwardInputConfig,
+    ForwardStats,
+    ThrottledLog,
+    close_after_last_reply,
+    server_tls_context,
+    shutdown,
+    wake,
+)
+from .forward_frames import FrameReader, parse_frame
+from .forward_store import BUDGET_WAIT_SECONDS, FrameStore
+
+__all__ = ["ForwardInput", "ForwardInputConfig", "ForwardStats", "ThrottledLog"]
 
 log = logging.getLogger(__name__)
 
-RECV_BYTES = 64 * 1024
 HEARTBEAT = b"\x00"
 _POLL_SECONDS = 1.0  # fallback: how often blocking accept/recvfrom loops notice stop()
 _STOP_SECONDS = 5.0
 # stop(): how long a connection may take to finish the request it is handling (sink call and ack)
 _DRAIN_SECONDS = 2.0
-_CLOSE_DRAIN_READS = 16  # bounded: a client that keeps streaming must not hold a closing connection
 _END_OF_READ = b""  # yielded after the frames one recv() completed: where a sink batch ends
-_BUDGET_WAIT_SECONDS = 2.0  # a frame waits this long for room in the memory budget, then is refused
 _FREE_BUFFER_BYTES = 64 * 1024  # per connection, not reserved: small frames never touch the budget
 _RESERVE_STEP = 256 * 1024
-_PIECE_BYTES = 1024 * 1024  # inflated entries handed to the sink at a time
-# what a compressed frame holds: the inflated bytes not handed on yet, the piece cut from them, the
-# framing unpacker's buffer, the piece waiting to be stored, and the sink's work on a piece
-_INFLATE_RESERVE = 4 * _PIECE_BYTES + working_bytes(_PIECE_BYTES)
-_LOG_EVERY_SECONDS = 5.0  # refusals and evictions come in floods: one line per interval, with a count
-
-
-@dataclass(slots=True)
-class ForwardInputConfig(SectionConfig):
-    """``listen`` is "host:port" (port 0 picks a free one); ``shared_key`` enables the handshake and
-    ``users`` (username -> password) adds user auth on top; ``tls_cert_file``/``tls_key_file`` enable
-    TLS on the TCP port, ``tls_client_ca_file`` also requires client certificates (mutual TLS)."""
-
-    SECTION: ClassVar[str] = "forward"
-    listen: tuple[str, int] = field(default=("127.0.0.1", 24224), metadata={PARSE: parse_listen})
-    unix_path: str | None = None
-    unix_mode: str = "0660"
-    shared_key: str | None = field(default=None, repr=False)
-    users: dict[str, str] = field(default_factory=dict, repr=False)
-    self_hostname: str = field(default_factory=socket.gethostname)
-    tls_cert_file: str | None = None
-    tls_key_file: str | None = None
-    tls_client_ca_file: str | None = None  # set: clients must present a certificate this CA signed
-    heartbeat: bool = True
-    max_frame_bytes: int = field(default=8 * 1024 * 1024, metadata={PARSE: parse_size})
-    max_decompressed_bytes: int = field(default=32 * 1024 * 1024, metadata={PARSE: parse_size})
-    # One thread per connection: 64 keeps a reconnecting burst from costing hundreds of threads
-    # (and their stacks and malloc arenas); at the limit the longest-idle connection is closed.
-    max_connections: int = 64
-    idle_timeout: float = field(default=60.0, metadata={PARSE: parse_duration})
-    handshake_timeout: float = field(default=10.0, metadata={PARSE: parse_duration})
-    name: str = "forward"
-
-    def validate(self) -> None:
-        if bool(self.tls_cert_file) != bool(self.tls_key_file):
-            raise ConfigError("forward.tls_key_file", "tls_cert_file and tls_key_file go together")
-        if self.tls_client_ca_file and not self.tls_cert_file:
-            raise ConfigError("forward.tls_client_ca_file", "client certificates need TLS (tls_cert_file)")
-        if self.users and not self.shared_key:
-            raise ConfigError("forward.users", "user auth needs shared_key (it rides on the handshake)")
-        if self.shared_key == "":
-            raise ConfigError("forward.shared_key", "must not be empty (omit it to disable the handshake)")
-        try:
-            int(self.unix_mode, 8)
-        except ValueError:
-            message = f"expected an octal mode such as 0660, got {self.unix_mode!r}"
-            raise ConfigError("forward.unix_mode", message) from None
-        for key in ("max_frame_bytes", "max_decompressed_bytes", "max_connections"):
-            if getattr(self, key) <= 0:
-                raise ConfigError(f"forward.{key}", "must be positive")
-
-    @property
-    def limits(self) -> Limits:
-        return Limits(self.max_frame_bytes, self.max_decompressed_bytes)
-
-
-class ForwardStats:
-    """Counters for metrics; read them without the lock (ints are replaced atomically)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.connections_total = 0
-        self.connections_active = 0
-        self.records_total = 0
-        self.requests_total = 0
-        self.acks_total = 0
-        self.heartbeats_total = 0
-        self.errors: dict[str, int] = {}
-
-    def add(self, counter: str, amount: int = 1) -> None:
-        with self._lock:
-            setattr(self, counter, getattr(self, counter) + amount)
-
-    def error(self, reason: str) -> None:
-        with self._lock:
-            self.errors[reason] = self.errors.get(reason, 0) + 1
-
-
-class ThrottledLog:
-    """Log a recurring event at most once per ``interval`` seconds, saying how many were folded in."""
-
-    def __init__(self, level: int, interval: float = _LOG_EVERY_SECONDS) -> None:
-        self.level = level
-        self.interval = interval
-        self._lock = threading.Lock()
-        self._last = float("-inf")
-        self._suppressed = 0
-
-    def __call__(self, message: str, *args: object) -> None:
-        now = time.monotonic()
-        with self._lock:
-            if now - self._last < self.interval:
-                self._suppressed += 1
-                return
-            self._last, suppressed, self._suppressed = now, self._suppressed, 0
-        more = f" (and {suppressed} more in the last {self.interval:g} s)" if suppressed else ""
-        log.log(self.level, message + more, *args)
-
-
-class ConnectionClosed(LogAgentError):
-    """Closing a connection on purpose; ``reason`` is a short counter key."""
-
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(detail)
-        self.reason = reason
-
-
-def _server_tls_context(config: ForwardInputConfig) -> ssl.SSLContext | None:
-    if not config.tls_cert_file:
-        return None
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    try:
-        context.load_cert_chain(config.tls_cert_file, config.tls_key_file)
-    except (OSError, ssl.SSLError) as err:
-        raise ConfigError("forward.tls_cert_file", f"cannot load certificate/key: {err}") from err
-    if config.tls_client_ca_file:
-        try:
-            context.load_verify_locations(cafile=config.tls_client_ca_file)
-        except (OSError, ssl.SSLError) as err:
-            raise ConfigError("forward.tls_client_ca_file", f"cannot load the CA: {err}") from err
-        context.verify_mode = ssl.CERT_REQUIRED
-    return context
 
 
 class ForwardInput:
@@ -189,7 +74,7 @@ class ForwardInput:
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
         self._listeners: list[socket.socket] = []
-        # every open connection -> when it last received data (monotonic): the limit evicts the oldest
+        # every open connection -> when it opened (stop() shuts them down; none is ever evicted)
         self._connections: dict[socket.socket, float] = {}
         self._log_refusal = ThrottledLog(logging.WARNING)
         self._connections_lock = threading.Lock()
@@ -213,7 +98,7 @@ class ForwardInput:
             raise
 
     def _start_listeners(self) -> None:
-        self._tls = _server_tls_context(self.config)
+        self._tls = server_tls_context(self.config)
         tcp = self._bind(socket.SOCK_STREAM, self.config.listen)
         tcp.listen(128)
         self.address = tcp.getsockname()[:2]
@@ -231,7 +116,7 @@ class ForwardInput:
         it again, and as it was never stored, that is no duplicate."""
         self._stopping.set()
         for listener in self._listeners:
-            _wake(listener)
+            wake(listener)
         for thread in self._threads:
             thread.join(timeout=_STOP_SECONDS)
         for listener in self._listeners:
@@ -252,7 +137,7 @@ class ForwardInput:
     def _shutdown_connections(self, how: int) -> None:
         with self._connections_lock:
             for conn in self._connections:
-                _shutdown(conn, how)
+                shutdown(conn, how)
 
     def _connections_ended(self, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
@@ -381,7 +266,7 @@ class ForwardInput:
             with self._connections_lock:
                 self._connections.pop(raw, None)
             self.stats.add("connections_active", -1)
-            _close_after_last_reply(conn)
+            close_after_last_reply(conn)
 
     def _wrap_tls(self, conn: socket.socket) -> ssl.SSLSocket:
         assert self._tls is not None
@@ -432,7 +317,7 @@ class ForwardInput:
             return held
         more = need - held + _RESERVE_STEP
         try:
-            self._budget.acquire(more, _BUDGET_WAIT_SECONDS)
+            self._budget.acquire(more, BUDGET_WAIT_SECONDS)
         except BudgetExceeded as err:
             raise ConnectionClosed("memory_budget", f"frame refused: {err}") from err
         return held + more
@@ -461,10 +346,13 @@ class ForwardInput:
         """Store events, one sink call per read and tag (fluent-logger sends one tiny request per
         event), and ack each chunk once everything up to it is durable."""
         pending: list[tuple[str, bytes, int]] = []  # read but not stored yet (no ack asked)
+        assert self._sink is not None
+        storing = FrameStore(self._sink, self._budget, self.stats, self._stopping,
+                             self.config.max_decompressed_bytes)
         try:
             for message in messages:
                 if message is _END_OF_READ:
-                    self._store_pending(pending, durable=False)
+                    storing.pending(pending, durable=False)
                     continue
                 try:
                     frame = parse_frame(message)
@@ -474,86 +362,19 @@ class ForwardInput:
                     continue
                 self.stats.add("requests_total")
                 if frame.compressed:
-                    self._store_pending(pending, durable=False)
-                    self._store_compressed(frame.tag, frame.entries, durable=frame.chunk is not None)
+                    storing.pending(pending, durable=False)
+                    storing.compressed(frame.tag, frame.entries, durable=frame.chunk is not None)
                 else:
                     pending.append((frame.tag, frame.entries, frame.count))
                 if frame.chunk is not None:
                     if pending:  # one durable write covers what came before
-                        self._store_pending(pending, durable=True)
+                        storing.pending(pending, durable=True)
                     self.stats.add("acks_total")  # counted first: a client may act on the ack at once
                     self._send(conn, ack(frame.chunk))
         except ConnectionClosed:
-            self._store_pending(pending, durable=False, closing=True)  # events before a bad frame are kept
+            storing.pending(pending, durable=False, closing=True)  # events before a bad frame are kept
             raise
-        self._store_pending(pending, durable=False)
-
-    def _store_pending(self, pending: list[tuple[str, bytes, int]], durable: bool,
-                       closing: bool = False) -> None:
-        """Store what was read (consecutive requests of one tag as one chunk), then forget it."""
-        if not pending:
-            if durable:
-                self._store("", b"", 0, durable=True)
-            return
-        groups: list[tuple[str, list[bytes], int]] = []
-        for tag, entries, count in pending:
-            if groups and groups[-1][0] == tag and count >= 0 and groups[-1][2] >= 0:
-                groups[-1][1].append(entries)
-                groups[-1] = (tag, groups[-1][1], groups[-1][2] + count)
-            else:
-                groups.append((tag, [entries], count))
-        pending.clear()
-        for index, (tag, parts, count) in enumerate(groups):
-            last = index == len(groups) - 1
-            try:
-                self._store(tag, b"".join(parts), count, durable=durable and last)
-            except ConnectionClosed:
-                if not closing:
-                    raise
-
-    def _store_compressed(self, tag: str, payload: bytes, durable: bool) -> None:
-        """Inflate in steps, each piece stored as it comes: memory stays a piece, not the payload.
-
-        One reservation covers the whole frame (inflating and the sink's work on each piece): a
-        connection never holds part of the budget while it waits for more."""
-        try:
-            self._budget.acquire(_INFLATE_RESERVE, _BUDGET_WAIT_SECONDS)
-        except BudgetExceeded as err:
-            raise ConnectionClosed("memory_budget", f"compressed frame refused: {err}") from err
-        previous: tuple[bytes, int] | None = None  # one piece behind: the last one is the durable one
-        try:
-            for piece in inflate(payload, self.config.max_decompressed_bytes, _PIECE_BYTES):
-                if previous is not None:
-                    self._store(tag, *previous, durable=False, reserved=True)
-                previous = piece
-            self._store(tag, *(previous or (b"", 0)), durable=durable, reserved=True)
-        except ProtocolLimitError as err:
-            raise ConnectionClosed("decompressed_too_large", str(err)) from err
-        except ProtocolError as err:
-            raise ConnectionClosed("protocol", str(err)) from err
-        finally:
-            self._budget.release(_INFLATE_RESERVE)
-
-    def _store(self, tag: str, entries: bytes, count: int, durable: bool, reserved: bool = False) -> None:
-        """Hand entries to the sink (an empty call with ``durable`` only syncs what came before);
-        waits up to _BUDGET_WAIT_SECONDS while the memory budget is in use."""
-        assert self._sink is not None
-        deadline = time.monotonic() + _BUDGET_WAIT_SECONDS
-        while True:
-            try:
-                stored = self._sink(tag, entries, count, durable=durable, reserved=reserved)
-                self.stats.add("records_total", stored if isinstance(stored, int) else max(count, 0))
-                return
-            except BudgetExceeded as err:
-                if time.monotonic() >= deadline or self._stopping.is_set():
-                    detail = f"records not stored, no ack sent: {err}"
-                    raise ConnectionClosed("memory_budget", detail) from err
-                time.sleep(0.05)
-            except SpoolError as err:
-                # no ack: the client keeps the chunk and resends it after reconnecting
-                raise ConnectionClosed("spool", f"records not stored, no ack sent: {err}") from err
-            except ProtocolError as err:
-                raise ConnectionClosed("protocol", str(err)) from err
+        storing.pending(pending, durable=False)
 
     @staticmethod
     def _send(conn: socket.socket, data: bytes) -> None:
@@ -561,33 +382,3 @@ class ForwardInput:
             conn.sendall(data)
         except OSError as err:
             raise ConnectionClosed("io", f"write failed: {err}") from err
-
-
-def _wake(listener: socket.socket) -> None:
-    """Make a blocked accept()/recvfrom() return now rather than at its next poll timeout."""
-    with contextlib.suppress(OSError):
-        if listener.type == socket.SOCK_DGRAM:  # shutdown() does not wake an unconnected UDP socket
-            listener.sendto(b"", listener.getsockname())
-        elif listener.family == socket.AF_UNIX:  # nor a listening Unix socket: knock instead
-            with socket.socket(socket.AF_UNIX) as knock:
-                knock.connect(listener.getsockname())
-        else:
-            _shutdown(listener)
-
-
-def _shutdown(conn: socket.socket, how: int = socket.SHUT_RDWR) -> None:
-    """Wake a thread blocked in recv()/accept() on this socket (close() alone does not)."""
-    with contextlib.suppress(OSError):
-        conn.shutdown(how)
-
-
-def _close_after_last_reply(conn: socket.socket) -> None:
-    """Close so the last ack still arrives: FIN after it, and unread bytes discarded first, because
-    close() with unread bytes makes Linux reset the connection and drop what it had not sent yet."""
-    with contextlib.suppress(OSError):
-        conn.shutdown(socket.SHUT_WR)
-        conn.setblocking(False)
-        for _ in range(_CLOSE_DRAIN_READS):
-            if not conn.recv(RECV_BYTES):
-                break
-    conn.close()
