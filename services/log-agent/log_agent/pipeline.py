@@ -62,7 +62,7 @@ class Pipeline:
     # -- inputs ----------------------------------------------------------------------------------
 
     def sink_for(self, input_name: str) -> EntrySink:
-        """The sink an input writes to: check, splice the identity, store (fsynced when ``durable``)."""
+        """The sink an input writes to: check the entries, store them (fsynced when ``durable``)."""
         self.metrics.declare_input(input_name)
         return SpoolSink(self.spool, self.budget, input_name, self.metrics)
 

@@ -66,7 +66,7 @@ def test_every_time_form_and_shape_becomes_a_normal_entry() -> None:
     (b"\x92\xa3bad\x80", 1, "event time"),  # a time that is a string
     (b"\x92\x01\x80", 2, "announced"),  # fewer entries than announced
     (b"\x92\x01\x80\x92\x01\x80", 1, "more entries"),
-    (b"\x92\x01\x81\xa1k", 1, "invalid entry"),  # cut in the middle of the record
+    (b"\x92\x01\x81\xa1k", 1, "middle of an entry"),  # cut in the middle of the record
     (b"\x92\x01\xc1", 1, "invalid entry"),  # not msgpack
 ])
 def test_bad_entries_are_a_protocol_error(entries: bytes, count: int, reason: str) -> None:

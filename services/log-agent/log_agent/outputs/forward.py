@@ -11,7 +11,6 @@ by one pipeline thread; ``healthcheck`` may run concurrently from the HTTP threa
 
 from __future__ import annotations
 
-import gzip
 import logging
 import os
 import select
@@ -29,7 +28,7 @@ import msgpack
 from ..confparse import PARSE, dataclass_from_dict, parse_duration
 from ..errors import ConfigError, ProtocolError
 from ..models import Chunk, Outcome, Record, SendResult
-from ..protocol import Ping, new_chunk_id, pack, parse_helo, parse_pong
+from ..protocol import Ping, new_chunk_id, packed_forward_frame, parse_helo, parse_pong
 from ..protocol.entries import chunks_from_records
 
 log = logging.getLogger(__name__)
@@ -190,7 +189,8 @@ class ForwardOutput:
             chunk_id = new_chunk_id() if self.config.require_ack else None
             entries = b"".join(chunk.entries for chunk in same_tag)
             count = sum(chunk.count for chunk in same_tag)
-            frames.append((chunk_id, packed_forward_frame(tag, entries, count, chunk_id, self.config.gzip)))
+            frames.append((chunk_id, packed_forward_frame(tag, entries, count, chunk_id, self.config.gzip,
+                                                          _GZIP_LEVEL)))
         return frames
 
     def _connection(self) -> socket.socket:
@@ -259,26 +259,6 @@ class ForwardOutput:
                 self._unpacker.feed(data)
             except msgpack.BufferFull as err:
                 raise ProtocolError("oversized response from the server") from err
-
-
-def packed_forward_frame(tag: str, entries: bytes, count: int, chunk_id: str | None, compress: bool) -> bytes:
-    """``[tag, bin(entries), {size, chunk?, compressed?}]`` from entry bytes (PackedForward, or
-    CompressedPackedForward with gzip), without touching the entries."""
-    option: dict[str, Any] = {"size": count}
-    if compress:
-        entries = gzip.compress(entries, compresslevel=_GZIP_LEVEL, mtime=0)
-        option["compressed"] = "gzip"
-    if chunk_id is not None:
-        option["chunk"] = chunk_id
-    return b"".join((b"\x93", pack(tag), _bin_header(len(entries)), entries, pack(option)))
-
-
-def _bin_header(length: int) -> bytes:
-    if length < 0x100:
-        return b"\xc4" + length.to_bytes(1, "big")
-    if length < 0x10000:
-        return b"\xc5" + length.to_bytes(2, "big")
-    return b"\xc6" + length.to_bytes(4, "big")
 
 
 def _response_unpacker() -> msgpack.Unpacker:

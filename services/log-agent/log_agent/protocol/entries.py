@@ -89,7 +89,8 @@ def time_ns_of(value: Any) -> int:
         value = value[0]
     if isinstance(value, msgpack.ExtType) and value.code == EVENT_TIME_EXT_CODE and len(value.data) == 8:
         seconds, nanoseconds = EVENT_TIME.unpack(value.data)
-        return seconds * NS_PER_SECOND + nanoseconds
+        if nanoseconds < NS_PER_SECOND:
+            return seconds * NS_PER_SECOND + nanoseconds
     if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < _MAX_SECONDS:
         return value * NS_PER_SECOND
     if isinstance(value, float) and math.isfinite(value) and 0 <= value < _MAX_SECONDS:

@@ -28,8 +28,10 @@ from .entries import event_time_bytes, pack_entry, time_ns_of
 
 _MAP16 = struct.Struct(">BH")
 _MAP32 = struct.Struct(">BI")
-# type bytes of a plain time: positive fixint, uint8-64, int8-64, float32/64
-_INT_OR_FLOAT = frozenset([*range(0x00, 0x80), 0xCA, 0xCB, 0xCC, 0xCD, 0xCE, 0xCF, 0xD0, 0xD1, 0xD2, 0xD3])
+# type bytes of a time that is valid whatever its value: positive fixint, uint8/16/32 (< 2**32 s);
+# other forms (int64, negative, float, ext8...) are checked and normalised on the slow path
+_PLAIN_SECONDS = frozenset([*range(0x00, 0x80), 0xCC, 0xCD, 0xCE])
+_NS_FIRST_BYTE_OK = 0x3B  # EventTime nanoseconds < 1e9 = 0x3B9ACA00: a first byte below is always fine
 _FIXEXT8 = 0xD7
 _MIN_BYTES_PER_ELEMENT = 1
 
@@ -90,11 +92,11 @@ def walk(entries: bytes, count: int, splice: Splice | None, piece_bytes: int) ->
                 raise ProtocolError(f"more entries than the {count} announced")
             start = pos
             kind = entries[pos + 1] if entries[pos] == 0x92 else -1
-            if kind == _FIXEXT8 and entries[pos + 2] == 0:
+            if kind == _FIXEXT8 and entries[pos + 2] == 0 and entries[pos + 7] < _NS_FIRST_BYTE_OK:
                 read_array_header()
                 skip()
                 pos += 11
-            elif kind in _INT_OR_FLOAT:
+            elif kind in _PLAIN_SECONDS:
                 read_array_header()
                 skip()
                 pos = tell()
@@ -146,7 +148,9 @@ def walk(entries: bytes, count: int, splice: Splice | None, piece_bytes: int) ->
                 run_start = pos
                 yield bytes(out), in_piece
                 out, out_bytes, in_piece = bytearray(), 0, 0
-    except (ValueError, TypeError, IndexError, msgpack.UnpackException) as err:
+    except (IndexError, msgpack.OutOfData) as err:
+        raise ProtocolError(f"the entries end in the middle of an entry (entry {seen})") from err
+    except (ValueError, TypeError, msgpack.UnpackException) as err:
         raise ProtocolError(f"invalid entry {seen} of {count}: {str(err) or type(err).__name__}") from err
     if seen != count and count >= 0:
         raise ProtocolError(f"{seen} entries where {count} were announced")
