@@ -54,7 +54,7 @@ class Metrics:
         self.input_connection_errors = Counter(
             "log_agent_input_connection_errors",
             "Connections an input closed or refused, by reason (too_many_connections and no_thread "
-            "are refused clients; evicted_idle made room for a new one).",
+            "and memory_budget are refused clients).",
             ["input", "reason"], registry=self.registry)
         # declared at 0 for each output (output_up and send_latency appear with the first send)
         self._per_output = (self.records_out, self.records_retried, self.records_dropped,
