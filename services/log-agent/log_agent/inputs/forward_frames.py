@@ -57,26 +57,31 @@ class FrameReader:
         except msgpack.BufferFull as err:
             raise ProtocolLimitError(f"frame exceeds {self.max_frame_bytes} bytes") from err
         self._buffer += data
-        while self._buffer:
-            if not (0x92 <= self._buffer[0] <= 0x9F or self._buffer[0] == 0xC0):
-                # requests are arrays of 2-4 (PING: 6) or a nil keep-alive: refuse anything else
-                # before buffering it (a 4-billion-element header must not wait for its elements)
-                raise ProtocolError(f"a request must be a small array, not type 0x{self._buffer[0]:02x}")
-            try:
-                self._framer.skip()
-            except msgpack.OutOfData:
-                if len(self._buffer) > self.max_frame_bytes:
-                    raise ProtocolLimitError(f"frame exceeds {self.max_frame_bytes} bytes") from None
-                return
-            except (ValueError, TypeError, msgpack.UnpackException) as err:
-                reason = str(err) or type(err).__name__
-                where = self._framer.tell()
-                raise ProtocolError(f"invalid msgpack at stream byte {where}: {reason}") from err
-            end = self._framer.tell() - self._frame_start
-            frame = bytes(self._buffer[:end])
-            del self._buffer[:end]
-            self._frame_start += end
-            yield frame
+        buffer = self._buffer
+        done = 0  # frames handed out are cut from the buffer once per read, not once per frame
+        try:
+            while done < len(buffer):
+                if not (0x92 <= buffer[done] <= 0x9F or buffer[done] == 0xC0):
+                    # requests are arrays of 2-4 (PING: 6) or a nil keep-alive: refuse anything else
+                    # before buffering it (a 4-billion-element header must not wait for its elements)
+                    raise ProtocolError(f"a request must be a small array, not type 0x{buffer[done]:02x}")
+                try:
+                    self._framer.skip()
+                except msgpack.OutOfData:
+                    if len(buffer) - done > self.max_frame_bytes:
+                        raise ProtocolLimitError(f"frame exceeds {self.max_frame_bytes} bytes") from None
+                    return
+                except (ValueError, TypeError, msgpack.UnpackException) as err:
+                    reason = str(err) or type(err).__name__
+                    where = self._framer.tell()
+                    raise ProtocolError(f"invalid msgpack at stream byte {where}: {reason}") from err
+                end = self._framer.tell() - self._frame_start
+                frame = bytes(buffer[done:end])
+                done = end
+                yield frame
+        finally:
+            del buffer[:done]
+            self._frame_start += done
 
 
 @dataclass(frozen=True, slots=True)
