@@ -27,6 +27,7 @@ import platform
 import subprocess
 import tempfile
 import time
+import urllib.error
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,19 @@ from tests.log_agent.inputs.input_helpers import container_entry, export_entry
 
 RESULTS = Path(__file__).parent / "results"
 LINE_PAD = "x" * 70
+
+
+def wait_until_counting(sink: FluentBitSink, timeout: float = 20.0) -> None:
+    """Fluent Bit's monitoring API answers 404 for a moment after it starts listening."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            sink.records()
+            return
+        except urllib.error.HTTPError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
 
 
 def tree_cpu_seconds(process: psutil.Process) -> float:
@@ -69,7 +83,10 @@ def prepare_journal(directory: Path, entries: int) -> None:
 
 def run_agent(tmp: Path, sink: FluentBitSink, input_yaml: str, count: int) -> dict[str, Any]:
     config = tmp / "agent.yaml"
-    config.write_text(f"log_level: warning\ninputs:\n  - {{type: forward}}\n{input_yaml}")
+    # block: the source (a file, the journal) keeps what the spool has no room for yet, so the input
+    # waits, as Fluent Bit's tail pauses at its buffer limit, instead of dropping the oldest records
+    config.write_text(f"log_level: warning\nspool: {{when_full: block}}\ninputs:\n  - {{type: forward}}\n"
+                      f"{input_yaml}")
     agent = AgentProcess(tmp, {"LOG_AGENT_CONFIG": str(config),
                                "LOG_AGENT_OUTPUT": f"forward://127.0.0.1:{sink.port}"})
     started = time.monotonic()
@@ -157,6 +174,7 @@ def tail_scenario(binary: str, lines: int) -> list[dict[str, Any]]:
         source = tmp / "app.log"
         prepare_file(source, lines)
         with FluentBitSink(binary, tmp) as sink:
+            wait_until_counting(sink)
             (tmp / "agent").mkdir()
             yaml = f"  - {{type: files, paths: '{source}', read_from: head}}\n"
             results.append({"scenario": "tail", **run_agent(tmp / "agent", sink, yaml, lines)})
@@ -178,6 +196,7 @@ def journal_scenario(binary: str, entries: int) -> list[dict[str, Any]]:
         journal = tmp / "journal"
         prepare_journal(journal, entries)
         with FluentBitSink(binary, tmp) as sink:
+            wait_until_counting(sink)
             (tmp / "agent").mkdir()
             yaml = f"  - {{type: journald, path: '{journal}', read_from: head}}\n"
             results.append({"scenario": "journal", **run_agent(tmp / "agent", sink, yaml, entries)})

@@ -49,12 +49,22 @@ def pack_chunks(records: list[TimedRecord], chunk_bytes: int = CHUNK_BYTES) -> I
         yield b"".join(parts), len(parts)
 
 
+# Inputs whose source keeps the data (a file, the journal) wait while the spool is fuller than this,
+# until it is below the lower mark, rather than have drop_oldest throw away what they could re-read.
+SPOOL_HIGH_WATER = 0.75
+SPOOL_LOW_WATER = 0.5
+_SPOOL_WAIT_SECONDS = 0.2
+
+
 class Emitter:
-    def __init__(self, sink: Any, chain: Chain, stopping: threading.Event, name: str = "input") -> None:
+    def __init__(self, sink: Any, chain: Chain, stopping: threading.Event, name: str = "input",
+                 *, source_keeps_data: bool = False) -> None:
         self.sink = sink
         self.chain = chain
         self.stopping = stopping
         self.name = name
+        self.source_keeps_data = source_keeps_data
+        self.spool_full_waits = 0
         self.records_in = 0  # built by the input
         self.records_out = 0  # durably spooled (after processors)
         self.budget_waits = 0
@@ -69,6 +79,8 @@ class Emitter:
         if self.chain:
             records = self.chain(records)
         chunks = list(pack_chunks(records))
+        if self.source_keeps_data:
+            self._wait_for_room()
         while chunks:
             entries, count = chunks[0]
             try:
@@ -84,6 +96,24 @@ class Emitter:
             chunks.pop(0)
             self.records_out += count
         return len(records)
+
+    def _spool_fill(self) -> float:
+        """How full the spool is (0..1), when the sink tells (the core's SpoolSink has ``spool``)."""
+        spool = getattr(self.sink, "spool", None)
+        config = getattr(spool, "config", None)
+        if spool is None or not getattr(config, "max_bytes", 0):
+            return 0.0
+        return spool.stats().total_bytes / config.max_bytes
+
+    def _wait_for_room(self) -> None:
+        if self._spool_fill() < SPOOL_HIGH_WATER:
+            return
+        self.spool_full_waits += 1
+        log.info("%s: the spool is %.0f%% full; reading pauses until the outputs catch up",
+                 self.name, 100 * self._spool_fill())
+        while self._spool_fill() >= SPOOL_LOW_WATER:
+            if self.stopping.wait(_SPOOL_WAIT_SECONDS):
+                raise Stopping
 
     def _store(self, tag: str, entries: bytes, count: int) -> None:
         """One durable sink call; while the memory budget is used up, wait and call again."""

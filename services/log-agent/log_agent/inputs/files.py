@@ -129,7 +129,8 @@ class FilesInput:
         self.emitter: Emitter | None = None
 
     def start(self, sink: Any) -> None:
-        self.emitter = Emitter(sink, Chain.build(self.config.processors), self._stopping, self.name)
+        self.emitter = Emitter(sink, Chain.build(self.config.processors), self._stopping, self.name,
+                               source_keeps_data=True)
         saved = self.checkpoint.load()
         if isinstance(saved, dict) and isinstance(saved.get("files"), dict):
             self._saved, self._first_run = saved["files"], False

@@ -167,7 +167,8 @@ class JournaldInput:
 
     # ------------------------------------------------------------------ lifecycle
     def start(self, sink: Any) -> None:
-        self.emitter = Emitter(sink, Chain.build(self.config.processors), self._stopping, self.name)
+        self.emitter = Emitter(sink, Chain.build(self.config.processors), self._stopping, self.name,
+                               source_keeps_data=True)
         if not self.config.enabled:
             return
         saved = self.checkpoint.load()

@@ -49,4 +49,5 @@ def emitter_report(emitter: Any) -> dict[str, Any]:
     if emitter is None:
         return {}
     return {"records_in_total": emitter.records_in, "records_out_total": emitter.records_out,
-            "budget_waits_total": emitter.budget_waits, "spool_errors_total": emitter.spool_errors_total}
+            "budget_waits_total": emitter.budget_waits, "spool_errors_total": emitter.spool_errors_total,
+            "spool_full_waits_total": emitter.spool_full_waits}
