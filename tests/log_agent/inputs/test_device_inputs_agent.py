@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import psutil
@@ -149,3 +150,20 @@ def test_input_counters_in_metrics_and_health(tmp_path: Path, agent_factory) -> 
                         reason="filtered") == 1
     files_health = agent.health()["inputs"]["files"]
     assert files_health["files_open"] == 1 and files_health["checkpoint_writes_total"] >= 1
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("logger") is None, reason="needs util-linux logger")
+def test_syslog_from_logger_through_the_env_shortcut(tmp_path: Path, agent_factory) -> None:
+    port = free_port()
+    agent = agent_factory({"LOG_AGENT_SYSLOG_LISTEN": f"127.0.0.1:{port}"}).start()
+    for transport in (["--udp"], ["--tcp", "--octet-count"]):
+        subprocess.run(["logger", "--server", "127.0.0.1", "--port", str(port), *transport, "--rfc5424",
+                        "--tag", "sensor", "-p", "daemon.err", f"reading failed {transport[-1]}"],
+                       check=True, timeout=10)
+    out = tmp_path / "out.jsonl"
+    assert wait_for(lambda: len(output_records(out)) == 2, timeout=15), agent.stderr()
+    records = sorted((item["record"] for item in output_records(out)), key=lambda r: r["message"])
+    assert [r["message"] for r in records] == ["reading failed --octet-count", "reading failed --udp"]
+    assert {(r["app"], r["facility"], r["level"]) for r in records} == {("sensor", "daemon", "error")}
+    assert {item["tag"] for item in output_records(out)} == {"syslog"}
