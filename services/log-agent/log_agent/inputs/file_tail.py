@@ -101,7 +101,13 @@ class TailedFile:
         data = self._buffer + data
         line_start = self.offset - len(data)  # file offset of data[0]
         start = 0
-        while True:
+        fast = None
+        if self.rules.multiline_start is None and not self._split_index:
+            last_newline = data.rfind(b"\n")
+            fast = self._plain_lines(data[:last_newline], now_ns) if last_newline >= 0 else None
+            if fast is not None:
+                out, start = fast, last_newline + 1
+        while fast is None:
             end = data.find(b"\n", start)
             if end < 0:
                 break
@@ -120,6 +126,26 @@ class TailedFile:
         self._buffer = rest
         self.committed = self._multi_offset if self._multi else self.offset - len(rest)
         return out
+
+    def _plain_lines(self, block: bytes, now_ns: int) -> list[TimedRecord] | None:
+        """The common case in one pass (no multiline, no line over the limit): one record per line.
+        None when a line is too long (the caller then goes line by line and splits it)."""
+        limit = self.rules.max_line_bytes
+        try:
+            lines: list[str] | list[bytes] = block.decode("utf-8").split("\n")
+            too_long = len(block) > limit and any(len(x) * 4 > limit and len(x.encode()) > limit
+                                                  for x in lines)  # type: ignore[union-attr]
+        except UnicodeDecodeError:
+            lines = block.split(b"\n")
+            too_long = len(block) > limit and any(len(x) > limit for x in lines)
+        if too_long:
+            return None
+        path = self.path
+        if b"\r" in block:
+            lines = [line.rstrip("\r" if isinstance(line, str) else b"\r") for line in lines]  # type: ignore[misc]
+        if isinstance(lines[0], str):
+            return [(now_ns, {"message": line, "path": path}) for line in lines]
+        return [(now_ns, {"message": _text(line), "path": path}) for line in lines]  # type: ignore[arg-type]
 
     def read_to_end(self, chunk_bytes: int, now_ns: int) -> list[TimedRecord]:
         out: list[TimedRecord] = []
