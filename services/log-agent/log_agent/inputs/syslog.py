@@ -170,6 +170,8 @@ class SyslogInput:
                 # spool when the sockets have nothing more right now, or at the latest after 200 ms
                 if batch and (not events or time.monotonic() - first_at > _MAX_BATCH_SECONDS):
                     self._spool(batch)
+            if batch:
+                self._spool(batch)  # what was read before stop(): stored, not dropped
         except Stopping:
             return
         except Exception:
