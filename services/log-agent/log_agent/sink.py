@@ -24,13 +24,12 @@ from .protocol.walk import walk
 from .spool import Spool
 
 PIECE_BYTES = 1024 * 1024  # one spool frame; large enough that framing costs nothing
-_FLUSH_BYTES = 4 * PIECE_BYTES  # a huge chunk is stored in steps: memory stays bounded
 
 
 def working_bytes(size: int) -> int:
     """What storing ``size`` bytes of entries holds: the input and the walker's copy of it, plus the
     pieces and their spool frames."""
-    return 2 * size + 2 * min(size, _FLUSH_BYTES + PIECE_BYTES)
+    return 2 * size + 2 * min(size, PIECE_BYTES)
 
 
 class SpoolSink:
@@ -67,18 +66,19 @@ class SpoolSink:
     def _store(self, tag: str, entries: bytes, count: int, durable: bool) -> int:
         pending: list[tuple[bytes, int]] = []
         pending_bytes = stored = 0
+        own_from = self.spool.batch_start()  # the cap never drops this call's earlier pieces
         for piece, pieces_count in walk(entries, count, None, PIECE_BYTES):
             pending.append((piece, pieces_count))
             pending_bytes += len(piece)
             stored += pieces_count
-            if pending_bytes >= _FLUSH_BYTES:
-                self._append(tag, pending, durable=False)
+            if pending_bytes >= PIECE_BYTES:  # a big chunk is stored piece by piece: memory stays bounded
+                self._append(tag, pending, False, own_from)
                 pending, pending_bytes = [], 0
-        self._append(tag, pending, durable)
+        self._append(tag, pending, durable, own_from)
         return stored
 
-    def _append(self, tag: str, pieces: list[tuple[bytes, int]], durable: bool) -> None:
+    def _append(self, tag: str, pieces: list[tuple[bytes, int]], durable: bool, own_from: int) -> None:
         if pieces:
-            self.spool.append_chunks([Chunk(tag, piece, n) for piece, n in pieces], durable)
+            self.spool.append_chunks([Chunk(tag, piece, n) for piece, n in pieces], durable, own_from)
         elif durable:
             self.spool.sync()  # the last pieces went in non-durably: make them durable now

@@ -468,3 +468,24 @@ def test_invalid_msgpack_names_a_reason_even_when_msgpack_gives_none(
     assert server.stats.errors == {"protocol": 1}
     assert "invalid msgpack at stream byte" in caplog.text
     assert not caplog.text.rstrip().endswith("invalid msgpack:")
+
+
+def test_a_frame_as_large_as_max_frame_bytes_fits_the_default_memory_budget(server: ForwardInput,
+                                                                           sink: RecordingSink) -> None:
+    """Fluentd's out_forward sends chunks up to 8 MB: one such frame must never be refused by the
+    budget on its own, and every reservation is given back afterwards."""
+    entry = packb([T, {"log": "x" * 180}])
+    count = (8 * 1024 * 1024 - 200) // len(entry)
+    with connect(server) as conn:
+        conn.sendall(packb(["big", entry * count, {"chunk": CHUNK}]))
+        assert read_reply(conn, timeout=30) == {"ack": CHUNK}
+    assert len(sink.records) == count
+    assert 0 < sink.budget.peak <= sink.budget.limit
+    assert wait_until_zero(lambda: sink.budget.in_use)
+
+
+def wait_until_zero(value: Any, timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while value() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return value() == 0

@@ -40,7 +40,7 @@ class Decoder:
                 continue
             batch = EventBatch(frame.tag, chunk=frame.chunk, compressed=frame.compressed)
             pieces = (inflate(frame.entries, self.limits.max_decompressed_bytes, 1 << 20)
-                      if frame.compressed else [(frame.entries, frame.count)])
+                      if frame.compressed else [(bytes(frame.entries), frame.count)])
             for entries, count in pieces:
                 for piece, stored in walk(entries, count, None, 1 << 20):
                     batch.entries += [(r.time_ns, r.record)

@@ -32,7 +32,7 @@ from typing import Any
 import msgpack
 
 from ..budget import MemoryBudget
-from ..errors import BudgetExceeded, ConfigError, ProtocolError
+from ..errors import ConfigError, ProtocolError
 from ..protocol import Helo, ProtocolLimitError, ack, parse_ping
 from ..protocol.handshake import Pong
 from .base import EntrySink
@@ -48,7 +48,7 @@ from .forward_config import (
     wake,
 )
 from .forward_frames import FrameReader, parse_frame
-from .forward_store import BUDGET_WAIT_SECONDS, FrameStore
+from .forward_store import FrameStore, Reservation
 
 __all__ = ["ForwardInput", "ForwardInputConfig", "ForwardStats", "ThrottledLog"]
 
@@ -60,8 +60,6 @@ _STOP_SECONDS = 5.0
 # stop(): how long a connection may take to finish the request it is handling (sink call and ack)
 _DRAIN_SECONDS = 2.0
 _END_OF_READ = b""  # yielded after the frames one recv() completed: where a sink batch ends
-_FREE_BUFFER_BYTES = 64 * 1024  # per connection, not reserved: small frames never touch the budget
-_RESERVE_STEP = 256 * 1024
 
 
 class ForwardInput:
@@ -248,11 +246,12 @@ class ForwardInput:
             conn.settimeout(self.config.handshake_timeout)
             if self._tls is not None and is_tcp:  # TLS is for the TCP port; the Unix socket is local
                 conn = self._wrap_tls(raw)
-            messages = self._messages(conn, FrameReader(self.config.max_frame_bytes))
+            reservation = Reservation(self._budget)  # what this connection holds in the budget
+            messages = self._messages(conn, FrameReader(self.config.max_frame_bytes), reservation)
             if self.config.shared_key:
                 self._handshake(conn, messages)
             conn.settimeout(self.config.idle_timeout)
-            self._transport(conn, messages)
+            self._transport(conn, messages, reservation)
         except ConnectionClosed as closed:
             self.stats.error(closed.reason)
             # an idle client is routine (fluent-logger reconnects on its next emit); the rest is not
@@ -275,10 +274,10 @@ class ForwardInput:
         except (OSError, ssl.SSLError) as err:
             raise ConnectionClosed("tls", f"TLS handshake failed: {err}") from err
 
-    def _messages(self, conn: socket.socket, reader: FrameReader) -> Iterator[bytes]:
+    def _messages(self, conn: socket.socket, reader: FrameReader,
+                  reservation: Reservation) -> Iterator[bytes]:
         """Complete frames from the connection (``_END_OF_READ`` after each read's) until the peer
         closes it or the input stops (then nothing more is read: what was read is still acked)."""
-        held = 0  # bytes of this connection's buffer reserved in the budget
         try:
             while not self._stopping.is_set():
                 try:
@@ -294,7 +293,8 @@ class ForwardInput:
                         detail = f"closed mid-frame ({reader.pending_bytes} bytes discarded)"
                         raise ConnectionClosed("truncated", detail)
                     return
-                held = self._reserve(held, reader.pending_bytes + len(data))
+                # the buffer twice (the framing unpacker's copy and ours)
+                reservation.ensure(2 * (reader.pending_bytes + len(data)))
                 try:
                     yield from reader.feed(data)
                     yield _END_OF_READ
@@ -302,25 +302,9 @@ class ForwardInput:
                     raise ConnectionClosed("frame_too_large", str(err)) from err
                 except ProtocolError as err:
                     raise ConnectionClosed("protocol", str(err)) from err
-                held = self._reserve(held, reader.pending_bytes)
+                reservation.shrink(2 * reader.pending_bytes)
         finally:
-            self._budget.release(held)
-
-    def _reserve(self, held: int, buffered: int) -> int:
-        """Keep ``buffered`` bytes (twice: the framer's copy and ours) covered in the budget beyond
-        the free allowance; returns the new reservation. A frame that cannot get room closes."""
-        need = max(0, 2 * buffered - _FREE_BUFFER_BYTES)
-        if need <= held:
-            if held - need > _RESERVE_STEP:  # shrink once the frame is done
-                self._budget.release(held - need)
-                return need
-            return held
-        more = need - held + _RESERVE_STEP
-        try:
-            self._budget.acquire(more, BUDGET_WAIT_SECONDS)
-        except BudgetExceeded as err:
-            raise ConnectionClosed("memory_budget", f"frame refused: {err}") from err
-        return held + more
+            reservation.shrink(0)
 
     def _handshake(self, conn: socket.socket, messages: Iterator[Any]) -> None:
         config = self.config
@@ -342,13 +326,12 @@ class ForwardInput:
         if reason:
             raise ConnectionClosed("auth", f"authentication failed ({reason}) for {ping.hostname!r}")
 
-    def _transport(self, conn: socket.socket, messages: Iterator[bytes]) -> None:
+    def _transport(self, conn: socket.socket, messages: Iterator[bytes], reservation: Reservation) -> None:
         """Store events, one sink call per read and tag (fluent-logger sends one tiny request per
         event), and ack each chunk once everything up to it is durable."""
         pending: list[tuple[str, bytes, int]] = []  # read but not stored yet (no ack asked)
         assert self._sink is not None
-        storing = FrameStore(self._sink, self._budget, self.stats, self._stopping,
-                             self.config.max_decompressed_bytes)
+        storing = FrameStore(self._sink, reservation, self.stats, self.config.max_decompressed_bytes)
         try:
             for message in messages:
                 if message is _END_OF_READ:

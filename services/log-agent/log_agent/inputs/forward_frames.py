@@ -25,6 +25,8 @@ from ..protocol import ProtocolLimitError
 _MIN_BYTES_PER_ELEMENT = 1
 _OPTION_KEYS_MAX = 64
 _INFLATE_STEP = 256 * 1024
+_HEAD_BYTES = 64 * 1024
+_SMALL_FRAME_BYTES = 1024 * 1024  # above this, a frame alone in the buffer is handed on without copies
 
 
 def _unpacker(max_bytes: int, raw: bool = True) -> msgpack.Unpacker:
@@ -57,31 +59,47 @@ class FrameReader:
         except msgpack.BufferFull as err:
             raise ProtocolLimitError(f"frame exceeds {self.max_frame_bytes} bytes") from err
         self._buffer += data
-        buffer = self._buffer
         done = 0  # frames handed out are cut from the buffer once per read, not once per frame
         try:
-            while done < len(buffer):
-                if not (0x92 <= buffer[done] <= 0x9F or buffer[done] == 0xC0):
-                    # requests are arrays of 2-4 (PING: 6) or a nil keep-alive: refuse anything else
-                    # before buffering it (a 4-billion-element header must not wait for its elements)
-                    raise ProtocolError(f"a request must be a small array, not type 0x{buffer[done]:02x}")
-                try:
-                    self._framer.skip()
-                except msgpack.OutOfData:
-                    if len(buffer) - done > self.max_frame_bytes:
-                        raise ProtocolLimitError(f"frame exceeds {self.max_frame_bytes} bytes") from None
+            while done < len(self._buffer):
+                end = self._next_end(done)
+                if end is None:
                     return
-                except (ValueError, TypeError, msgpack.UnpackException) as err:
-                    reason = str(err) or type(err).__name__
-                    where = self._framer.tell()
-                    raise ProtocolError(f"invalid msgpack at stream byte {where}: {reason}") from err
-                end = self._framer.tell() - self._frame_start
-                frame = bytes(buffer[done:end])
-                done = end
-                yield frame
+                if done == 0 and end == len(self._buffer) and end > _SMALL_FRAME_BYTES:
+                    yield self._take_all()  # a big frame alone: both buffered copies freed first
+                    continue
+                start, done = done, end
+                yield bytes(self._buffer[start:end])
         finally:
-            del buffer[:done]
+            del self._buffer[:done]
             self._frame_start += done
+
+    def _next_end(self, done: int) -> int | None:
+        """Where the frame starting at ``done`` ends (index into the buffer), None: not complete yet."""
+        first = self._buffer[done]
+        if not (0x92 <= first <= 0x9F or first == 0xC0):
+            # requests are arrays of 2-4 (PING: 6) or a nil keep-alive: refuse anything else before
+            # buffering it (a 4-billion-element header must not wait for its elements)
+            raise ProtocolError(f"a request must be a small array, not type 0x{first:02x}")
+        try:
+            self._framer.skip()
+        except msgpack.OutOfData:
+            if len(self._buffer) - done > self.max_frame_bytes:
+                raise ProtocolLimitError(f"frame exceeds {self.max_frame_bytes} bytes") from None
+            return None
+        except (ValueError, TypeError, msgpack.UnpackException) as err:
+            reason = str(err) or type(err).__name__
+            where = self._framer.tell()
+            raise ProtocolError(f"invalid msgpack at stream byte {where}: {reason}") from err
+        return self._framer.tell() - self._frame_start
+
+    def _take_all(self) -> bytes:
+        """The whole buffer as one frame; the framing unpacker (holding its own copy) starts over."""
+        frame = bytes(self._buffer)
+        self._buffer = bytearray()
+        self._framer = _unpacker(self.max_frame_bytes)
+        self._frame_start = 0  # the new unpacker counts from here
+        return frame
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +107,7 @@ class Frame:
     """One request: ``entries`` (``count`` of them, or -1 when unknown: a compressed ``payload``)."""
 
     tag: str
-    entries: bytes
+    entries: bytes | memoryview
     count: int
     chunk: str | None
     compressed: bool = False
@@ -128,8 +146,10 @@ def parse_frame(frame: bytes) -> Frame | None:
     """Classify one complete frame (None: a keep-alive nil); ProtocolError when it is none of the modes."""
     if frame == b"\xc0":
         return KEEPALIVE
+    view = memoryview(frame)
+    head = min(len(frame), _HEAD_BYTES)  # PackedForward needs only its head parsed: no copy of the rest
     unpacker = _unpacker(len(frame))
-    unpacker.feed(frame)
+    unpacker.feed(view[:head])
     try:
         size = unpacker.read_array_header()
         if not 2 <= size <= 4:
@@ -140,21 +160,28 @@ def parse_frame(frame: bytes) -> Frame | None:
         if 0x90 <= kind <= 0x9F or kind in (0xDC, 0xDD):  # Forward: [tag, [entries], option?]
             if size > 3:
                 raise ProtocolError("Forward mode takes at most 3 elements")
+            unpacker.feed(view[head:])
             count = unpacker.read_array_header()
             start = unpacker.tell()
             for _ in range(count):
                 unpacker.skip()
-            entries = frame[start:unpacker.tell()]
+            entries = view[start:unpacker.tell()]  # no copy: the sink copies once
             option = _option(unpacker) if size == 3 else {}
             return Frame(tag, entries, count, _chunk_id(option))
         if kind in (0xC4, 0xC5, 0xC6, 0xD9, 0xDA, 0xDB) or 0xA0 <= kind <= 0xBF:  # PackedForward
             if size > 3:
                 raise ProtocolError("PackedForward takes at most 3 elements")
-            unpacker.skip()
-            end = unpacker.tell()
             header = 1 if kind <= 0xBF else {0xC4: 2, 0xC5: 3, 0xC6: 5, 0xD9: 2, 0xDA: 3, 0xDB: 5}[kind]
-            payload = frame[second + header:end]
-            option = _option(unpacker) if size == 3 else {}
+            length = kind & 0x1F if kind <= 0xBF else int.from_bytes(frame[second + 1:second + header], "big")
+            end = second + header + length
+            if end > len(frame):
+                raise ProtocolError("the packed entries run past the frame")
+            payload = view[second + header:end]
+            option = {}
+            if size == 3:
+                rest = _unpacker(len(frame) - end)
+                rest.feed(view[end:])
+                option = _option(rest)
             compressed = option.get("compressed")
             if compressed not in (None, "text", "gzip"):  # "text": Fluentd's out_forward for "none"
                 raise ProtocolError(f"unsupported option.compressed {compressed!r}")
@@ -162,6 +189,7 @@ def parse_frame(frame: bytes) -> Frame | None:
             return Frame(tag, payload, -1, _chunk_id(option), compressed == "gzip")
         if size < 3:
             raise ProtocolError("Message mode needs [tag, time, record]")
+        unpacker.feed(view[head:])
         unpacker.skip()  # time (checked by the core)
         unpacker.skip()  # record
         entry = b"\x92" + frame[second:unpacker.tell()]
@@ -169,6 +197,8 @@ def parse_frame(frame: bytes) -> Frame | None:
         return Frame(tag, entry, 1, _chunk_id(option))
     except ProtocolError:
         raise
+    except msgpack.OutOfData as err:
+        raise ProtocolError(f"request head longer than {_HEAD_BYTES} bytes (the tag?)") from err
     except (ValueError, TypeError, IndexError, msgpack.UnpackException) as err:
         raise ProtocolError(f"invalid request: {str(err) or type(err).__name__}") from err
 

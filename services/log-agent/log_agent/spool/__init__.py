@@ -212,19 +212,27 @@ class Spool:
         if count:
             self.append_chunks([Chunk(tag, entries, count)], durable)
 
-    def append_chunks(self, chunks: list[Chunk], durable: bool = True) -> None:
+    def batch_start(self) -> int:
+        """A marker for ``append_chunks(own_from=...)``: one input batch stored in several appends
+        (a big chunk, piece by piece) is protected as a whole from the size cap."""
+        with self._cond:
+            return self._active
+
+    def append_chunks(self, chunks: list[Chunk], durable: bool = True, own_from: int | None = None) -> None:
         """Store ``chunks``. With ``durable`` (an input that acks) they are fsynced before this
         returns, in one fsync shared with concurrent writers; other appends are fsynced by the
-        background flusher within the fsync interval, or at once with ``fsync: always``."""
+        background flusher within the fsync interval, or at once with ``fsync: always``.
+        ``own_from`` (``batch_start()``): segments from there on hold earlier parts of the same
+        batch, which making room never drops."""
         if not chunks:
             return
         if any(len(chunk.entries) > self._segment_bytes for chunk in chunks):
             chunks = [piece for chunk in chunks for piece in split_chunk(chunk, self._segment_bytes)]
         frames = [(codec.encode(chunk), chunk.count) for chunk in chunks]
-        if sum(len(frame) for frame, _ in frames) <= self._max_append:
+        if own_from is None and sum(len(frame) for frame, _ in frames) <= self._max_append:
             target = self._write(b"".join(frame for frame, _ in frames), sum(n for _, n in frames))
         else:
-            target = self._write_in_pieces(frames)
+            target = self._write_in_pieces(frames, own_from)
         if durable or self.config.fsync == "always":
             self._sync_to(target)
 
@@ -238,13 +246,13 @@ class Spool:
     def _max_append(self) -> int:
         return self.config.max_bytes - self._segment_bytes
 
-    def _write_in_pieces(self, frames: list[tuple[bytes, int]]) -> int:
+    def _write_in_pieces(self, frames: list[tuple[bytes, int]], own_from: int | None = None) -> int:
         """A batch larger than one append may be (a big Forward chunk on a small spool) goes in
         segment-sized pieces, and the outputs drain the first pieces while the last are written.
         Making room never drops this batch's own earlier pieces (that would ack records already
         lost): it waits for the outputs up to block_timeout, then fails (no ack, the client resends)."""
-        with self._cond:
-            own_from = self._active  # segments from here on may hold this batch's pieces
+        if own_from is None:
+            own_from = self.batch_start()  # segments from here on may hold this batch's pieces
         target = 0
         for piece in _pieces(frames, self._segment_bytes):
             target = self._write(b"".join(f for f, _ in piece), sum(n for _, n in piece), own_from)
