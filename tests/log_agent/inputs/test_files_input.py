@@ -73,6 +73,15 @@ def test_multiline_by_start_pattern_with_flush_timeout(tmp_path: Path) -> None:
     assert tailed.committed == path.stat().st_size
 
 
+def test_a_multiline_record_is_bounded_in_bytes(tmp_path: Path) -> None:
+    path = tmp_path / "a.log"
+    path.write_text("START\n" + "  more\n" * 10 + "START again\n")
+    tailed = tail_file(path, multiline_start=re.compile("^START"), multiline_max_bytes=30)
+    records = messages(tailed.read(1 << 20, 1))
+    assert records[0] == "START\n  more\n  more\n  more"  # 5 + 3 x 7 bytes: the next would pass 30
+    assert all(len(message) <= 30 for message in records)
+
+
 # --------------------------------------------------------------------------- the input
 def test_start_at_end_then_new_files_from_their_first_line(tmp_path: Path) -> None:
     logs = tmp_path / "logs"

@@ -298,3 +298,17 @@ def test_the_agents_own_container_is_skipped(tmp_path: Path, journal_dir: Path) 
     finally:
         source.stop()
     assert sink.messages() == ["the app"]
+
+
+def test_an_entry_over_max_entry_bytes_is_skipped_and_counted(tmp_path: Path, journal_dir: Path) -> None:
+    write_journal(journal_dir / "system.journal", [container_entry("before"),
+                                                   container_entry("x" * 300_000),
+                                                   container_entry("after")])
+    source, sink = journald(tmp_path, max_entry_bytes="64KiB"), ChunkSink()
+    source.start(sink)
+    try:
+        run_until(sink, 2, source)
+    finally:
+        source.stop()
+    assert sink.messages() == ["before", "after"]
+    assert source.stats.errors == {"too_large": 1}

@@ -31,6 +31,7 @@ class LineRules:
     multiline_start: re.Pattern[str] | None
     multiline_timeout: float
     multiline_max_lines: int
+    multiline_max_bytes: int = 1024 * 1024
 
 
 def _text(raw: bytes) -> str | bytes:
@@ -56,6 +57,7 @@ class TailedFile:
         self._multi_time = 0
         self._multi_offset = 0  # offset where it started
         self._multi_started = 0.0
+        self._multi_bytes = 0
         self.truncations_total = 0
         self.split_lines_total = 0
 
@@ -80,6 +82,7 @@ class TailedFile:
         self._buffer, self._split_index = other._buffer, other._split_index
         self._multi, self._multi_time = other._multi, other._multi_time
         self._multi_offset, self._multi_started = other._multi_offset, other._multi_started
+        self._multi_bytes = other._multi_bytes
         other._multi = []
 
     def restart_from_top(self) -> None:
@@ -174,12 +177,15 @@ class TailedFile:
         text = _text(raw)
         probe = text if isinstance(text, str) else text.decode("utf-8", "replace")
         if start_pattern.search(probe) or not self._multi or \
-                len(self._multi) >= self.rules.multiline_max_lines:
+                len(self._multi) >= self.rules.multiline_max_lines or \
+                self._multi_bytes + len(raw) > self.rules.multiline_max_bytes:
             self._flush_multi(out)
             self._multi, self._multi_time, self._multi_offset = [text], now_ns, offset
             self._multi_started = time.monotonic()
+            self._multi_bytes = len(raw)
         else:
             self._multi.append(text)
+            self._multi_bytes += len(raw) + 1
 
     def _flush_multi(self, out: list[TimedRecord]) -> None:
         if not self._multi:

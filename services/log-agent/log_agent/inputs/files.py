@@ -81,6 +81,7 @@ class FilesInputConfig(SectionConfig):
     multiline_start: str = field(default="", metadata={PARSE: _regex})
     multiline_timeout: float = field(default=1.0, metadata={PARSE: parse_duration})
     multiline_max_lines: int = 500
+    multiline_max_bytes: int = field(default=1024 * 1024, metadata={PARSE: parse_size})
     max_open_files: int = 256
     read_bytes: int = field(default=1024 * 1024, metadata={PARSE: parse_size})  # per file per round
     rotate_wait: float = field(default=5.0, metadata={PARSE: parse_duration})
@@ -93,13 +94,15 @@ class FilesInputConfig(SectionConfig):
     def validate(self) -> None:
         if not self.paths:
             raise ConfigError("files.paths", "name at least one file or glob")
-        for key in ("max_line_bytes", "read_bytes", "max_open_files", "multiline_max_lines"):
+        for key in ("max_line_bytes", "read_bytes", "max_open_files", "multiline_max_lines",
+                    "multiline_max_bytes"):
             if getattr(self, key) <= 0:
                 raise ConfigError(f"files.{key}", "must be positive")
 
     def rules(self) -> LineRules:
         pattern = re.compile(self.multiline_start) if self.multiline_start else None
-        return LineRules(self.max_line_bytes, pattern, self.multiline_timeout, self.multiline_max_lines)
+        return LineRules(self.max_line_bytes, pattern, self.multiline_timeout, self.multiline_max_lines,
+                         self.multiline_max_bytes)
 
 
 class FilesStats:

@@ -99,6 +99,7 @@ class JournaldInputConfig(SectionConfig):
     batch_wait: float = field(default=0.05, metadata={PARSE: parse_duration})  # latency for fewer fsyncs
     checkpoint_interval: float = field(default=5.0, metadata={PARSE: parse_duration})
     max_line_bytes: int = field(default=1024 * 1024, metadata={PARSE: parse_size})
+    max_entry_bytes: int = field(default=16 * 1024 * 1024, metadata={PARSE: parse_size})  # JSON of one entry
     partial_timeout: float = field(default=5.0, metadata={PARSE: parse_duration})
     journalctl: str = "journalctl"
     # The agent's own container's lines: with a stdout output they would come back through the
@@ -269,6 +270,7 @@ class JournaldInput:
 
     def _pump(self, fd: int, resume: str | None) -> None:
         pending = b""
+        skipping = False
         first = resume is not None
         batch: list[tuple[str, TimedRecord]] = []
         batch_started = 0.0
@@ -289,6 +291,15 @@ class JournaldInput:
                 return
             lines = (pending + data).split(b"\n")
             pending = lines.pop()
+            if skipping:  # the rest of an entry over max_entry_bytes
+                if not lines:
+                    pending = b""
+                    continue
+                lines.pop(0)
+                skipping = False
+            if len(pending) > self.config.max_entry_bytes:  # memory stays bounded: skip it, counted
+                self.stats.errors["too_large"] = self.stats.errors.get("too_large", 0) + 1
+                pending, skipping = b"", True
             for line in lines:
                 if not line:
                     continue
