@@ -28,6 +28,7 @@ from log_agent.metrics import Metrics
 from log_agent.models import Outcome, Record, SendResult
 from log_agent.outputs.forward import ForwardOutput, ForwardOutputConfig
 from log_agent.pipeline import Pipeline, PipelineParts
+from log_agent.protocol import packed_forward
 from log_agent.protocol.entries import chunks_from_records
 from log_agent.redact import redact
 from log_agent.retry import RetryConfig
@@ -128,12 +129,20 @@ def test_fluent_logger_to_receiver_through_the_spool(pipeline: Pipeline, metrics
         assert pipeline.last_health is not None and pipeline.last_health["status"] == "ok"
 
 
-def test_a_chunk_larger_than_a_small_spool_is_acked_and_delivered(metrics: Metrics, tmp_path: Path) -> None:
-    # forward.max_frame_bytes (8 MiB) allows a 2 MB chunk; a 1 MiB spool stores it in pieces
+@pytest.mark.parametrize("compressed", [False, True], ids=["forward", "compressed-packed"])
+def test_a_chunk_larger_than_a_small_spool_is_acked_and_delivered(metrics: Metrics, tmp_path: Path,
+                                                                  compressed: bool) -> None:
+    # forward.max_frame_bytes (8 MiB) allows a 2 MB chunk; a 1 MiB spool stores it in pieces, and
+    # making room never drops the frame's own earlier pieces (a compressed one is inflated piece by
+    # piece: several sink calls, one batch for the cap)
     config = SpoolConfig.from_dict({"dir": str(tmp_path / "spool"), "max_bytes": "1MiB"})
     entries = [[T0 + i, {"id": i, "msg": "x" * 1000}] for i in range(2000)]
-    frame = msgpack.packb(["app.big", entries, {"chunk": "big-chunk-1"}], use_bin_type=True)
-    assert len(frame) > 2_000_000
+    if compressed:
+        frame = packed_forward("app.big", [(T0 * 10**9 + i, body) for i, (_, body) in enumerate(entries)],
+                               chunk="big-chunk-1", compress=True)
+    else:
+        frame = msgpack.packb(["app.big", entries, {"chunk": "big-chunk-1"}], use_bin_type=True)
+        assert len(frame) > 2_000_000
     with Spool(config) as small_spool, ForwardReceiver() as receiver:
         running = Pipeline(small_spool, metrics, lambda records: records,
                            DeadLetterFile(tmp_path / "dl.jsonl", MiB))

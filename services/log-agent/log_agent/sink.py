@@ -14,7 +14,10 @@ the bad entry are already stored (as an input's read before a bad frame always w
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from .budget import MemoryBudget
@@ -39,6 +42,7 @@ class SpoolSink:
         self.spool = spool
         self.budget = budget
         self.name = input_name
+        self._batch = threading.local()  # per input thread: the batch several calls belong to
         self._metrics = metrics
         self._records_in = metrics.records_in.labels(input_name) if metrics else None
         self._ack_latency = metrics.ack_latency.labels(input_name) if metrics else None
@@ -63,10 +67,23 @@ class SpoolSink:
             self._ack_latency.observe(time.monotonic() - started)
         return stored
 
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Calls made inside (one frame stored in several calls: an inflated payload, piece by
+        piece) are one batch for the size cap: making room never drops its earlier pieces."""
+        self._batch.own_from = self.spool.batch_start()
+        try:
+            yield
+        finally:
+            self._batch.own_from = None
+
     def _store(self, tag: str, entries: bytes, count: int, durable: bool) -> int:
         pending: list[tuple[bytes, int]] = []
         pending_bytes = stored = 0
-        own_from = self.spool.batch_start()  # the cap never drops this call's earlier pieces
+        # the cap never drops this call's earlier pieces (nor, inside batch(), earlier calls')
+        own_from = getattr(self._batch, "own_from", None)
+        if own_from is None:
+            own_from = self.spool.batch_start()
         for piece, pieces_count in walk(entries, count, None, PIECE_BYTES):
             pending.append((piece, pieces_count))
             pending_bytes += len(piece)

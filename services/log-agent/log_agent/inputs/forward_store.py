@@ -3,6 +3,8 @@ compressed payloads inflated in pieces, and the wait for room in the agent's mem
 
 from __future__ import annotations
 
+import contextlib
+
 from ..budget import MemoryBudget
 from ..errors import BudgetExceeded, ProtocolError, SpoolError
 from ..protocol import ProtocolLimitError
@@ -81,19 +83,22 @@ class FrameStore:
                 if not closing:
                     raise
 
-    def compressed(self, tag: str, payload: bytes, durable: bool) -> None:
+    def compressed(self, tag: str, payload: bytes | memoryview, durable: bool) -> None:
         """Inflate in steps, each piece stored as it comes: memory stays a piece, not the payload.
 
         The reservation covers the inflating and the sink's work on one piece, whatever the frame
-        inflates to."""
+        inflates to; the pieces are one batch for the size cap (it never drops the frame's earlier
+        pieces to make room for its later ones)."""
         self.reservation.ensure(len(payload) + _INFLATE_BYTES + working_bytes(_PIECE_BYTES))
         previous: tuple[bytes, int] | None = None  # one piece behind: the last one is the durable one
+        batch = getattr(self.sink, "batch", contextlib.nullcontext)
         try:
-            for piece in inflate(payload, self.max_decompressed_bytes, _PIECE_BYTES):
-                if previous is not None:
-                    self._call(tag, *previous, durable=False)
-                previous = piece
-            self._call(tag, *(previous or (b"", 0)), durable=durable)
+            with batch():
+                for piece in inflate(payload, self.max_decompressed_bytes, _PIECE_BYTES):
+                    if previous is not None:
+                        self._call(tag, *previous, durable=False)
+                    previous = piece
+                self._call(tag, *(previous or (b"", 0)), durable=durable)
         except ProtocolLimitError as err:
             raise ConnectionClosed("decompressed_too_large", str(err)) from err
         except ProtocolError as err:
