@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 from pathlib import Path
 
@@ -167,3 +168,30 @@ def test_syslog_from_logger_through_the_env_shortcut(tmp_path: Path, agent_facto
     assert [r["message"] for r in records] == ["reading failed --octet-count", "reading failed --udp"]
     assert {(r["app"], r["facility"], r["level"]) for r in records} == {("sensor", "daemon", "error")}
     assert {item["tag"] for item in output_records(out)} == {"syslog"}
+
+
+@needs_journal
+@pytest.mark.slow
+def test_reload_keeps_files_and_journal_positions(tmp_path: Path, agent_factory) -> None:
+    logs, journal = tmp_path / "logs", tmp_path / "journal"
+    logs.mkdir()
+    journal.mkdir()
+    write_journal(journal / "system.journal", [container_entry("j0")])
+    config = tmp_path / "agent.yaml"
+    config.write_text(
+        "inputs:\n"
+        "  - {type: forward}\n"
+        f"  - {{type: files, paths: '{logs}/*.log', read_from: head}}\n"
+        f"  - {{type: journald, path: '{journal}', read_from: head}}\n")
+    agent = agent_factory({"LOG_AGENT_CONFIG": str(config)}).start()
+    (logs / "app.log").write_text("f0\nf1\n")
+    out = tmp_path / "out.jsonl"
+    assert wait_for(lambda: len(output_records(out)) == 3, timeout=15), agent.stderr()
+    agent.signal(signal.SIGHUP)
+    with (logs / "app.log").open("a") as handle:
+        handle.write("f2\n")
+    write_journal(journal / "system.journal", [container_entry("j1")], start=1)
+    assert wait_for(lambda: len(output_records(out)) >= 5, timeout=15), agent.stderr()
+    assert not wait_for(lambda: len(output_records(out)) > 5, timeout=1.0)
+    assert sorted(messages(out)) == ["f0", "f1", "f2", "j0", "j1"]
+    assert "configuration reloaded" in agent.stderr()
