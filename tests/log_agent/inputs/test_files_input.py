@@ -269,3 +269,20 @@ def test_a_directory_that_appears_later_is_found(tmp_path: Path) -> None:
     finally:
         source.stop()
     assert sink.messages() == ["late line"]
+
+
+def test_without_inotify_it_polls(tmp_path: Path) -> None:
+    (tmp_path / "logs").mkdir()
+    source, sink = files_input(tmp_path, poll_interval="50ms", read_from="head"), ChunkSink()
+    source._inotify.close()  # as where the kernel or libc offers no inotify
+    assert not source._inotify.available
+    source.start(sink)
+    try:
+        (tmp_path / "logs" / "a.log").write_text("polled\n")
+        assert sink.wait_count(1, timeout=15), sink.messages()  # found at the next scan
+        with (tmp_path / "logs" / "a.log").open("a") as handle:
+            handle.write("again\n")
+        assert sink.wait_count(2, timeout=5)
+    finally:
+        source.stop()
+    assert sink.messages() == ["polled", "again"]
