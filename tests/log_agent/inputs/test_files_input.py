@@ -286,3 +286,27 @@ def test_without_inotify_it_polls(tmp_path: Path) -> None:
     finally:
         source.stop()
     assert sink.messages() == ["polled", "again"]
+
+
+def test_a_file_rotated_while_the_agent_was_down_is_read_to_its_end(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    live = logs / "app.log"
+    live.write_text("a1\na2\n")
+    options = {"paths": str(live), "read_from": "head", "state_dir": str(tmp_path / "state")}
+    source, sink = FilesInput(FilesInputConfig.from_dict(options)), ChunkSink()
+    source.start(sink)
+    assert sink.wait_count(2)
+    source.stop()
+    with live.open("a") as handle:  # written after the stop, then rotated away (rename and create)
+        handle.write("a3\n")
+    live.rename(logs / "app.log.1")
+    live.write_text("b1\n")
+    again, sink2 = FilesInput(FilesInputConfig.from_dict(options)), ChunkSink()
+    again.start(sink2)
+    try:
+        assert sink2.wait_count(2)
+        assert not wait_for(lambda: len(sink2.records) > 2, timeout=0.5)
+    finally:
+        again.stop()
+    assert sorted(sink2.messages()) == ["a3", "b1"]
