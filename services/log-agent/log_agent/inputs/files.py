@@ -219,11 +219,37 @@ class FilesInput:
         saved = self._saved.get(key)
         if not isinstance(saved, dict):
             return None
-        fp_len = saved.get("fp_len", 0)
-        if not isinstance(fp_len, int) or size < fp_len or fingerprint(fd, fp_len) != saved.get("fp"):
-            return None if self._first_run else 0  # the inode now holds another file
-        offset = saved.get("offset", 0)
-        return offset if isinstance(offset, int) and offset <= size else 0
+        fp_len, offset = saved.get("fp_len", 0), saved.get("offset", 0)
+        if not isinstance(fp_len, int) or not isinstance(offset, int):
+            return 0
+        if size < fp_len or fingerprint(fd, fp_len) != saved.get("fp") or offset > size:
+            # Another file now (inode reused), or truncated (copytruncate while the agent was down):
+            # what we had not read is in the copy, if one is next to it; this file from the top.
+            self._recover_copy(saved)
+            return 0
+        return offset
+
+    def _recover_copy(self, saved: dict[str, Any]) -> None:
+        """Read a copytruncate copy (same first bytes, another inode) from the saved offset to its end."""
+        path, offset = saved.get("path"), saved.get("offset")
+        fp_len, fp = saved.get("fp_len"), saved.get("fp")
+        if not (isinstance(path, str) and isinstance(offset, int) and isinstance(fp_len, int) and fp_len):
+            return
+        with contextlib.suppress(OSError):
+            for entry in os.scandir(os.path.dirname(path)):
+                info = entry.stat(follow_symlinks=False)
+                key = f"{info.st_dev}:{info.st_ino}"
+                if entry.path == path or not stat.S_ISREG(info.st_mode) or info.st_size < offset or \
+                        key in self._files or key in self._saved:
+                    continue
+                fd = os.open(entry.path, os.O_RDONLY | os.O_CLOEXEC)
+                if fingerprint(fd, fp_len) != fp:
+                    os.close(fd)
+                    continue
+                copy = TailedFile(path, fd, offset, self._rules)  # records name the original path
+                copy.rotated_at = time.monotonic()
+                self._files[key] = copy
+                return
 
     def _drain_renamed_while_down(self) -> None:
         """A checkpointed file no glob names any more (rotated while the agent was down): find it by
