@@ -106,7 +106,9 @@ class LogAgentPeer:
 
     def __init__(self, tmp: Path, sink_port: int) -> None:
         config = tmp / "agent.yaml"
-        config.write_text("log_level: warning\n")
+        # A spool as unbounded as Fluent Bit's filesystem buffer (no storage.total_limit_size): at the
+        # default 64 MiB cap a 1M-event burst that outruns the relay would drop the oldest records.
+        config.write_text("log_level: warning\nspool:\n  max_bytes: 2GiB\n")
         self._agent = AgentProcess(tmp, {"LOG_AGENT_CONFIG": str(config),
                                          "LOG_AGENT_OUTPUT": f"forward://127.0.0.1:{sink_port}"})
         self.forward_port = self._agent.forward_port

@@ -39,7 +39,9 @@ class HealthReport:
         outputs = {}
         for worker in workers:
             oldest = worker.health.oldest_unsent_ns
-            age = max(0.0, (now_ns - oldest) / 1e9) if oldest else 0.0
+            # the worker remembers the oldest record of its last batch; with nothing left it is 0
+            pending = stats.backlog_records.get(worker.name, 0) > 0
+            age = max(0.0, (now_ns - oldest) / 1e9) if oldest and pending else 0.0
             self.metrics.oldest_unsent_age.labels(worker.name).set(age)
             outputs[worker.name] = {**asdict(worker.health), "oldest_unsent_age_seconds": round(age, 3),
                                     "backlog_bytes": stats.backlog_bytes.get(worker.name, 0),
