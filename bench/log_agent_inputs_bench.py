@@ -10,13 +10,15 @@ batch; Fluent Bit ``storage.type filesystem``, ``storage.sync full``):
            ``tail`` input with its offset database (``db``)
   journal  ``--lines / 2`` entries in a journal file written by systemd-journal-remote (balena-like
            container fields): the agent's ``journald`` input (journalctl child) against Fluent Bit's
-           ``systemd`` input, when the binary has it (it needs libsystemd's headers at build time)
+           ``systemd`` input (cursor database), when the binary has it: it needs libsystemd's headers
+           at build time (Debian libsystemd-dev, then cmake ... -DFLB_IN_SYSTEMD=On)
 
 Figures: lines/s (start -> the sink counted them all), CPU-seconds of the whole process tree per
 million lines, peak RSS (VmHWM), and checkpoint bytes written per million lines: the agent's
-checkpoint file (``log_agent_input_report{key="checkpoint_bytes_total"}``) against Fluent Bit's tail
-database (``/proc/<pid>/io`` write_bytes of a second Fluent Bit run with memory buffering, so that its
-only disk writes are the database). Saved to bench/results/log_agent_inputs_bench.json and .png.
+checkpoint file (``log_agent_input_report{key="checkpoint_bytes_total"}``) against Fluent Bit's
+offset/cursor database (``/proc/<pid>/io`` write_bytes of a second Fluent Bit run with memory
+buffering, so that its only disk writes are the database).
+Saved to bench/results/log_agent_inputs_bench.json and .png.
 """
 
 from __future__ import annotations
@@ -204,7 +206,9 @@ def journal_scenario(binary: str, entries: int) -> list[dict[str, Any]]:
                 section = (f"    name systemd\n    path {journal}\n    read_from_tail off\n"
                            f"    db {tmp / 'fb-journal.db'}\n")
                 elapsed, cpu, rss, _ = run_fluent_bit(binary, tmp, sink, section, entries, "filesystem")
-                fluent_bit = figures("fluent-bit", entries, elapsed, cpu, rss, 0)
+                section = section.replace("fb-journal.db", "fb-journal-memory.db")
+                _, _, _, db_written = run_fluent_bit(binary, tmp, sink, section, entries, "memory")
+                fluent_bit = figures("fluent-bit", entries, elapsed, cpu, rss, db_written)
                 results.append({"scenario": "journal", **fluent_bit})
             else:
                 results.append({"scenario": "journal", "peer": "fluent-bit",
