@@ -64,6 +64,9 @@ def test_inflating_frames_from_16_connections_stay_within_the_memory_budget(tmp_
         assert stored >= acked * BOMB_EVENTS  # every acked frame is in the spool, whole
         refused = agent.health()["inputs"]["forward"]["errors"].get("memory_budget", 0)
         assert acked + refused == 16  # the rest were refused with a counted reason
+        assert agent.metric("log_agent_memory_budget_refused_total") == refused
+        assert agent.metric("log_agent_memory_budget_bytes", state="in_use") == 0  # all given back
+        assert 0 < agent.metric("log_agent_memory_budget_bytes", state="peak") <= 32 * MiB
         time.sleep(1)
         after_mib = status_kib(pid, "VmRSS") / 1024
         assert after_mib <= idle_kib / 1024 + 24, f"RSS {after_mib:.1f} MiB after, {idle_kib / 1024:.1f} idle"

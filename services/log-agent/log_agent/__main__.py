@@ -72,7 +72,7 @@ class Agent:
         self.server: HttpServer | None = None
 
     def run(self) -> int:
-        from .budget import return_freed_memory_promptly
+        from .budget import BudgetCollector, MemoryBudget, return_freed_memory_promptly
         from .deadletter import DeadLetterFile
         from .inputs.report import InputReportCollector
         from .metrics import Metrics
@@ -98,7 +98,9 @@ class Agent:
             Path(retry.dead_letter_path or Path(self.config.spool.dir) / "dead-letter.jsonl"),
             retry.dead_letter_max_bytes)
         return_freed_memory_promptly()  # RSS comes back down after a burst (budget.py)
-        pipeline = Pipeline(spool, metrics, self.config.enricher(), dead_letter)
+        budget = MemoryBudget(self.config.memory_budget)
+        metrics.registry.register(BudgetCollector(budget))
+        pipeline = Pipeline(spool, metrics, self.config.enricher(), dead_letter, budget)
         try:
             parts = build_parts(self.config)
             pipeline.start(parts)

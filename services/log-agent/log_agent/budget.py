@@ -82,3 +82,25 @@ class MemoryBudget:
             yield
         finally:
             self.release(amount)
+
+
+class BudgetCollector:
+    """/metrics: ``log_agent_memory_budget_bytes{state="in_use|peak|limit"}`` and
+    ``log_agent_memory_budget_refused_total`` (reservations that found no room in time)."""
+
+    def __init__(self, budget: MemoryBudget) -> None:
+        self.budget = budget
+
+    def collect(self) -> Iterator[object]:
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+        sizes = GaugeMetricFamily("log_agent_memory_budget_bytes",
+                                  "Bytes of input held before it is stored, against the one budget.",
+                                  labels=["state"])
+        for state, value in (("in_use", self.budget.in_use), ("peak", self.budget.peak),
+                             ("limit", self.budget.limit)):
+            sizes.add_metric([state], value)
+        yield sizes
+        yield CounterMetricFamily("log_agent_memory_budget_refused",
+                                  "Reservations that found no room in the memory budget in time.",
+                                  value=self.budget.refused)

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .budget import DEFAULT_BUDGET_BYTES
 from .confparse import parse_size, rekey, secret_values
 from .enrich import IDENTITY_ENV, Enricher, IdentityConfig
 from .errors import ConfigError
@@ -49,7 +50,8 @@ _SECTION_ENV = {
     "spool": {"dir": ENV_SPOOL_DIR, "max_bytes": ENV_SPOOL_MAX_BYTES},
 }
 _TOP_LEVEL_KEYS = ("inputs", "forward", "spool", "retry", "outputs", "http", "http_listen", "identity",
-                   "log_level", "run_dir")
+                   "log_level", "run_dir", "memory_budget")
+MIN_MEMORY_BUDGET = 4 * 1024 * 1024  # one 1 MiB piece being inflated and stored needs about this
 # Also accepted from files written for earlier releases: run_dir (there is no run directory any more)
 # is ignored, http_listen is http.listen.
 # Opened once at start (the spool, the dead-letter file, the metrics directory): a reload keeps them.
@@ -100,6 +102,8 @@ class AgentConfig:
     # The BALENA_* variables the identity comes from, read here with everything else (not a key).
     identity_env: Mapping[str, str] = field(default_factory=dict, metadata={"not_a_key": True})
     log_level: str = "info"
+    # bytes all inputs together may hold before they are stored (budget.py); restart-only
+    memory_budget: int = DEFAULT_BUDGET_BYTES
 
     @classmethod
     def load(cls, env: Mapping[str, str], yaml_path: str | None = None) -> AgentConfig:
@@ -125,6 +129,7 @@ class AgentConfig:
             identity=IdentityConfig.from_dict(_mapping(document.get("identity"), "identity")),
             identity_env={var: env[var] for var in IDENTITY_ENV.values() if var in env},
             log_level=_log_level(document, env),
+            memory_budget=_memory_budget(document),
         )
 
     def restart_only_changes(self, new: AgentConfig) -> list[str]:
@@ -135,12 +140,13 @@ class AgentConfig:
     def keeping_restart_only(self, new: AgentConfig) -> AgentConfig:
         """``new`` with this configuration's restart-only values: what a reload really runs."""
         kept_retry = {key: getattr(self.retry, key) for key in _RESTART_ONLY_RETRY_KEYS}
-        return dataclasses.replace(new, spool=self.spool,
+        return dataclasses.replace(new, spool=self.spool, memory_budget=self.memory_budget,
                                    retry=dataclasses.replace(new.retry, **kept_retry))
 
     def _restart_only_values(self) -> dict[str, Any]:
         values = {f"spool.{f.name}": getattr(self.spool, f.name) for f in dataclasses.fields(self.spool)}
         values.update({f"retry.{key}": getattr(self.retry, key) for key in _RESTART_ONLY_RETRY_KEYS})
+        values["memory_budget"] = self.memory_budget
         return values
 
     @property
@@ -225,6 +231,13 @@ def _with_legacy_http_listen(document: Mapping[str, Any]) -> Mapping[str, Any]:
     if "listen" in section:
         raise ConfigError("http_listen", "use http.listen only (http_listen is its older name)")
     return {**document, "http": {**section, "listen": document["http_listen"]}}
+
+
+def _memory_budget(document: Mapping[str, Any]) -> int:
+    value = parse_size(document.get("memory_budget", DEFAULT_BUDGET_BYTES), "memory_budget")
+    if value < MIN_MEMORY_BUDGET:
+        raise ConfigError("memory_budget", f"must be at least {MIN_MEMORY_BUDGET} (4 MiB)")
+    return value
 
 
 def _log_level(document: Mapping[str, Any], env: Mapping[str, str]) -> str:
