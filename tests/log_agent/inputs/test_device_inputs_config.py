@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from log_agent.config import AgentConfig
 from log_agent.errors import ConfigError
-from log_agent.inputs import journald
+from log_agent.inputs import journal_config
 
 
 @pytest.fixture
@@ -15,7 +15,7 @@ def journal_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Point the journal auto-detection at empty test directories (this machine's own do not count)."""
     root = tmp_path / "var-log-journal"
     root.mkdir()
-    monkeypatch.setattr(journald, "DEFAULT_JOURNAL_DIRS", (str(root), str(tmp_path / "missing")))
+    monkeypatch.setattr(journal_config, "DEFAULT_JOURNAL_DIRS", (str(root), str(tmp_path / "missing")))
     return root
 
 

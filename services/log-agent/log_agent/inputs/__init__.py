@@ -43,7 +43,7 @@ ENV_SHORTCUTS: dict[str, tuple[str, str]] = {
 
 def default_inputs() -> list[dict[str, Any]]:
     """The ``inputs:`` list when neither the YAML file nor an env shortcut names any input."""
-    from .journald import journal_mounted  # small module; subprocess is imported by the stdlib anyway
+    from .journal_config import journal_mounted
 
     # balena's io.balena.features.journal-logs label mounts the host journal: read it by default.
     return [{"type": "forward"}, *([{"type": "journald"}] if journal_mounted() else [])]

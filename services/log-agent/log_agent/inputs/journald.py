@@ -16,7 +16,6 @@ journal refuses is dropped (counted as a gap) and reading starts at the oldest e
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import logging
@@ -25,19 +24,16 @@ import select
 import subprocess
 import threading
 import time
-from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from typing import Any
 
-from ..confparse import PARSE, SectionConfig, parse_duration, parse_size
-from ..errors import ConfigError
-from ..processors import Chain, ProcessorSpec, parse_processors
+from ..processors import Chain
 from ..processors.base import TimedRecord
 from ..processors.partial import PartialAssembler
 from .checkpoint import CheckpointFile
 from .children import die_with_agent
 from .emit import Emitter, Stopping
+from .journal_config import JournaldInputConfig
 from .journal_fields import (
-    FIELDS_READ,
     EntryFilter,
     cursor_seqnum,
     own_container_id,
@@ -47,94 +43,10 @@ from .journal_fields import (
 from .report import emitter_report
 
 log = logging.getLogger(__name__)
-
-DEFAULT_JOURNAL_DIRS = ("/var/log/journal", "/run/log/journal")
 _READ_BYTES = 256 * 1024
 _RESTART_SECONDS = (1.0, 2.0, 5.0, 10.0, 30.0)  # journalctl exited: wait, then start it again
 
-
-def journal_mounted() -> bool:
-    """True when a journal file exists in a journal directory or the <machine-id> directory below it
-    (balena's io.balena.features.journal-logs label mounts both); an empty directory does not count."""
-    for directory in DEFAULT_JOURNAL_DIRS:
-        with contextlib.suppress(OSError):
-            for entry in os.scandir(directory):
-                if entry.name.endswith(".journal") or (
-                        entry.is_dir() and any(n.endswith(".journal") for n in os.listdir(entry.path))):
-                    return True
-    return False
-
-
-def _patterns(value: Any, key: str) -> tuple[str, ...]:
-    items = [v.strip() for v in value.split(",") if v.strip()] if isinstance(value, str) else value
-    if not isinstance(items, list | tuple) or not all(isinstance(item, str) for item in items):
-        raise ConfigError(key, "expected a glob pattern, a comma-separated string or a list of them")
-    return tuple(items)
-
-
-def _field_names(value: Any, key: str) -> tuple[str, ...]:
-    names = _patterns(value, key)
-    for name in names:
-        if not name.replace("_", "").isalnum() or not name.isupper():
-            raise ConfigError(key, f"{name!r} is not a journal field name (upper case, digits, '_')")
-    return names
-
-
-@dataclass(slots=True)
-class JournaldInputConfig(SectionConfig):
-    """``path``: a journal directory or one ``.journal`` file (empty: the system journal).
-    ``read_from`` applies to the first run only (no checkpoint yet)."""
-
-    SECTION: ClassVar[str] = "journald"
-    name: str = "journald"
-    enabled: bool = True
-    path: str = ""
-    tag: str = "journal"
-    include_units: tuple[str, ...] = field(default=(), metadata={PARSE: _patterns})
-    exclude_units: tuple[str, ...] = field(default=(), metadata={PARSE: _patterns})
-    include_containers: tuple[str, ...] = field(default=(), metadata={PARSE: _patterns})
-    exclude_containers: tuple[str, ...] = field(default=(), metadata={PARSE: _patterns})
-    read_from: Literal["head", "tail"] = "tail"
-    batch_max_entries: int = 1000
-    batch_wait: float = field(default=0.05, metadata={PARSE: parse_duration})  # latency for fewer fsyncs
-    checkpoint_interval: float = field(default=5.0, metadata={PARSE: parse_duration})
-    max_line_bytes: int = field(default=1024 * 1024, metadata={PARSE: parse_size})
-    max_entry_bytes: int = field(default=16 * 1024 * 1024, metadata={PARSE: parse_size})  # JSON of one entry
-    partial_timeout: float = field(default=5.0, metadata={PARSE: parse_duration})
-    journalctl: str = "journalctl"
-    # The agent's own container's lines: with a stdout output they would come back through the
-    # journal, be printed again, and so on without end.
-    exclude_self: bool = True
-    extra_fields: tuple[str, ...] = field(default=(), metadata={PARSE: _field_names})
-    state_dir: str = ""  # the checkpoint's directory; empty: <spool dir>/inputs (config.py fills it)
-    processors: tuple[ProcessorSpec, ...] = field(default=(), metadata={PARSE: parse_processors})
-
-    def validate(self) -> None:
-        if self.enabled and self.path and not os.path.exists(self.path):
-            raise ConfigError("journald.path", f"{self.path!r} does not exist (mount the journal)")
-        if self.enabled and not self.path and not journal_mounted():
-            raise ConfigError("journald.enabled", "no journal under /var/log/journal or /run/log/journal: "
-                              "mount it (balena: io.balena.features.journal-logs) or set path")
-        if self.batch_max_entries <= 0:
-            raise ConfigError("journald.batch_max_entries", "must be positive")
-        if not self.tag:
-            raise ConfigError("journald.tag", "must not be empty")
-
-    def location(self) -> list[str]:
-        if not self.path:
-            return []
-        return [f"--file={self.path}" if os.path.isfile(self.path) else f"--directory={self.path}"]
-
-    def command(self, cursor: str | None) -> list[str]:
-        fields = ",".join(dict.fromkeys((*FIELDS_READ, *self.extra_fields)))
-        command = [self.journalctl, "--output=json", f"--output-fields={fields}", "--follow", "--all",
-                   "--no-pager"]
-        command += self.location()
-        if cursor:
-            command.append(f"--cursor={cursor}")  # not --after-cursor: it skips one entry blindly
-        else:
-            command.append("--no-tail" if self.read_from == "head" else "--lines=0")
-        return command
+__all__ = ["JournaldInput", "JournaldInputConfig"]  # the config class is the registry's too
 
 
 class JournaldStats:
@@ -165,6 +77,7 @@ class JournaldInput:
         self.cursor: str | None = None  # the last entry handled (spooled or filtered out)
         self._safe_cursor: str | None = None  # where a restart must resume (no pending pieces before)
         self._dirty_since: float | None = None  # when an unsaved filtered-only advance happened
+        self._stderr = b""  # the end of what journalctl said on stderr (for the log when it exits)
 
     # ------------------------------------------------------------------ lifecycle
     def start(self, sink: Any) -> None:
@@ -231,12 +144,14 @@ class JournaldInput:
                                            stdin=subprocess.DEVNULL, preexec_fn=die_with_agent())
         child = self._child
         assert child.stdout is not None and child.stderr is not None
+        self._stderr = b""
         try:
-            self._pump(child.stdout.fileno(), resume)
+            self._pump(child.stdout.fileno(), resume, child.stderr.fileno())
         finally:
             self._kill_child()
-            stderr = child.stderr.read(4096).decode("utf-8", "replace").strip()
             code = child.wait()
+            self._drain_stderr(child.stderr.fileno())
+        stderr = self._stderr.decode("utf-8", "replace").strip()
         if self._stopping.is_set():
             return True
         if resume and "cursor" in stderr.lower():
@@ -268,7 +183,17 @@ class JournaldInput:
             self._save()
         self.config = _from_head(self.config)  # no cursor: the journal is empty, its head is new
 
-    def _pump(self, fd: int, resume: str | None) -> None:
+    def _drain_stderr(self, fd: int) -> bool:
+        """Read what journalctl wrote to stderr (its pipe must not fill up), keeping the last 4 KiB;
+        False at its end."""
+        try:
+            data = os.read(fd, 65536)
+        except (BlockingIOError, OSError):
+            return False
+        self._stderr = (self._stderr + data)[-4096:]
+        return bool(data)
+
+    def _pump(self, fd: int, resume: str | None, err_fd: int) -> None:
         pending = b""
         skipping = False
         first = resume is not None
@@ -279,7 +204,12 @@ class JournaldInput:
             if batch:  # wait up to batch_wait for more: one fsync for many entries
                 linger = max(0.0, batch_started + self.config.batch_wait - time.monotonic())
                 timeout = linger if timeout is None else min(timeout, linger)
-            readable, _, _ = select.select([fd], [], [], timeout)
+            readable, _, _ = select.select([fd, err_fd] if err_fd >= 0 else [fd], [], [], timeout)
+            if err_fd in readable:
+                if not self._drain_stderr(err_fd):
+                    err_fd = -1  # closed: select on stdout only
+                if fd not in readable:
+                    continue
             if not readable:
                 self._on_timer(batch)
                 continue
