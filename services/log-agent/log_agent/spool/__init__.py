@@ -193,13 +193,23 @@ class Spool:
         return thread
 
     def _flush_loop(self, interval: float) -> None:
-        while not self._stop_flusher.wait(interval):
+        """fsync appends nobody waited for, within ``interval``; asleep while nothing is unsynced
+        (an idle agent does not wake up every interval)."""
+        while True:
+            with self._cond:
+                while self._written <= self._synced and not self._closed:
+                    self._cond.wait()  # _write() and close() notify
+                if self._closed:
+                    return
+            if self._stop_flusher.wait(interval):
+                return
             with self._cond:
                 target = self._written
             try:
                 self._sync_to(target)
             except SpoolError as err:  # keep flushing: the next fsync may work (disk back online)
                 log.error("spool: periodic fsync failed: %s", err)
+                self._stop_flusher.wait(interval)  # not in a tight loop while the disk is gone
 
     # -- writing ---------------------------------------------------------------------------------
 
