@@ -55,7 +55,6 @@ __all__ = ["ForwardInput", "ForwardInputConfig", "ForwardStats", "ThrottledLog"]
 log = logging.getLogger(__name__)
 
 HEARTBEAT = b"\x00"
-_POLL_SECONDS = 1.0  # fallback: how often blocking accept/recvfrom loops notice stop()
 _STOP_SECONDS = 5.0
 # stop(): how long a connection may take to finish the request it is handling (sink call and ack)
 _DRAIN_SECONDS = 2.0
@@ -157,7 +156,7 @@ class ForwardInput:
         except OSError as err:
             sock.close()
             raise ConfigError("forward.listen", f"cannot bind {address[0]}:{address[1]}: {err}") from err
-        sock.settimeout(_POLL_SECONDS)
+        sock.settimeout(None)  # blocking: stop() wakes accept()/recvfrom() (_wake), no polling at idle
         self._listeners.append(sock)
         return sock
 
@@ -175,7 +174,7 @@ class ForwardInput:
             sock.close()
             raise ConfigError("forward.unix_path", f"cannot listen on {path}: {err}") from err
         sock.listen(128)
-        sock.settimeout(_POLL_SECONDS)
+        sock.settimeout(None)  # blocking: stop() wakes accept()/recvfrom() (_wake), no polling at idle
         self._listeners.append(sock)
         return sock
 
