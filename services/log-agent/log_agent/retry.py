@@ -19,7 +19,7 @@ class RetryConfig(SectionConfig):
     max_backoff: float = field(default=60.0, metadata={PARSE: parse_duration})
     multiplier: float = 2.0
     max_attempts: int = 0  # 0: retry forever; otherwise the batch goes to the dead-letter file
-    batch_records: int = 500
+    batch_records: int = 5000  # with batch_bytes: one send (and one cursor write) per ~1 MiB
     batch_bytes: int = field(default=1024 * 1024, metadata={PARSE: parse_size})
     dead_letter_path: str = ""  # "": <spool.dir>/dead-letter.jsonl
     dead_letter_max_bytes: int = field(default=16 * 1024 * 1024, metadata={PARSE: parse_size})
