@@ -287,3 +287,20 @@ def test_an_unreadable_token_file_exits_2_naming_the_key(tmp_path: Path) -> None
     result = subprocess.run([LOG_AGENT], env=agent.env, capture_output=True, text=True, timeout=30)
     assert result.returncode == 2 and "LOG_AGENT_HTTP_TOKEN_FILE" in result.stderr, result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_reload_moves_the_http_listener(tmp_path: Path, agents: list[AgentProcess]) -> None:
+    first, second = free_port(), free_port()
+    config = tmp_path / "agent.yaml"
+    config.write_text(f"http:\n  listen: 127.0.0.1:{first}\n")
+    agent = AgentProcess(tmp_path, {"LOG_AGENT_CONFIG": str(config), "LOG_AGENT_HTTP_LISTEN": ""})
+    agents.append(agent)
+    agent.process = subprocess.Popen([LOG_AGENT], env=agent.env, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+    assert wait_for(lambda: _answers(f"http://127.0.0.1:{first}"), timeout=20)
+    config.write_text(f"http:\n  listen: 127.0.0.1:{second}\n")
+    agent.signal(signal.SIGHUP)
+    assert wait_for(lambda: _answers(f"http://127.0.0.1:{second}"), timeout=10)
+    assert not _answers(f"http://127.0.0.1:{first}")
+    assert requests.get(f"http://127.0.0.1:{second}/health", timeout=5).json()["status"] == "ok"
+    assert agent.terminate() == 0
