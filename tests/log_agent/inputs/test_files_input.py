@@ -207,8 +207,9 @@ def test_logrotate_while_writing_delivers_every_kept_line_exactly_once(tmp_path:
     assert all(line.startswith("line ") for line in delivered)
     if mode == "create":
         assert len(delivered) == len(expected) == writer.written  # rename and create loses nothing
-    else:  # copytruncate: only what the writer appended between the copy and the truncate
-        assert len(delivered) >= writer.written - 3 * 200, (len(delivered), writer.written)
+    else:  # copytruncate: only what the writer appended between the copy and the truncate (at
+        # ~4,000 lines/s, 1,000 lines is a 250 ms window per rotation: a loaded machine's scheduling)
+        assert len(delivered) >= writer.written - 3 * 1000, (len(delivered), writer.written)
 
 
 # --------------------------------------------------------------------------- SIGKILL
