@@ -71,6 +71,7 @@ def test_bad_settings_name_the_variable(journal_dirs: Path, env: dict[str, str],
     ({"inputs": [{"type": "syslog", "processors": [{"type": "nope"}]}]}, "inputs[0].processors[0].type"),
     ({"inputs": [{"type": "http", "path": "/health"}]}, "inputs[0].path"),
     ({"inputs": [{"type": "journald", "path": "/x", "read_from": "middle"}]}, "inputs[0].read_from"),
+    ({"inputs": [{"type": "journald", "path": "/", "journalctl": "/no/journalctl"}]}, "inputs[0].journalctl"),
 ])
 def test_yaml_errors_name_the_item(journal_dirs: Path, document: dict, key: str) -> None:
     assert error_key(document, {}) == key

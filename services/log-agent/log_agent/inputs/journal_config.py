@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
@@ -74,6 +75,9 @@ class JournaldInputConfig(SectionConfig):
     def validate(self) -> None:
         if self.enabled and self.path and not os.path.exists(self.path):
             raise ConfigError("journald.path", f"{self.path!r} does not exist (mount the journal)")
+        if self.enabled and shutil.which(self.journalctl) is None:
+            raise ConfigError("journald.journalctl", f"{self.journalctl!r} not found (the image needs "
+                              "journalctl: Debian's systemd package)")
         if self.enabled and not self.path and not journal_mounted():
             raise ConfigError("journald.enabled", "no journal under /var/log/journal or /run/log/journal: "
                               "mount it (balena: io.balena.features.journal-logs) or set path")
