@@ -41,6 +41,17 @@ def run_until(sink: ChunkSink, count: int, source: JournaldInput) -> None:
     assert sink.wait_count(count), f"got {sink.messages()}"
 
 
+def read_all(tmp_path: Path, count: int, **options: object) -> tuple[JournaldInput, ChunkSink]:
+    """Start an input, wait for ``count`` records, stop it."""
+    source, sink = journald(tmp_path, **options), ChunkSink()
+    source.start(sink)
+    try:
+        run_until(sink, count, source)
+    finally:
+        source.stop()
+    return source, sink
+
+
 # --------------------------------------------------------------------------- pure mapping
 @pytest.mark.parametrize("entry, expected", [
     ({"MESSAGE": "hello", "CONTAINER_NAME": "main_1_2_abc123", "CONTAINER_ID_FULL": "f" * 64,
@@ -90,12 +101,7 @@ def test_balena_container_lines_arrive_mapped(tmp_path: Path, journal_dir: Path)
         container_entry("caf\u00e9 utf-8"),
         unit_entry("host service line"),
     ])
-    source, sink = journald(tmp_path), ChunkSink()
-    source.start(sink)
-    try:
-        run_until(sink, 4, source)
-    finally:
-        source.stop()
+    _, sink = read_all(tmp_path, 4)
     tag, time_ns, first = sink.records[0]
     assert tag == "journal" and time_ns == 1_700_000_000_000_007_000
     assert first["service"] == "main" and first["stream"] == "stdout"
@@ -116,12 +122,7 @@ def test_split_lines_are_joined(tmp_path: Path, journal_dir: Path) -> None:
         container_entry("C", **piece, CONTAINER_PARTIAL_ORDINAL="3", CONTAINER_PARTIAL_LAST="true"),
         container_entry("after"),
     ])
-    source, sink = journald(tmp_path), ChunkSink()
-    source.start(sink)
-    try:
-        run_until(sink, 3, source)
-    finally:
-        source.stop()
+    _, sink = read_all(tmp_path, 3)
     assert sink.messages() == ["other container", "A" * 10 + "B" * 10 + "C", "after"]
     assert "partial_incomplete" not in sink.records[1][2]
 
@@ -180,12 +181,7 @@ def test_filters_matching_nothing_still_advance_the_cursor_without_writes_at_res
     saved = json.loads(checkpoint.read_text())["cursor"]
     assert ";i=32;" in saved  # the 50th entry (hex seqnum)
     write_journal(journal, [container_entry("app line")], start=50)
-    again, sink2 = journald(tmp_path, include_units="balena.service"), ChunkSink()
-    again.start(sink2)
-    try:
-        run_until(sink2, 1, again)
-    finally:
-        again.stop()
+    again, _ = read_all(tmp_path, 1, include_units="balena.service")
     assert again.stats.entries_total == 1  # nothing re-read
 
 
@@ -209,12 +205,7 @@ def test_rotation_and_vacuum_while_running_and_a_vacuumed_cursor(tmp_path: Path,
     write_journal(journal_dir / "system@3.journal", [container_entry(f"third {i}") for i in range(2)],
                   start=7)
     (journal_dir / "system@2.journal").unlink()
-    again, sink2 = journald(tmp_path), ChunkSink()
-    again.start(sink2)
-    try:
-        run_until(sink2, 2, again)
-    finally:
-        again.stop()
+    again, sink2 = read_all(tmp_path, 2)
     assert sink2.messages() == ["third 0", "third 1"]
     assert again.stats.gaps_total == 1
 
@@ -223,12 +214,7 @@ def test_a_cursor_the_journal_refuses_restarts_from_the_oldest(tmp_path: Path, j
     write_journal(journal_dir / "system.journal", [container_entry("only")])
     (tmp_path / "state").mkdir()
     (tmp_path / "state" / "journald.json").write_text(json.dumps({"cursor": "garbage"}))
-    source, sink = journald(tmp_path, read_from="tail"), ChunkSink()
-    source.start(sink)
-    try:
-        run_until(sink, 1, source)
-    finally:
-        source.stop()
+    source, sink = read_all(tmp_path, 1, read_from="tail")
     assert sink.messages() == ["only"] and source.stats.gaps_total == 1
 
 
@@ -304,11 +290,6 @@ def test_an_entry_over_max_entry_bytes_is_skipped_and_counted(tmp_path: Path, jo
     write_journal(journal_dir / "system.journal", [container_entry("before"),
                                                    container_entry("x" * 300_000),
                                                    container_entry("after")])
-    source, sink = journald(tmp_path, max_entry_bytes="64KiB"), ChunkSink()
-    source.start(sink)
-    try:
-        run_until(sink, 2, source)
-    finally:
-        source.stop()
+    source, sink = read_all(tmp_path, 2, max_entry_bytes="64KiB")
     assert sink.messages() == ["before", "after"]
     assert source.stats.errors == {"too_large": 1}
