@@ -16,9 +16,11 @@ its filesystem buffer; never commit the binary), both relaying with acks into th
 
 Figures per peer and scenario: events/s end to end (first send -> the sink counted them all), peer
 CPU-seconds per million events, disk bytes written per payload byte (/proc/<pid>/io write_bytes),
-idle PSS of the whole process tree (before the load), peak RSS (VmHWM) and RSS afterwards. Ratios
-agent/Fluent Bit are printed and saved with the raw figures to bench/results/log_agent_bench.json;
-the plot goes to bench/results/log_agent_bench.png.
+idle PSS of the whole process tree (before the load), peak RSS (VmHWM) and RSS afterwards. The
+relay scenarios run ``--repeat`` times, the peers taking turns, and each figure is the median of its
+runs (a 2-core machine shared with other work is noisy). Ratios agent/Fluent Bit are printed and
+saved with every run to bench/results/log_agent_bench.json; the plot goes to
+bench/results/log_agent_bench.png.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import json
 import os
 import platform
 import socket
+import statistics
 import struct
 import tempfile
 import threading
@@ -226,6 +229,17 @@ def inflating_scenario(peer_name: str, fluent_bit: str) -> dict[str, Any]:
     }
 
 
+def medians(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One result per peer and scenario: the median of each numeric figure over its runs."""
+    merged = []
+    for key in dict.fromkeys((r["peer"], r["scenario"]) for r in runs):
+        group = [r for r in runs if (r["peer"], r["scenario"]) == key]
+        merged.append({name: statistics.median(r[name] for r in group)
+                       if isinstance(value, int | float) and not isinstance(value, bool) else value
+                       for name, value in group[0].items()} | {"runs": len(group)})
+    return merged
+
+
 def compare(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """agent/Fluent Bit per scenario and figure, with the issue's target and whether it holds."""
     rows = []
@@ -289,14 +303,18 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000, help="events of the packed scenario")
     parser.add_argument("--skip-inflating", action="store_true")
     parser.add_argument("--peers", default="log-agent,fluent-bit", help="comma-separated subset to run")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each relay scenario per peer")
     args = parser.parse_args()
-    results = []
+    runs = []
     packed, message = PackedLoad(args.events), MessageLoad(args.events // 10)
-    for peer in args.peers.split(","):
+    for _ in range(args.repeat):
         for scenario, load in (("packed", packed), ("fluent-logger", message)):
-            results.append(relay_scenario(peer, scenario, load, args.fluent_bit))
-            print(json.dumps(results[-1]), flush=True)
-        if not args.skip_inflating:
+            for peer in args.peers.split(","):
+                runs.append(relay_scenario(peer, scenario, load, args.fluent_bit))
+                print(json.dumps(runs[-1]), flush=True)
+    results = medians(runs)
+    if not args.skip_inflating:
+        for peer in args.peers.split(","):
             results.append(inflating_scenario(peer, args.fluent_bit))
             print(json.dumps(results[-1]), flush=True)
     rows = compare(results)
@@ -305,7 +323,7 @@ def main() -> None:
     document = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                             "kernel": platform.release()},
                 "fluent_bit": "5.1.1 built from source (filesystem buffer, storage.sync full)",
-                "results": results, "comparison": rows}
+                "results": results, "comparison": rows, "runs": runs}
     (RESULTS / "log_agent_bench.json").write_text(json.dumps(document, indent=2) + "\n")
     plot(results, RESULTS / "log_agent_bench.png")
     print(f"wrote {RESULTS / 'log_agent_bench.json'} and log_agent_bench.png")
