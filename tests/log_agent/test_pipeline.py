@@ -297,9 +297,12 @@ def test_stop_gives_up_at_the_deadline_and_keeps_the_batch(pipeline: Pipeline, s
     pipeline.start(PipelineParts([], [Route(down)], RetryConfig.from_dict(FAST_RETRY)))
     store(pipeline.sink_for("test"), make_records(3))
     started = time.monotonic()
+    during: list[str] = []
+    threading.Timer(0.2, lambda: during.append(pipeline.housekeep_once()["status"])).start()
     pipeline.stop(flush_timeout=0.5)
     assert time.monotonic() - started < 3
     assert spool.stats().backlog_bytes["down"] > 0
+    assert during == ["stopping"]  # /health while the SIGTERM flush runs
 
 
 def test_backoff_is_full_jitter_capped_and_honours_retry_after() -> None:

@@ -58,6 +58,7 @@ class Pipeline:
         self._parts: PipelineParts | None = None
         self._workers: list[OutputWorker] = []
         self._housekeeping = threading.Lock()  # /health and /metrics requests run in parallel
+        self._stopping = False  # /health says "stopping" while stop() flushes
 
     # -- inputs ----------------------------------------------------------------------------------
 
@@ -74,6 +75,7 @@ class Pipeline:
 
     def start(self, parts: PipelineParts) -> None:
         self._parts = parts  # first: a failed start is stopped like a running one
+        self._stopping = False
         self._start_workers(parts)
         self._start_inputs(parts)
 
@@ -115,12 +117,13 @@ class Pipeline:
         if parts is None:
             return
         timeout = parts.retry.flush_timeout if flush_timeout is None else flush_timeout
+        self._stopping = True
         self._stop_inputs(parts)
         for worker in self._workers:
             worker.drain()
         self._stop_workers(abort=False, timeout=timeout)
         self._close_outputs(parts)
-        self.housekeep_once(stopping=True)
+        self.housekeep_once()
         self._parts = None
 
     @staticmethod
@@ -155,6 +158,6 @@ class Pipeline:
         (returned, and kept as ``last_health``). Called for every /health and /metrics request."""
         with self._housekeeping:
             inputs = self._parts.inputs if self._parts else []
-            self.last_health = self.health.build(self._workers, inputs, stopping)
+            self.last_health = self.health.build(self._workers, inputs, stopping or self._stopping)
             return self.last_health
 
