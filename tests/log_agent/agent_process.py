@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -30,6 +30,7 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 LOG_AGENT = str(Path(sys.executable).with_name("log-agent"))
+_HTTP_ADDRESS = re.compile(r"serving /metrics and /health on (\S+:\d+)")
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
@@ -60,22 +61,20 @@ def free_port() -> int:
 class AgentProcess:
     def __init__(self, tmp: Path, env: dict[str, str], forward_port: int | None = None) -> None:
         self.tmp = tmp
-        self.run_dir = tmp / "run"
         self.forward_port = forward_port or free_port()
         self.env = {
             **{k: v for k, v in os.environ.items() if not k.startswith(("LOG_AGENT_", "PROMETHEUS_"))},
             "LOG_AGENT_SPOOL_DIR": str(tmp / "spool"),
-            "LOG_AGENT_RUN_DIR": str(self.run_dir),
             "LOG_AGENT_FORWARD_LISTEN": f"127.0.0.1:{self.forward_port}",
-            "LOG_AGENT_HTTP_LISTEN": "127.0.0.1:0",
+            "LOG_AGENT_HTTP_LISTEN": f"127.0.0.1:{free_port()}",
             **env,
         }
         self.process: subprocess.Popen[bytes] | None = None
         self.starts = 0
+        self.http_headers: dict[str, str] = {}  # e.g. the bearer token of an agent that requires one
 
     def start(self, timeout: float = 20.0) -> AgentProcess:
         self.starts += 1
-        (self.run_dir / "http.json").unlink(missing_ok=True)
         with (self.tmp / f"agent-{self.starts}.out").open("wb") as out, \
                 (self.tmp / f"agent-{self.starts}.err").open("wb") as err:
             self.process = subprocess.Popen([LOG_AGENT], env=self.env, stdout=out, stderr=err)
@@ -90,13 +89,19 @@ class AgentProcess:
 
     def _http_answers(self) -> bool:
         try:
-            return requests.get(f"{self.http_url()}/health", timeout=1).ok
+            return requests.get(f"{self.http_url()}/health", headers=self.http_headers, timeout=1).ok
         except (OSError, ValueError, requests.RequestException):
             return False
 
     def http_url(self) -> str:
-        address = json.loads((self.run_dir / "http.json").read_text())
-        return f"http://{address['host']}:{address['port']}"
+        """The configured address, or with port 0 the one the agent logged (at log level info)."""
+        listen = self.env["LOG_AGENT_HTTP_LISTEN"]
+        if not listen.endswith(":0") and not listen.startswith("unix:"):
+            return f"http://{listen}"
+        found = _HTTP_ADDRESS.findall(self.stderr())
+        if not found:
+            raise ValueError("the agent has not logged its HTTP address yet")
+        return f"http://{found[-1]}"
 
     def stdout(self) -> str:
         return (self.tmp / f"agent-{self.starts}.out").read_text(errors="replace")
@@ -105,10 +110,10 @@ class AgentProcess:
         return (self.tmp / f"agent-{self.starts}.err").read_text(errors="replace")
 
     def health(self) -> dict[str, Any]:
-        return requests.get(f"{self.http_url()}/health", timeout=5).json()
+        return requests.get(f"{self.http_url()}/health", headers=self.http_headers, timeout=5).json()
 
     def metrics(self) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-        text = requests.get(f"{self.http_url()}/metrics", timeout=5).text
+        text = requests.get(f"{self.http_url()}/metrics", headers=self.http_headers, timeout=5).text
         return {(sample.name, tuple(sorted(sample.labels.items()))): sample.value
                 for family in text_string_to_metric_families(text) for sample in family.samples}
 

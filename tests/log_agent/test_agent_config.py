@@ -31,8 +31,8 @@ def load_error(env: dict[str, str], yaml_path: str | None = None) -> ConfigError
 def test_defaults_without_env_or_yaml_ship_to_stdout() -> None:
     config = AgentConfig.load({})
     assert [(s.name, s.kind, s.match) for s in config.outputs] == [("stdout", "stdout", ("**",))]
-    assert config.http_listen == ("127.0.0.1", 24220)
-    assert config.forward.listen == ("0.0.0.0", 24224)
+    assert str(config.http.listen) == "127.0.0.1:24220"
+    assert config.forward.listen == ("127.0.0.1", 24224)
     assert config.spool.dir == "/var/lib/log-agent"
     assert config.log_level == "info"
 
@@ -49,7 +49,7 @@ def test_env_covers_the_common_case() -> None:
     config = AgentConfig.load(env)
     assert config.forward.listen == ("127.0.0.1", 0)
     assert (config.spool.dir, config.spool.max_bytes) == ("/data/spool", 8 * 1024 * 1024)
-    assert config.http_listen == ("::1", 9100)
+    assert str(config.http.listen) == "[::1]:9100"
     assert config.log_level == "debug"
     assert [(s.name, s.kind) for s in config.outputs] == [
         ("loki", "loki"),
@@ -95,7 +95,7 @@ def test_env_overrides_yaml(tmp_path: Path) -> None:
         {"LOG_AGENT_SPOOL_DIR": "/from/env", "LOG_AGENT_HTTP_LISTEN": "127.0.0.1:2"}, path
     )
     assert (config.spool.dir, config.spool.max_bytes) == ("/from/env", 2 * 1024 * 1024)
-    assert config.http_listen == ("127.0.0.1", 2)
+    assert str(config.http.listen) == "127.0.0.1:2"
 
 
 def test_env_output_replaces_yaml_outputs(tmp_path: Path) -> None:
@@ -139,7 +139,10 @@ def test_outputs_build_and_route_with_their_names(tmp_path: Path) -> None:
         ("spool: [1]\n", "spool", "mapping"),
         ("forward: {listen: nowhere}\n", "forward.listen", "host:port"),
         ("retry: {initial_backoff: -1}\n", "retry.initial_backoff", ""),
-        ("http_listen: 'localhost:http'\n", "http_listen", "port"),
+        ("http_listen: 'localhost:http'\n", "http.listen", "port"),
+        ("http: {listen: '127.0.0.1:1'}\nhttp_listen: '127.0.0.1:2'\n", "http_listen", "older name"),
+        ("http: {tls_cert_file: /c.pem}\n", "http.tls_key_file", "together"),
+        ("http: {max_body_bytes: 0}\n", "http.max_body_bytes", "positive"),
         ("identity: {key: ''}\n", "identity.key", ""),
         ("log_level: loud\n", "log_level", "one of"),
         ("- a list\n", "config", "mapping at the top level"),
@@ -191,24 +194,34 @@ def test_a_yaml_file_that_is_not_text_is_named(tmp_path: Path) -> None:
     assert (error.key, "not UTF-8" in str(error)) == ("LOG_AGENT_CONFIG", True)
 
 
-def test_run_dir_comes_from_env_or_yaml_and_must_be_absolute(tmp_path: Path) -> None:
-    assert AgentConfig.load({}).run_dir == "/run/log-agent"
-    yaml_path = write_yaml(tmp_path, "run_dir: /dev/shm/agent\n")
-    assert AgentConfig.load({}, yaml_path).run_dir == "/dev/shm/agent"
-    assert AgentConfig.load({"LOG_AGENT_RUN_DIR": "/tmp/x"}, yaml_path).run_dir == "/tmp/x"
-    assert load_error({"LOG_AGENT_RUN_DIR": "run"}).key == "LOG_AGENT_RUN_DIR"
-    assert load_error({}, write_yaml(tmp_path, "run_dir: 5\n")).key == "run_dir"
+def test_run_dir_of_earlier_releases_is_accepted_and_ignored(tmp_path: Path) -> None:
+    assert AgentConfig.load({}, write_yaml(tmp_path, "run_dir: /dev/shm/agent\n")) == AgentConfig.load({})
+
+
+def test_the_identity_variables_are_read_with_the_configuration() -> None:
+    config = AgentConfig.load({"BALENA_DEVICE_UUID": "dev-1", "BALENA_APP_NAME": "", "HOME": "/root"})
+    assert dict(config.identity_env) == {"BALENA_DEVICE_UUID": "dev-1"}  # empty counts as unset
+    assert config.enricher().merge({})["device"]["uuid"] == "dev-1"
+
+
+def test_an_http_listener_other_hosts_reach_needs_a_token(tmp_path: Path) -> None:
+    assert load_error({"LOG_AGENT_HTTP_LISTEN": "0.0.0.0:24220"}).key == "http.bearer_token"
+    assert load_error({"LOG_AGENT_HTTP_LISTEN": "[::]:24220"}).key == "http.bearer_token"
+    config = AgentConfig.load({"LOG_AGENT_HTTP_LISTEN": "0.0.0.0:24220", "LOG_AGENT_HTTP_TOKEN": "t0k3n"})
+    assert config.http.bearer_token == "t0k3n" and "t0k3n" in config.secrets()
+    assert "t0k3n" not in repr(config)
+    assert AgentConfig.load({"LOG_AGENT_HTTP_LISTEN": "unix:/run/log-agent.sock"}).http.listen.unix_path
 
 
 def test_a_reload_names_and_keeps_the_settings_it_cannot_apply(tmp_path: Path) -> None:
     running = AgentConfig.load({})
     changed = ("spool: {max_bytes: 8MiB, fsync: always}\n"
                "retry: {dead_letter_max_bytes: 1MiB, max_backoff: 5s}\n")
-    new = AgentConfig.load({"LOG_AGENT_RUN_DIR": "/tmp/elsewhere"}, write_yaml(tmp_path, changed))
+    new = AgentConfig.load({}, write_yaml(tmp_path, changed))
     assert running.restart_only_changes(new) == [
-        "spool.max_bytes", "spool.fsync", "retry.dead_letter_max_bytes", "run_dir"]
+        "spool.max_bytes", "spool.fsync", "retry.dead_letter_max_bytes"]
     applied = running.keeping_restart_only(new)
-    assert applied.spool == running.spool and applied.run_dir == running.run_dir
+    assert applied.spool == running.spool
     assert applied.retry.dead_letter_max_bytes == running.retry.dead_letter_max_bytes
     assert applied.retry.max_backoff == 5.0  # what a reload can change, it does
     assert running.restart_only_changes(running) == []
@@ -232,13 +245,14 @@ def doc_sections() -> dict[str, str]:
 
 def documented_keys() -> list[tuple[str, str]]:
     from log_agent.enrich import IdentityConfig
+    from log_agent.httpconfig import HttpConfig
     from log_agent.inputs.forward import ForwardInputConfig
     from log_agent.outputs import REGISTRY
-    from log_agent.pipeline import RetryConfig
+    from log_agent.retry import RetryConfig
     from log_agent.spool import SpoolConfig
 
     sections = {"forward": ForwardInputConfig, "spool": SpoolConfig, "retry": RetryConfig,
-                "identity": IdentityConfig}
+                "identity": IdentityConfig, "http": HttpConfig}
     pairs = [(section, f.name) for section, cls in sections.items() for f in fields(cls)]
     pairs += [("outputs", f.name) for kind in REGISTRY for f in fields(REGISTRY[kind][0])]
     return sorted(set(pairs))
@@ -253,6 +267,8 @@ def test_every_top_level_key_and_environment_variable_is_documented() -> None:
     text = DOCS.read_text()
     sections = doc_sections()
     for field in fields(AgentConfig):
+        if field.metadata.get("not_a_key"):
+            continue
         assert field.name in sections and f"`{field.name}`" in text, field.name
     read_by_code = {name for path in SOURCE.rglob("*.py")
                     for name in re.findall(r"LOG_AGENT_[A-Z_]+", path.read_text())}

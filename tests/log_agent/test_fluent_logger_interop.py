@@ -176,6 +176,8 @@ def test_sender_buffers_while_the_agent_restarts() -> None:
 
 def test_fluent_logger_to_spool_to_forward_output_end_to_end(tmp_path: Path) -> None:
     """fluent-logger -> ForwardInput -> real disk Spool -> ForwardOutput (chunk + ack) -> strict receiver."""
+    from log_agent.budget import MemoryBudget
+    from log_agent.sink import SpoolSink
     from log_agent.spool import Spool, SpoolConfig
 
     from tests.log_agent.forward_receiver import ForwardReceiver
@@ -183,7 +185,8 @@ def test_fluent_logger_to_spool_to_forward_output_end_to_end(tmp_path: Path) -> 
     spool = Spool(SpoolConfig.from_dict({"dir": str(tmp_path / "spool"), "max_bytes": "4MiB"}))
     spool.register("forward")
     try:
-        with forward_input(spool.append) as server, ForwardReceiver() as receiver:
+        sink = SpoolSink(spool, MemoryBudget(), "forward", None)  # the core's sink
+        with forward_input(sink) as server, ForwardReceiver() as receiver:
             with sender.FluentSender(
                 "e2e", host="127.0.0.1", port=port_of(server), nanosecond_precision=True
             ) as fl:
@@ -194,8 +197,8 @@ def test_fluent_logger_to_spool_to_forward_output_end_to_end(tmp_path: Path) -> 
             deadline = time.monotonic() + 10
             while len(delivered) < 100 and time.monotonic() < deadline:
                 batch = spool.read("forward", max_records=40, timeout=0.5)
-                if batch.records:
-                    assert output.send(batch.records).outcome is Outcome.DELIVERED
+                if batch.chunks:  # the spooled entry bytes, sent on as they are
+                    assert output.send_chunks(batch.chunks).outcome is Outcome.DELIVERED
                     spool.commit(batch)
                     delivered += batch.records
             output.close()

@@ -18,7 +18,7 @@ import pytest
 import requests
 from fluent import sender
 
-from tests.log_agent.agent_process import LOG_AGENT, AgentProcess, ChunkSender, wait_for
+from tests.log_agent.agent_process import LOG_AGENT, AgentProcess, ChunkSender, free_port, wait_for
 from tests.log_agent.forward_receiver import ForwardReceiver
 
 
@@ -36,6 +36,8 @@ def agents(tmp_path: Path) -> Iterator[list[AgentProcess]]:
     ({"LOG_AGENT_OUTPUT": "ftp://example"}, "LOG_AGENT_OUTPUT[0].url"),
     ({"LOG_AGENT_OUTPUT": "http://u:pw@[::1/x"}, "LOG_AGENT_OUTPUT[0].url"),
     ({"LOG_AGENT_FORWARD_LISTEN": "nowhere"}, "LOG_AGENT_FORWARD_LISTEN"),
+    ({"LOG_AGENT_HTTP_LISTEN": "0.0.0.0:0"}, "http.bearer_token"),  # reachable from other hosts: auth
+    ({"LOG_AGENT_HTTP_LISTEN": "unix:relative.sock"}, "LOG_AGENT_HTTP_LISTEN"),
 ])
 def test_invalid_configuration_exits_2_naming_the_key(tmp_path: Path, env: dict[str, str], key: str) -> None:
     agent = AgentProcess(tmp_path, env)
@@ -54,7 +56,7 @@ def test_a_busy_http_port_exits_1_naming_the_variable(tmp_path: Path) -> None:
         agent = AgentProcess(tmp_path, {"LOG_AGENT_HTTP_LISTEN": f"127.0.0.1:{port}"})
         result = subprocess.run([LOG_AGENT], env=agent.env, capture_output=True, text=True, timeout=30)
     assert result.returncode == 1, result.stderr
-    assert f"LOG_AGENT_HTTP_LISTEN (http_listen): cannot listen on 127.0.0.1:{port}" in result.stderr
+    assert f"LOG_AGENT_HTTP_LISTEN (http.listen): cannot listen on 127.0.0.1:{port}" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "spool").exists()  # checked before the spool is opened
 
@@ -123,35 +125,55 @@ def test_metrics_pass_promtool_and_health_reports_outputs(tmp_path: Path, agents
     assert time.monotonic() - started < 5  # the flush deadline holds although nothing can be sent
 
 
-def test_health_is_503_once_the_agent_is_gone(tmp_path: Path, agents: list[AgentProcess]) -> None:
+def test_health_is_starting_then_built_per_request_then_down_when_it_cannot_be_built() -> None:
+    import bottle
     from log_agent.web import create_app
+    from prometheus_client import CollectorRegistry
 
-    agent = AgentProcess(tmp_path, {})
-    agents.append(agent)
-    agent.start()
-    url = agent.http_url()
-    assert requests.get(f"{url}/health", timeout=5).status_code == 200
-    agent.kill()
-    # The gunicorn child notices its parent died and goes away, freeing the port.
-    assert wait_for(lambda: not _answers(url), timeout=10)
-    health = json.loads((agent.run_dir / "health.json").read_text())
-    health["updated"] -= 60
-    (agent.run_dir / "health.json").write_text(json.dumps(health))
-    response = create_app(str(agent.run_dir)).test_client().get("/health")
-    assert response.status_code == 503 and response.json["status"] == "down"
+    source: list = [None]
+
+    def health() -> dict | None:
+        if isinstance(source[0], Exception):
+            raise source[0]
+        return source[0]
+
+    app = create_app(health, CollectorRegistry())
+    assert isinstance(app, bottle.Bottle)
+
+    def get(path: str) -> tuple[str, bytes]:
+        status: list[str] = []
+        body = b"".join(app({"REQUEST_METHOD": "GET", "PATH_INFO": path, "wsgi.input": None},
+                            lambda code, headers, exc_info=None: status.append(code)))
+        return status[0], body
+
+    assert get("/health") == ("503 Service Unavailable", b'{"status": "starting"}')
+    source[0] = {"status": "degraded"}
+    assert get("/health")[0] == "200 OK"
+    source[0] = {"status": "stopping"}
+    assert get("/health")[0].startswith("503")
+    source[0] = OSError("spool gone")
+    code, body = get("/health")
+    assert code.startswith("503") and json.loads(body)["status"] == "down"
+    assert get("/metrics")[0] == "200 OK"  # the exposition does not depend on the health document
 
 
-def test_a_dead_http_child_is_restarted(tmp_path: Path, agents: list[AgentProcess]) -> None:
-    agent = AgentProcess(tmp_path, {})
+def test_one_process_and_a_restart_after_kill_9_listens_again_at_once(tmp_path: Path,
+                                                                      agents: list[AgentProcess]) -> None:
+    http_port = free_port()
+    agent = AgentProcess(tmp_path, {"LOG_AGENT_HTTP_LISTEN": f"127.0.0.1:{http_port}"})
     agents.append(agent)
     agent.start()
     assert agent.process is not None
-    (child,) = psutil.Process(agent.process.pid).children()
-    first_url = agent.http_url()
-    child.kill()
-    assert wait_for(lambda: not _answers(first_url), timeout=10)
-    assert wait_for(lambda: _answers(agent.http_url()), timeout=20)
-    assert agent.health()["status"] == "ok"
+    assert psutil.Process(agent.process.pid).children(recursive=True) == []  # no HTTP child
+    with socket.create_connection(("127.0.0.1", http_port)) as kept_open:  # a scraper mid-connection
+        kept_open.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        agent.kill()
+    started = time.monotonic()
+    agent.process = subprocess.Popen([LOG_AGENT], env=agent.env, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+    assert wait_for(lambda: _answers(f"http://127.0.0.1:{http_port}"), timeout=2.0)
+    assert time.monotonic() - started < 2.0
+    assert requests.get(f"http://127.0.0.1:{http_port}/health", timeout=5).status_code == 200
     assert agent.terminate() == 0
 
 
@@ -221,7 +243,9 @@ def test_sighup_reload_mid_stream_loses_and_duplicates_nothing(tmp_path: Path,
 
 def test_stalled_http_clients_cannot_take_metrics_and_health_offline(tmp_path: Path,
                                                                      agents: list[AgentProcess]) -> None:
-    agent = AgentProcess(tmp_path, {"LOG_AGENT_HTTP_CLIENT_TIMEOUT": "2"})
+    config = tmp_path / "agent.yaml"
+    config.write_text("http:\n  header_timeout: 2s\n")
+    agent = AgentProcess(tmp_path, {"LOG_AGENT_CONFIG": str(config)})
     agents.append(agent)
     agent.start()
     host_port = agent.http_url().removeprefix("http://")
@@ -238,16 +262,45 @@ def test_stalled_http_clients_cannot_take_metrics_and_health_offline(tmp_path: P
             conn.close()
 
 
-def test_metrics_hide_outputs_that_are_no_longer_configured(tmp_path: Path) -> None:
-    from log_agent.web import _ConfiguredOutputs
-    from prometheus_client import CollectorRegistry, Gauge, generate_latest
+def test_a_bearer_token_guards_every_route_and_opens_a_non_loopback_listener(
+        tmp_path: Path, agents: list[AgentProcess]) -> None:
+    token_file = tmp_path / "token"
+    token_file.write_text("s3cret-t0ken\n")
+    agent = AgentProcess(tmp_path, {"LOG_AGENT_HTTP_LISTEN": "0.0.0.0:0",
+                                    "LOG_AGENT_HTTP_TOKEN_FILE": str(token_file)})
+    agent.http_headers = {"Authorization": "Bearer s3cret-t0ken"}
+    agents.append(agent)
+    agent.start()
+    url = agent.http_url().replace("0.0.0.0", "127.0.0.1")
+    for path in ("/health", "/metrics", "/logs/app"):
+        refused = requests.get(f"{url}{path}", timeout=5)
+        assert refused.status_code == 401 and "Bearer" in refused.headers["WWW-Authenticate"]
+        wrong = requests.get(f"{url}{path}", headers={"Authorization": "Bearer nope"}, timeout=5)
+        assert wrong.status_code == 401
+    assert requests.get(f"{url}/metrics", headers=agent.http_headers, timeout=5).status_code == 200
+    assert agent.terminate() == 0
+    assert "s3cret-t0ken" not in agent.stderr()
 
-    registry = CollectorRegistry()
-    up = Gauge("log_agent_output_up", "up", ["output"], registry=registry)
-    up.labels("kept").set(1)
-    up.labels("removed").set(0)
-    Gauge("log_agent_spool_bytes", "bytes", registry=registry).set(5)
-    text = generate_latest(_ConfiguredOutputs(registry, {"outputs": {"kept": {}}})).decode()
-    assert 'output="kept"' in text and 'output="removed"' not in text and "log_agent_spool_bytes 5" in text
-    unknown = generate_latest(_ConfiguredOutputs(registry, {"status": "down"})).decode()
-    assert 'output="removed"' in unknown  # before the agent reports, nothing is hidden
+
+def test_an_unreadable_token_file_exits_2_naming_the_key(tmp_path: Path) -> None:
+    agent = AgentProcess(tmp_path, {"LOG_AGENT_HTTP_TOKEN_FILE": str(tmp_path / "missing")})
+    result = subprocess.run([LOG_AGENT], env=agent.env, capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2 and "LOG_AGENT_HTTP_TOKEN_FILE" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_reload_moves_the_http_listener(tmp_path: Path, agents: list[AgentProcess]) -> None:
+    first, second = free_port(), free_port()
+    config = tmp_path / "agent.yaml"
+    config.write_text(f"http:\n  listen: 127.0.0.1:{first}\n")
+    agent = AgentProcess(tmp_path, {"LOG_AGENT_CONFIG": str(config), "LOG_AGENT_HTTP_LISTEN": ""})
+    agents.append(agent)
+    agent.process = subprocess.Popen([LOG_AGENT], env=agent.env, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+    assert wait_for(lambda: _answers(f"http://127.0.0.1:{first}"), timeout=20)
+    config.write_text(f"http:\n  listen: 127.0.0.1:{second}\n")
+    agent.signal(signal.SIGHUP)
+    assert wait_for(lambda: _answers(f"http://127.0.0.1:{second}"), timeout=10)
+    assert not _answers(f"http://127.0.0.1:{first}")
+    assert requests.get(f"http://127.0.0.1:{second}/health", timeout=5).json()["status"] == "ok"
+    assert agent.terminate() == 0

@@ -19,12 +19,19 @@ import pytest
 from fluent import sender
 from log_agent.__main__ import build_parts
 from log_agent.config import AgentConfig
+from log_agent.deadletter import DeadLetterFile
+from log_agent.delivery import Route
 from log_agent.errors import ConfigError
+from log_agent.inputs.base import EntrySink
 from log_agent.inputs.forward import ForwardInput, ForwardInputConfig
 from log_agent.metrics import Metrics
 from log_agent.models import Outcome, Record, SendResult
 from log_agent.outputs.forward import ForwardOutput, ForwardOutputConfig
-from log_agent.pipeline import DeadLetterFile, Pipeline, PipelineParts, RetryConfig, Route, redact
+from log_agent.pipeline import Pipeline, PipelineParts
+from log_agent.protocol import packed_forward
+from log_agent.protocol.entries import chunks_from_records
+from log_agent.redact import redact
+from log_agent.retry import RetryConfig
 from log_agent.spool import Spool, SpoolConfig
 
 from tests.log_agent.agent_process import wait_for
@@ -59,6 +66,12 @@ class ScriptedOutput:
         return [r.record["id"] for batch in self.batches for r in batch]
 
 
+def store(sink: EntrySink, records: list[Record]) -> None:
+    """Hand records to an input sink as an input does: chunks of entry bytes, durably."""
+    for chunk in chunks_from_records(records):
+        sink(chunk.tag, chunk.entries, chunk.count, durable=True)
+
+
 def make_records(count: int, tag: str = "app.web", start: int = 0) -> list[Record]:
     return [Record(tag, time.time_ns(), {"id": i}) for i in range(start, start + count)]
 
@@ -78,7 +91,7 @@ def metrics() -> Metrics:
 @pytest.fixture
 def pipeline(spool: Spool, metrics: Metrics, tmp_path: Path) -> Iterator[Pipeline]:
     dead_letter = DeadLetterFile(tmp_path / "dead-letter.jsonl", 1024 * 1024)
-    running = Pipeline(spool, metrics, lambda records: records, dead_letter, tmp_path / "health.json")
+    running = Pipeline(spool, metrics, lambda records: records, dead_letter)
     yield running
     running.stop(flush_timeout=1)
 
@@ -113,18 +126,26 @@ def test_fluent_logger_to_receiver_through_the_spool(pipeline: Pipeline, metrics
         assert value(metrics, "log_agent_records_in_total", input="forward") == 50
         health = pipeline.housekeep_once()
         assert health["outputs"]["central"]["state"] == "ok"
-        assert json.loads((tmp_path / "health.json").read_text())["status"] == "ok"
+        assert pipeline.last_health is not None and pipeline.last_health["status"] == "ok"
 
 
-def test_a_chunk_larger_than_a_small_spool_is_acked_and_delivered(metrics: Metrics, tmp_path: Path) -> None:
-    # forward.max_frame_bytes (8 MiB) allows a 2 MB chunk; a 1 MiB spool stores it in pieces
+@pytest.mark.parametrize("compressed", [False, True], ids=["forward", "compressed-packed"])
+def test_a_chunk_larger_than_a_small_spool_is_acked_and_delivered(metrics: Metrics, tmp_path: Path,
+                                                                  compressed: bool) -> None:
+    # forward.max_frame_bytes (8 MiB) allows a 2 MB chunk; a 1 MiB spool stores it in pieces, and
+    # making room never drops the frame's own earlier pieces (a compressed one is inflated piece by
+    # piece: several sink calls, one batch for the cap)
     config = SpoolConfig.from_dict({"dir": str(tmp_path / "spool"), "max_bytes": "1MiB"})
     entries = [[T0 + i, {"id": i, "msg": "x" * 1000}] for i in range(2000)]
-    frame = msgpack.packb(["app.big", entries, {"chunk": "big-chunk-1"}], use_bin_type=True)
-    assert len(frame) > 2_000_000
+    if compressed:
+        frame = packed_forward("app.big", [(T0 * 10**9 + i, body) for i, (_, body) in enumerate(entries)],
+                               chunk="big-chunk-1", compress=True)
+    else:
+        frame = msgpack.packb(["app.big", entries, {"chunk": "big-chunk-1"}], use_bin_type=True)
+        assert len(frame) > 2_000_000
     with Spool(config) as small_spool, ForwardReceiver() as receiver:
         running = Pipeline(small_spool, metrics, lambda records: records,
-                           DeadLetterFile(tmp_path / "dl.jsonl", MiB), None)
+                           DeadLetterFile(tmp_path / "dl.jsonl", MiB))
         parts = forward_parts(receiver)
         running.start(parts)
         try:
@@ -144,11 +165,11 @@ def test_receiver_outage_is_retried_and_nothing_is_lost(pipeline: Pipeline, spoo
         parts = forward_parts(receiver)
         pipeline.start(parts)
         sink = pipeline.sink_for("test")
-        sink(make_records(10), True)
+        store(sink, make_records(10))
         assert receiver.wait_for_events(10)
         assert wait_for(lambda: spool.stats().backlog_bytes["central"] == 0)  # acked and committed
         receiver.stop()
-        sink(make_records(30, start=10), True)
+        store(sink, make_records(30, start=10))
         assert wait_for(lambda: value(metrics, "log_agent_output_errors_total", output="central") >= 2)
         health = pipeline.housekeep_once()
         assert health["outputs"]["central"]["state"] == "retrying"
@@ -163,7 +184,7 @@ def test_receiver_outage_is_retried_and_nothing_is_lost(pipeline: Pipeline, spoo
 def test_retry_then_delivered_commits_once(pipeline: Pipeline, spool: Spool, metrics: Metrics) -> None:
     output = ScriptedOutput("scripted", [SendResult(Outcome.RETRY, "503"), SendResult(Outcome.RETRY, "503")])
     pipeline.start(PipelineParts([], [Route(output)], RetryConfig.from_dict(FAST_RETRY)))
-    pipeline.sink_for("test")(make_records(5), True)
+    store(pipeline.sink_for("test"), make_records(5))
     assert wait_for(lambda: len(output.batches) == 3)
     assert [len(batch) for batch in output.batches] == [5, 5, 5]
     assert wait_for(lambda: value(metrics, "log_agent_records_out_total", output="scripted") == 5)
@@ -182,9 +203,9 @@ def test_rejections_go_to_the_dead_letter_file(pipeline: Pipeline, metrics: Metr
     ])
     pipeline.start(PipelineParts([], [Route(output)], RetryConfig.from_dict(FAST_RETRY)))
     sink = pipeline.sink_for("test")
-    sink(make_records(2), True)
+    store(sink, make_records(2))
     assert wait_for(lambda: len(output.batches) == 1)
-    sink(make_records(3, start=10), True)
+    store(sink, make_records(3, start=10))
     assert wait_for(lambda: value(metrics, "log_agent_records_dead_lettered_total", output="es") == 3)
     lines = [json.loads(line) for line in (tmp_path / "dead-letter.jsonl").read_text().splitlines()]
     assert [line["record"]["id"] for line in lines] == [0, 1, 11]
@@ -198,7 +219,7 @@ def test_max_attempts_gives_up_into_the_dead_letter_file(pipeline: Pipeline, met
     output = ScriptedOutput("flaky", [SendResult(Outcome.RETRY, "timeout")] * 3)
     retry = RetryConfig.from_dict({**FAST_RETRY, "max_attempts": 3})
     pipeline.start(PipelineParts([], [Route(output)], retry))
-    pipeline.sink_for("test")(make_records(4), True)
+    store(pipeline.sink_for("test"), make_records(4))
     assert wait_for(lambda: value(metrics, "log_agent_records_dead_lettered_total", output="flaky") == 4)
     assert "gave up after 3 attempts" in (tmp_path / "dead-letter.jsonl").read_text()
     assert len(output.batches) == 3
@@ -214,7 +235,7 @@ def test_output_exceptions_are_retried_not_fatal(pipeline: Pipeline, metrics: Me
 
     output = Exploding("buggy")
     pipeline.start(PipelineParts([], [Route(output)], RetryConfig.from_dict(FAST_RETRY)))
-    pipeline.sink_for("test")(make_records(3), True)
+    store(pipeline.sink_for("test"), make_records(3))
     assert wait_for(lambda: value(metrics, "log_agent_records_out_total", output="buggy") == 3)
 
 
@@ -224,7 +245,7 @@ def test_routes_send_only_matching_tags_and_skip_the_rest(pipeline: Pipeline, sp
     routes = [Route(web, lambda tag: tag.startswith("app.web")), Route(db, lambda tag: tag == "app.db")]
     pipeline.start(PipelineParts([], routes, RetryConfig.from_dict(FAST_RETRY)))
     sink = pipeline.sink_for("test")
-    sink(make_records(3, "app.web") + make_records(2, "app.db", start=100) + make_records(1, "other"), True)
+    store(sink, make_records(3, "app.web") + make_records(2, "app.db", start=100) + make_records(1, "other"))
     assert wait_for(lambda: spool.stats().backlog_bytes == {"web": 0, "db": 0})
     assert web.delivered_ids() == [0, 1, 2]
     assert db.delivered_ids() == [100, 101]
@@ -239,7 +260,7 @@ def test_reload_mid_stream_loses_and_duplicates_nothing(pipeline: Pipeline, spoo
     def produce() -> None:
         i = 0
         while not stop.is_set():
-            sink(make_records(20, start=i), True)
+            store(sink, make_records(20, start=i))
             i += 20
         produced.append(i)
 
@@ -265,7 +286,7 @@ def test_reload_mid_stream_loses_and_duplicates_nothing(pipeline: Pipeline, spoo
 def test_stop_flushes_the_backlog_then_returns(pipeline: Pipeline, spool: Spool) -> None:
     slow = ScriptedOutput("slow", [SendResult(Outcome.RETRY, "busy")] * 3)
     pipeline.start(PipelineParts([], [Route(slow)], RetryConfig.from_dict(FAST_RETRY)))
-    pipeline.sink_for("test")(make_records(7), True)
+    store(pipeline.sink_for("test"), make_records(7))
     pipeline.stop(flush_timeout=5)
     assert slow.delivered_ids()[-7:] == list(range(7))
     assert spool.stats().backlog_bytes["slow"] == 0
@@ -274,11 +295,14 @@ def test_stop_flushes_the_backlog_then_returns(pipeline: Pipeline, spool: Spool)
 def test_stop_gives_up_at_the_deadline_and_keeps_the_batch(pipeline: Pipeline, spool: Spool) -> None:
     down = ScriptedOutput("down", [SendResult(Outcome.RETRY, "down")] * 1000)
     pipeline.start(PipelineParts([], [Route(down)], RetryConfig.from_dict(FAST_RETRY)))
-    pipeline.sink_for("test")(make_records(3), True)
+    store(pipeline.sink_for("test"), make_records(3))
     started = time.monotonic()
+    during: list[str] = []
+    threading.Timer(0.2, lambda: during.append(pipeline.housekeep_once()["status"])).start()
     pipeline.stop(flush_timeout=0.5)
     assert time.monotonic() - started < 3
     assert spool.stats().backlog_bytes["down"] > 0
+    assert during == ["stopping"]  # /health while the SIGTERM flush runs
 
 
 def test_backoff_is_full_jitter_capped_and_honours_retry_after() -> None:
@@ -323,7 +347,7 @@ def test_configured_secret_values_never_reach_health_or_dead_letters(pipeline: P
     echoed = "rejected hdr-v4lue for t0ken-xyz from https://es/?p=p%40ss (fw-k3y in-k3y)"
     output = ScriptedOutput("es", [SendResult(Outcome.RETRY, echoed), SendResult(Outcome.REJECTED, echoed)])
     pipeline.start(PipelineParts([], [Route(output)], RetryConfig.from_dict(FAST_RETRY), secrets))
-    pipeline.sink_for("test")(make_records(1), True)
+    store(pipeline.sink_for("test"), make_records(1))
     dead_letter = tmp_path / "dead-letter.jsonl"
     assert wait_for(lambda: dead_letter.exists() and dead_letter.read_text())
     health = json.dumps(pipeline.housekeep_once())
@@ -338,20 +362,25 @@ def test_build_parts_hands_the_secrets_to_the_pipeline() -> None:
     assert build_parts(config).secrets == ("pw-1",)
 
 
-def test_a_failing_dead_letter_file_keeps_the_batch_and_the_worker(spool: Spool, metrics: Metrics,
-                                                                  tmp_path: Path) -> None:
+def test_a_failing_dead_letter_file_is_counted_and_never_stops_the_output(spool: Spool, metrics: Metrics,
+                                                                           tmp_path: Path) -> None:
     blocker = tmp_path / "not-a-directory"
     blocker.write_text("")
     dead_letter = DeadLetterFile(blocker / "dead-letter.jsonl", 1024 * 1024)  # every write fails
     running = Pipeline(spool, metrics, lambda records: records, dead_letter)
-    output = ScriptedOutput("strict", [SendResult(Outcome.REJECTED, "400")] * 2)
-    running.start(PipelineParts([], [Route(output)], RetryConfig.from_dict(FAST_RETRY)))
+    output = ScriptedOutput("strict", [SendResult(Outcome.REJECTED, "400")])
+    retry = RetryConfig.from_dict({**FAST_RETRY, "max_attempts": 2})
+    running.start(PipelineParts([], [Route(output)], retry))
     try:
-        running.sink_for("test")(make_records(2), True)
-        assert wait_for(lambda: len(output.batches) == 2, timeout=10)  # tried again after the failure
+        store(running.sink_for("test"), make_records(2))
+        assert wait_for(lambda: spool.stats().backlog_bytes["strict"] == 0)  # counted, not retried forever
         health = running.housekeep_once()["outputs"]["strict"]
-        assert health["state"] == "retrying" and "not-a-directory" in health["last_error"]
-        assert wait_for(lambda: len(output.batches) == 3, timeout=10)  # then delivered
+        assert health["dead_letter_failures"] == 2 and "not-a-directory" in health["last_error"]
+        lost = metrics.registry.get_sample_value("log_agent_records_dead_letter_failed_total",
+                                                 {"output": "strict"})
+        assert lost == 2
+        store(running.sink_for("test"), make_records(3, start=10))  # the output goes on
+        assert wait_for(lambda: len(output.batches) == 2 and len(output.batches[1]) == 3, timeout=10)
         assert wait_for(lambda: spool.stats().backlog_bytes["strict"] == 0)
     finally:
         running.stop(flush_timeout=1)
@@ -362,7 +391,7 @@ def test_reload_that_removes_an_output_releases_what_it_held(pipeline: Pipeline,
     kept = ScriptedOutput("kept")
     removed = ScriptedOutput("removed", [SendResult(Outcome.RETRY, "down")] * 999)
     pipeline.start(PipelineParts([], [Route(kept), Route(removed)], RetryConfig.from_dict(FAST_RETRY)))
-    pipeline.sink_for("test")(make_records(50), True)
+    store(pipeline.sink_for("test"), make_records(50))
     assert wait_for(lambda: spool.stats().backlog_bytes["kept"] == 0)
     assert spool.stats().backlog_bytes["removed"] > 0
     up_labels = {"output": "removed"}

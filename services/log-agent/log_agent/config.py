@@ -15,16 +15,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
-
-from .confparse import parse_listen, parse_size, rekey, secret_values
-from .enrich import Enricher, IdentityConfig
+from .budget import DEFAULT_BUDGET_BYTES
+from .confparse import parse_size, rekey, secret_values
+from .enrich import IDENTITY_ENV, Enricher, IdentityConfig
 from .errors import ConfigError
-from .inputs.forward import ForwardInputConfig
+from .httpconfig import HttpConfig
+from .inputs import ENV_SHORTCUTS, build_input, default_inputs
+from .inputs import REGISTRY as INPUT_REGISTRY
+from .inputs import config_from_dict as input_config_from_dict
+from .inputs.base import Input
 from .outputs import REGISTRY, build_output, config_from_dict, config_from_url, kind_of_url
 from .outputs.base import Output
 from .outputs.stdout import StdoutOutputConfig
-from .pipeline import RetryConfig
+from .retry import RetryConfig
 from .routing import Router, TagMatcher
 from .spool import SpoolConfig
 
@@ -35,18 +38,22 @@ ENV_SPOOL_MAX_BYTES = "LOG_AGENT_SPOOL_MAX_BYTES"
 ENV_OUTPUT = "LOG_AGENT_OUTPUT"
 ENV_HTTP_LISTEN = "LOG_AGENT_HTTP_LISTEN"
 ENV_LOG_LEVEL = "LOG_AGENT_LOG_LEVEL"
-ENV_RUN_DIR = "LOG_AGENT_RUN_DIR"
+ENV_HTTP_TOKEN = "LOG_AGENT_HTTP_TOKEN"
+ENV_HTTP_TOKEN_FILE = "LOG_AGENT_HTTP_TOKEN_FILE"
 
-DEFAULT_HTTP_LISTEN = "127.0.0.1:24220"
-DEFAULT_RUN_DIR = "/run/log-agent"
 DEFAULT_MATCH = ("**",)
 LOG_LEVELS = ("debug", "info", "warning", "error")
 # section -> {field: environment variable that overrides it}
 _SECTION_ENV = {
-    "forward": {"listen": ENV_FORWARD_LISTEN},
+    "http": {"listen": ENV_HTTP_LISTEN, "bearer_token": ENV_HTTP_TOKEN,
+             "bearer_token_file": ENV_HTTP_TOKEN_FILE},
     "spool": {"dir": ENV_SPOOL_DIR, "max_bytes": ENV_SPOOL_MAX_BYTES},
 }
-_TOP_LEVEL_KEYS = ("forward", "spool", "retry", "outputs", "http_listen", "identity", "log_level", "run_dir")
+_TOP_LEVEL_KEYS = ("inputs", "forward", "spool", "retry", "outputs", "http", "http_listen", "identity",
+                   "log_level", "run_dir", "memory_budget")
+MIN_MEMORY_BUDGET = 4 * 1024 * 1024  # one 1 MiB piece being inflated and stored needs about this
+# Also accepted from files written for earlier releases: run_dir (there is no run directory any more)
+# is ignored, http_listen is http.listen.
 # Opened once at start (the spool, the dead-letter file, the metrics directory): a reload keeps them.
 _RESTART_ONLY_RETRY_KEYS = ("dead_letter_path", "dead_letter_max_bytes")
 _SPEC_KEYS = ("name", "url", "kind", "match")  # the rest of an outputs[] item is the kind's config
@@ -70,15 +77,33 @@ class OutputSpec:
 
 
 @dataclass(frozen=True)
+class InputSpec:
+    """One configured input: its kind (registry key) and the kind's validated config."""
+
+    kind: str
+    config: Any
+
+    @property
+    def name(self) -> str:
+        return str(getattr(self.config, "name", self.kind))
+
+    def build(self) -> Input:
+        return build_input(self.kind, self.config)
+
+
+@dataclass(frozen=True)
 class AgentConfig:
-    forward: ForwardInputConfig
+    inputs: tuple[InputSpec, ...]
     spool: SpoolConfig
     retry: RetryConfig
     outputs: tuple[OutputSpec, ...]
-    http_listen: tuple[str, int] = ("127.0.0.1", 24220)
+    http: HttpConfig = field(default_factory=HttpConfig)
     identity: IdentityConfig = field(default_factory=IdentityConfig)
+    # The BALENA_* variables the identity comes from, read here with everything else (not a key).
+    identity_env: Mapping[str, str] = field(default_factory=dict, metadata={"not_a_key": True})
     log_level: str = "info"
-    run_dir: str = DEFAULT_RUN_DIR  # a tmpfs shared with the HTTP child: metrics files, health.json
+    # bytes all inputs together may hold before they are stored (budget.py); restart-only
+    memory_budget: int = DEFAULT_BUDGET_BYTES
 
     @classmethod
     def load(cls, env: Mapping[str, str], yaml_path: str | None = None) -> AgentConfig:
@@ -94,15 +119,17 @@ class AgentConfig:
         for key in document:
             if key not in _TOP_LEVEL_KEYS:
                 raise ConfigError(str(key), f"unknown key (known keys: {', '.join(_TOP_LEVEL_KEYS)})")
+        spool = _section(SpoolConfig, document, "spool", env)
         return cls(
-            forward=_section(ForwardInputConfig, document, "forward", env),
-            spool=_section(SpoolConfig, document, "spool", env),
+            inputs=_with_state_dir(_inputs(document, env), spool),
+            spool=spool,
             retry=_section(RetryConfig, document, "retry", env),
             outputs=_outputs(document, env),
-            http_listen=_http_listen(document, env),
+            http=_section(HttpConfig, _with_legacy_http_listen(document), "http", env),
             identity=IdentityConfig.from_dict(_mapping(document.get("identity"), "identity")),
+            identity_env={var: env[var] for var in IDENTITY_ENV.values() if var in env},
             log_level=_log_level(document, env),
-            run_dir=_run_dir(document, env),
+            memory_budget=_memory_budget(document),
         )
 
     def restart_only_changes(self, new: AgentConfig) -> list[str]:
@@ -113,29 +140,36 @@ class AgentConfig:
     def keeping_restart_only(self, new: AgentConfig) -> AgentConfig:
         """``new`` with this configuration's restart-only values: what a reload really runs."""
         kept_retry = {key: getattr(self.retry, key) for key in _RESTART_ONLY_RETRY_KEYS}
-        return dataclasses.replace(new, spool=self.spool, run_dir=self.run_dir,
+        return dataclasses.replace(new, spool=self.spool, memory_budget=self.memory_budget,
                                    retry=dataclasses.replace(new.retry, **kept_retry))
 
     def _restart_only_values(self) -> dict[str, Any]:
         values = {f"spool.{f.name}": getattr(self.spool, f.name) for f in dataclasses.fields(self.spool)}
         values.update({f"retry.{key}": getattr(self.retry, key) for key in _RESTART_ONLY_RETRY_KEYS})
-        values["run_dir"] = self.run_dir
+        values["memory_budget"] = self.memory_budget
         return values
+
+    @property
+    def forward(self) -> Any:
+        """The first Forward input's config (None without one): the common single-input case."""
+        return next((spec.config for spec in self.inputs if spec.kind == "forward"), None)
 
     def secrets(self) -> tuple[str, ...]:
         """Every configured secret value (shared keys, passwords, tokens, header values)."""
-        configs = [self.forward, *(spec.config for spec in self.outputs)]
+        configs = [self.http, *(spec.config for spec in self.inputs), *(spec.config for spec in self.outputs)]
         return tuple(sorted(set().union(*(secret_values(c) for c in configs))))
 
     def router(self) -> Router:
         return Router({spec.name: spec.matcher() for spec in self.outputs})
 
-    def enricher(self, env: Mapping[str, str]) -> Enricher:
-        return Enricher.from_config(self.identity, env)
+    def enricher(self) -> Enricher:
+        return Enricher.from_config(self.identity, self.identity_env)
 
 
 def read_yaml(path: str, key: str) -> dict[str, Any]:
     """The YAML document at ``path`` as a mapping (empty file = {}); ConfigError naming ``key``."""
+    import yaml  # only with a file: an env-only agent saves PyYAML's ~1.4 MiB
+
     try:
         with open(path, encoding="utf-8") as handle:
             document = yaml.safe_load(handle)
@@ -189,15 +223,21 @@ def _top_level(document: Mapping[str, Any], env: Mapping[str, str], key: str, va
     return document.get(key, default), key
 
 
-def _http_listen(document: Mapping[str, Any], env: Mapping[str, str]) -> tuple[str, int]:
-    return parse_listen(*_top_level(document, env, "http_listen", ENV_HTTP_LISTEN, DEFAULT_HTTP_LISTEN))
+def _with_legacy_http_listen(document: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The top-level ``http_listen`` of earlier releases as ``http.listen``."""
+    if "http_listen" not in document:
+        return document
+    section = _mapping(document.get("http"), "http")
+    if "listen" in section:
+        raise ConfigError("http_listen", "use http.listen only (http_listen is its older name)")
+    return {**document, "http": {**section, "listen": document["http_listen"]}}
 
 
-def _run_dir(document: Mapping[str, Any], env: Mapping[str, str]) -> str:
-    path, key = _top_level(document, env, "run_dir", ENV_RUN_DIR, DEFAULT_RUN_DIR)
-    if not isinstance(path, str) or not os.path.isabs(path):
-        raise ConfigError(key, f"expected an absolute directory path, got {path!r}")
-    return path
+def _memory_budget(document: Mapping[str, Any]) -> int:
+    value = parse_size(document.get("memory_budget", DEFAULT_BUDGET_BYTES), "memory_budget")
+    if value < MIN_MEMORY_BUDGET:
+        raise ConfigError("memory_budget", f"must be at least {MIN_MEMORY_BUDGET} (4 MiB)")
+    return value
 
 
 def _log_level(document: Mapping[str, Any], env: Mapping[str, str]) -> str:
@@ -205,6 +245,62 @@ def _log_level(document: Mapping[str, Any], env: Mapping[str, str]) -> str:
     if not isinstance(level, str) or level.lower() not in LOG_LEVELS:
         raise ConfigError(key, f"must be one of {', '.join(LOG_LEVELS)}, got {level!r}")
     return level.lower()
+
+
+def _inputs(document: Mapping[str, Any], env: Mapping[str, str]) -> tuple[InputSpec, ...]:
+    """The ``inputs:`` list (default: one Forward input), the legacy ``forward:`` section as the one
+    Forward input, then the env shortcuts (inputs.ENV_SHORTCUTS) on top; errors name the item."""
+    if "forward" in document:
+        if "inputs" in document:
+            raise ConfigError("forward", "use the inputs: list or the forward: section, not both")
+        items: list[Any] = [{"type": "forward", **_mapping(document["forward"], "forward")}]
+        keys = ["forward"]
+    else:
+        items = document["inputs"] if "inputs" in document else default_inputs()
+        if not isinstance(items, list):
+            raise ConfigError("inputs", "expected a list of inputs, each {type: <kind>, ...options}")
+        items = [dict(_mapping(item, f"inputs[{i}]")) for i, item in enumerate(items)]
+        keys = [f"inputs[{i}]" for i in range(len(items))]
+    from_env: dict[tuple[int, str], str] = {}  # (item index, option) -> the variable that set it
+    for var, (kind, option) in ENV_SHORTCUTS.items():
+        if var not in env:
+            continue
+        index = next((i for i, item in enumerate(items) if item.get("type") == kind), None)
+        if index is None:
+            items.append({"type": kind})
+            keys.append(var)
+            index = len(items) - 1
+        items[index][option] = env[var]
+        from_env[index, option] = var
+    specs: list[InputSpec] = []
+    for index, (item, key) in enumerate(zip(items, keys, strict=True)):
+        options = dict(item)
+        kind = options.pop("type", None)
+        if kind not in INPUT_REGISTRY:
+            known = ", ".join(INPUT_REGISTRY)
+            raise ConfigError(f"{key}.type", f"unknown input type {kind!r} (known: {known})")
+        try:
+            config = input_config_from_dict(kind, options)
+        except ConfigError as err:
+            option = err.key.partition(".")[2]
+            raise (ConfigError(from_env[index, option], err.message) if (index, option) in from_env
+                   else rekey(err, key)) from err
+        spec = InputSpec(kind, config)
+        if spec.name in {s.name for s in specs}:
+            message = f"input name {spec.name!r} is used twice; give each a unique name"
+            raise ConfigError(f"{key}.name", message)
+        specs.append(spec)
+    return tuple(specs)
+
+
+# --- L3: inputs that keep a checkpoint (journald, files) -------------------------------------------
+def _with_state_dir(specs: tuple[InputSpec, ...], spool: SpoolConfig) -> tuple[InputSpec, ...]:
+    """Give every input with a ``state_dir`` option left empty ``<spool dir>/inputs``: checkpoints live
+    on the spool's volume, next to the records they describe."""
+    default = os.path.join(spool.dir, "inputs")
+    return tuple(InputSpec(spec.kind, dataclasses.replace(spec.config, state_dir=default))
+                 if getattr(spec.config, "state_dir", None) == "" else spec for spec in specs)
+# --- end L3 ---------------------------------------------------------------------------------------
 
 
 def _outputs(document: Mapping[str, Any], env: Mapping[str, str]) -> tuple[OutputSpec, ...]:

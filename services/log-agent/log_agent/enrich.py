@@ -15,6 +15,10 @@ fluentd driver: ``tag: "{{.Name}}"``).
 plus any static ``identity.fields`` (site, fleet...). Variables that are unset or empty are left out.
 An app's own keys always win: a record that already has "device" keeps it; if it is a map, only the
 missing sub-keys are filled in.
+
+Records stay msgpack bytes: the identity is encoded once (``splice``) and spliced into each record map
+by ``protocol.walk`` (map header + 1, the encoded pair appended). Only a record whose bytes contain
+the encoded key is decoded, to apply the rule above exactly (``enrich``).
 """
 
 from __future__ import annotations
@@ -25,9 +29,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Self
 
+import msgpack
+
 from .confparse import dataclass_from_dict
 from .errors import ConfigError
 from .models import Record
+from .protocol.walk import Splice
 
 IDENTITY_ENV: dict[str, str] = {
     "uuid": "BALENA_DEVICE_UUID",
@@ -69,21 +76,31 @@ class Enricher:
     def __init__(self, identity: Mapping[str, str], key: str = "device") -> None:
         self._identity = dict(identity)
         self._key = key
+        self.splice: Splice | None = None
+        if self._identity:
+            packed_key = msgpack.packb(key, use_bin_type=True)
+            pair = packed_key + msgpack.packb(self._identity, use_bin_type=True)
+            self.splice = Splice(pair, 1, packed_key, self.merge)
 
     @classmethod
     def from_config(cls, config: IdentityConfig, env: Mapping[str, str], hostname: str | None = None) -> Self:
         identity = device_identity(config, env, hostname) if config.enabled else {}
         return cls(identity, config.key)
 
-    def enrich(self, record: Record) -> Record:
-        existing = record.record.get(self._key)
+    def merge(self, body: dict[Any, Any]) -> dict[Any, Any]:
+        """The record map with the identity added (a new dict; the app's own keys win)."""
+        existing = body.get(self._key)
         if existing is None:
             merged: Any = dict(self._identity)
         elif isinstance(existing, dict):
             merged = {**self._identity, **existing}  # the app's sub-keys win
         else:
-            return record  # the app uses this key for something else: leave it alone
-        return Record(record.tag, record.time_ns, {**record.record, self._key: merged})
+            return body  # the app uses this key for something else: leave it alone
+        return {**body, self._key: merged}
+
+    def enrich(self, record: Record) -> Record:
+        body = self.merge(record.record)
+        return record if body is record.record else Record(record.tag, record.time_ns, body)
 
     def __call__(self, records: list[Record]) -> list[Record]:
         if not self._identity:

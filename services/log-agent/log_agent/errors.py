@@ -1,18 +1,15 @@
 """One exception hierarchy for the log agent."""
 
+import sidecar_common.errors
+
 
 class LogAgentError(Exception):
     """Base of every error the agent raises on purpose."""
 
 
-class ConfigError(LogAgentError):
+class ConfigError(sidecar_common.errors.ConfigError, LogAgentError):
     """Invalid configuration; ``key`` names the setting (a YAML path such as ``outputs[1].url`` or an
-    environment variable)."""
-
-    def __init__(self, key: str, message: str) -> None:
-        super().__init__(f"{key}: {message}")
-        self.key = key
-        self.message = message
+    environment variable). The sidecars' one ConfigError: ``except`` the base class catches it too."""
 
 
 class ProtocolError(LogAgentError):
@@ -29,3 +26,8 @@ class OutputError(LogAgentError):
     def __init__(self, message: str, retryable: bool = True) -> None:
         super().__init__(message)
         self.retryable = retryable
+
+
+class BudgetExceeded(LogAgentError):
+    """The agent's one memory budget (budget.py) is in use: the caller waits and tries again, or
+    refuses the work with a counted reason. Nothing was stored."""

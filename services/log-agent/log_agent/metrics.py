@@ -1,9 +1,7 @@
-"""The agent's Prometheus metrics, one object per agent process.
+"""The agent's Prometheus metrics, one object per agent process, in its own registry.
 
-The agent does not serve HTTP itself: a gunicorn child serves /metrics (see web.py) and reads these
-values through prometheus_client's multiprocess mode, so ``PROMETHEUS_MULTIPROC_DIR`` must be set
-before prometheus_client is first imported (``__main__`` does that). Without it (tests, embedding)
-the metrics live in the private registry below.
+/metrics (web.py) is the stock prometheus_client exposition of that registry, served in-process: the
+values are plain in-memory counters, no files, no second process.
 """
 
 from __future__ import annotations
@@ -29,13 +27,15 @@ class Metrics:
             "records_dropped", "Records an output lost because the spool cap dropped them unsent.", "output")
         self.records_dead_lettered = counter(
             "records_dead_lettered", "Records written to the dead-letter file, per output.", "output")
+        self.records_dead_letter_failed = counter(
+            "records_dead_letter_failed",
+            "Records an output could neither send nor write to the dead-letter file (lost).", "output")
         self.records_corrupt = counter(
             "spool_corrupt_records", "Corrupt spool records skipped by an output's reader.", "output")
         self.output_errors = counter("output_errors", "Failed send attempts, per output.", "output")
         self.input_errors = counter("input_errors", "Batches an input could not store.", "input")
         self.spool_bytes = Gauge(
-            "log_agent_spool_bytes", "Bytes in the spool.", registry=self.registry,
-            multiprocess_mode="mostrecent")
+            "log_agent_spool_bytes", "Bytes in the spool.", registry=self.registry)
         self.backlog_bytes = self._gauge("backlog_bytes", "Spooled bytes an output has not delivered yet.")
         self.backlog_records = self._gauge(
             "backlog_records", "Spooled records an output has not delivered yet (its reader has not passed).")
@@ -50,15 +50,16 @@ class Metrics:
             ["output"], buckets=LATENCY_BUCKETS, registry=self.registry)
         self.input_connections = Gauge(
             "log_agent_input_connections", "Open client connections, per input.", ["input"],
-            registry=self.registry, multiprocess_mode="mostrecent")
+            registry=self.registry)
         self.input_connection_errors = Counter(
             "log_agent_input_connection_errors",
             "Connections an input closed or refused, by reason (too_many_connections and no_thread "
-            "are refused clients; evicted_idle made room for a new one).",
+            "and memory_budget are refused clients).",
             ["input", "reason"], registry=self.registry)
         # declared at 0 for each output (output_up and send_latency appear with the first send)
         self._per_output = (self.records_out, self.records_retried, self.records_dropped,
-                            self.records_dead_lettered, self.records_corrupt, self.output_errors,
+                            self.records_dead_lettered, self.records_dead_letter_failed,
+                            self.records_corrupt, self.output_errors,
                             self.backlog_bytes, self.backlog_records, self.oldest_unsent_age)
         self._seen_input_errors: dict[tuple[str, str], int] = {}
         self._seen_dropped: dict[str, int] = {}
@@ -94,8 +95,7 @@ class Metrics:
         return Counter(f"log_agent_{name}", documentation, [label], registry=self.registry)
 
     def _gauge(self, name: str, documentation: str) -> Gauge:
-        return Gauge(f"log_agent_{name}", documentation, ["output"], registry=self.registry,
-                     multiprocess_mode="mostrecent")
+        return Gauge(f"log_agent_{name}", documentation, ["output"], registry=self.registry)
 
     def observe_spool(self, stats: SpoolStats) -> None:
         """Copy the spool's own counters (exact drops, corrupt skips) into the metrics."""

@@ -8,6 +8,17 @@ from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
+class Chunk:
+    """Records as they travel: ``entries`` is ``count`` msgpack ``[time, record]`` entries back to back,
+    all under ``tag``. Inputs hand chunks to the spool, the spool stores them, the Forward output sends
+    them as they are; only outputs that need JSON decode them (``protocol.entries.decode_chunk``)."""
+
+    tag: str
+    entries: bytes
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
 class Record:
     """One log event. ``time_ns`` is nanoseconds since the epoch; ``record`` is the event's map."""
 

@@ -1,159 +1,117 @@
-"""/metrics and /health, served by gunicorn in a child process of the agent.
+"""The agent's HTTP side, in the agent's own process: /metrics, /health and the routes inputs add.
 
-Why a child: the agent's threads do the fsyncs and sends; a scrape must never stall them, and a bug
-in the HTTP stack must not take the spool down. The agent writes its metrics through
-prometheus_client's multiprocess mode (mmap files in ``<run dir>/metrics``) and its health as a small
-JSON file (``<run dir>/health.json``, rewritten every second); this app only reads both. The run dir
-is a tmpfs (/run), so none of it wears the SD card.
+Served by ``sidecar_common.http.HttpServer`` (waitress in a daemon thread: every request is read and
+buffered by its event loop before a worker thread runs the app, within deadlines and size limits, so
+idle or trickling clients never hold a worker). One process means nothing can outlive the agent and a
+restart right after ``kill -9`` binds the port again at once (SO_REUSEADDR).
 
-    python -m log_agent.web --listen 127.0.0.1:24220 --run-dir /run/log-agent   (started by __main__)
-
-The gunicorn master stops itself when the agent that started it dies, even by SIGKILL, so a restarted
-agent finds its port free.
+- ``/metrics``: the stock prometheus_client exposition of the agent's registry (OpenMetrics when the
+  scraper asks for it).
+- ``/health``: the document the pipeline builds for the request (health.py); 200 while "ok" or
+  "degraded", 503 while "starting" or "stopping", or "down" when it cannot be built (spool unreadable).
+  Building it also refreshes the spool and input gauges, which is why /metrics asks for it first:
+  nothing runs periodically at idle.
+- Any other path goes to the routes the running configuration's inputs mounted (``mount(app)``, e.g.
+  the HTTP input's ``POST /logs/<tag>``); a reload swaps them as a whole.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
-import signal
-import socket
-import struct
-import sys
-import threading
-import time
-from collections.abc import Iterator
-from pathlib import Path
+import logging
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from flask import Flask, Response, jsonify
-from gunicorn.app.base import BaseApplication
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from prometheus_client.metrics_core import Metric
-from prometheus_client.multiprocess import MultiProcessCollector
+import bottle
+from prometheus_client import CollectorRegistry
+from prometheus_client.exposition import choose_encoder
+from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
+from sidecar_common.http import HttpServer
 
-STALE_SECONDS = 10.0  # the agent rewrites health.json every second
-HEALTH_FILE = "health.json"
-METRICS_DIR = "metrics"
-ADDRESS_FILE = "http.json"
-# A client that sends half a request and then nothing would hold a gthread worker thread forever;
-# kernel timeouts on the listening socket (inherited by accepted ones) end such a read with EAGAIN.
-CLIENT_TIMEOUT_ENV = "LOG_AGENT_HTTP_CLIENT_TIMEOUT"
-DEFAULT_CLIENT_TIMEOUT = 10.0
+log = logging.getLogger(__name__)
+CORE_PATHS = ("/metrics", "/health")
+HealthSource = Callable[[], dict[str, Any] | None]
+WsgiApp = Callable[..., Iterable[bytes]]
 
 
-def create_app(run_dir: str) -> Flask:
-    root = Path(run_dir)
-    app = Flask(__name__)
+def create_app(health: HealthSource, registry: CollectorRegistry) -> bottle.Bottle:
+    """/metrics from ``registry`` and /health from ``health()`` (None: the agent is still starting),
+    which also refreshes the gauges /metrics exports."""
+    app = bottle.Bottle()
 
     @app.get("/metrics")
-    def metrics() -> Response:
-        registry = CollectorRegistry()
-        MultiProcessCollector(registry, path=str(root / METRICS_DIR))
-        current = _ConfiguredOutputs(registry, read_health(root / HEALTH_FILE))
-        return Response(generate_latest(current), mimetype=CONTENT_TYPE_LATEST)
+    def metrics() -> bytes:
+        current_health(health)  # refreshes the spool and input gauges
+        encoder, content_type = choose_encoder(bottle.request.get_header("Accept", ""))
+        bottle.response.content_type = content_type
+        return encoder(registry)
 
     @app.get("/health")
-    def health() -> tuple[Response, int]:
-        document = read_health(root / HEALTH_FILE)
-        return jsonify(document), 200 if document["status"] in ("ok", "degraded") else 503
+    def health_document() -> str:
+        document = current_health(health)
+        bottle.response.status = 200 if document["status"] in ("ok", "degraded") else 503
+        bottle.response.content_type = "application/json"
+        return json.dumps(document)
 
     return app
 
 
-def read_health(path: Path) -> dict[str, Any]:
-    """The agent's health document; "down" when it is missing or the agent stopped updating it."""
+def current_health(health: HealthSource) -> dict[str, Any]:
+    """The document as served: "starting" before the pipeline runs, "down" when it cannot be built."""
     try:
-        document = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {"status": "down", "reason": "the agent has not reported yet"}
-    age = time.time() - float(document.get("updated", 0))
-    if age > STALE_SECONDS:
-        return {**document, "status": "down", "reason": f"no report from the agent for {age:.0f} s"}
-    return document
+        document = health()
+    except Exception as err:  # a broken spool must show as a failing health check, not a 500
+        log.warning("cannot build the health document: %s", err)
+        return {"status": "down", "reason": f"cannot build the health document: {type(err).__name__}"}
+    return {"status": "starting"} if document is None else document
 
 
-class _ConfiguredOutputs:
-    """The agent's metrics without the series of outputs a reload removed: the mmap files keep every
-    series ever written, so a removed output would otherwise stay frozen (output_up 0 forever)."""
+class InputRoutes:
+    """The WSGI app of the agent's listener: /metrics and /health, else the inputs' current routes."""
 
-    def __init__(self, registry: CollectorRegistry, health: dict[str, Any]) -> None:
-        self.registry = registry
-        outputs = health.get("outputs")
-        self.outputs = set(outputs) if isinstance(outputs, dict) else None  # None: not reported yet
+    def __init__(self, core: WsgiApp) -> None:
+        self.core = core
+        self.inputs: bottle.Bottle = bottle.Bottle()  # no routes: 404
+        self.mounted: tuple[Any, ...] = ()  # the running inputs (their report() feeds /metrics)
+
+    def mount(self, inputs: Iterable[Any]) -> None:
+        """Build the routes of a configuration's inputs (those with ``mount(app)``) and serve them."""
+        app = bottle.Bottle()
+        inputs = tuple(inputs)
+        for item in inputs:
+            mount = getattr(item, "mount", None)
+            if mount is not None:
+                mount(app)
+        self.inputs = app  # one reference swap: a request sees the old routes or the new ones
+        self.mounted = inputs
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        app = self.core if environ.get("PATH_INFO", "") in CORE_PATHS else self.inputs
+        return app(environ, start_response)
+
+
+class HttpServerCollector:
+    """The listener's own counters (connections refused or closed by reason) as metrics."""
+
+    def __init__(self, server: Callable[[], HttpServer | None]) -> None:
+        self.server = server
 
     def collect(self) -> Iterator[Metric]:
-        for metric in self.registry.collect():
-            if self.outputs is not None:
-                metric.samples = [sample for sample in metric.samples
-                                  if sample.labels.get("output", "") in self.outputs
-                                  or "output" not in sample.labels]
-            yield metric
-
-
-def _client_timeout() -> bytes:
-    try:
-        seconds = float(os.environ.get(CLIENT_TIMEOUT_ENV, DEFAULT_CLIENT_TIMEOUT))
-    except ValueError:
-        print(f"{CLIENT_TIMEOUT_ENV}: not a number of seconds; using {DEFAULT_CLIENT_TIMEOUT:g}",
-              file=sys.stderr)
-        seconds = DEFAULT_CLIENT_TIMEOUT
-    return struct.pack("ll", int(seconds), int(seconds % 1 * 1_000_000))  # struct timeval
-
-
-class _Server(BaseApplication):  # type: ignore[misc]  # gunicorn ships no type hints
-    def __init__(self, listen: str, run_dir: Path) -> None:
-        self.listen = listen
-        self.run_dir = run_dir
-        super().__init__()
-
-    def load_config(self) -> None:
-        settings = {
-            "bind": [self.listen],
-            "workers": 1,
-            "threads": 2,
-            "graceful_timeout": 2,
-            "timeout": 30,
-            "accesslog": None,
-            "errorlog": "-",
-            "loglevel": "warning",
-            "when_ready": self._when_ready,
-        }
-        for key, value in settings.items():
-            self.cfg.set(key, value)
-
-    def load(self) -> Flask:
-        return create_app(str(self.run_dir))
-
-    def _when_ready(self, server: Any) -> None:
-        timeout = _client_timeout()
-        for listener in server.LISTENERS:
-            for option in (socket.SO_RCVTIMEO, socket.SO_SNDTIMEO):
-                listener.sock.setsockopt(socket.SOL_SOCKET, option, timeout)
-        host, port = server.LISTENERS[0].sock.getsockname()[:2]
-        (self.run_dir / ADDRESS_FILE).write_text(json.dumps({"host": host, "port": port}))
-        _exit_with_parent(os.getppid())
-
-
-def _exit_with_parent(parent: int) -> None:
-    """SIGTERM this gunicorn master once the agent that started it is gone."""
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(0.5)
-        os.kill(os.getpid(), signal.SIGTERM)
-
-    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="log-agent /metrics and /health (started by log-agent)")
-    parser.add_argument("--listen", required=True)
-    parser.add_argument("--run-dir", required=True, type=Path)
-    args = parser.parse_args(argv)
-    _Server(args.listen, args.run_dir).run()
-
-
-if __name__ == "__main__":
-    main()
+        server = self.server()
+        if server is None:
+            return
+        stats = server.stats
+        connections = GaugeMetricFamily("log_agent_http_connections", "Open connections to the listener.")
+        connections.add_metric([], stats.open_connections)
+        yield connections
+        refused = CounterMetricFamily("log_agent_http_refused_connections",
+                                      "HTTP connections refused at a limit, by reason.", labels=["reason"])
+        for reason, total in sorted(stats.refused_total.items()):
+            refused.add_metric([reason], total)
+        yield refused
+        closed = CounterMetricFamily("log_agent_http_closed_connections",
+                                     "HTTP connections the server closed, by reason (deadlines, sizes).",
+                                     labels=["reason"])
+        for reason, total in sorted(stats.closed_total.items()):
+            closed.add_metric([reason], total)
+        yield closed

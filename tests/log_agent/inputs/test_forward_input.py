@@ -166,13 +166,15 @@ def test_events_before_a_bad_frame_are_kept(server: ForwardInput, sink: Recordin
 def test_deeply_nested_record_is_a_protocol_error_and_earlier_events_are_kept(
     server: ForwardInput, sink: RecordingSink, caplog: pytest.LogCaptureFixture
 ) -> None:
-    deep = b"\x93\xa3app\x01" + b"\x81\xa1k" * 500 + b"\xc0"  # 500 levels: packb cannot build it
+    # deeper than msgpack's own limit (1024 levels); records are not decoded on the way in, and
+    # shallower nesting is cut at the JSON edge (outputs/encoding.py), never a RecursionError
+    deep = b"\x93\xa3app\x01" + b"\x81\xa1k" * 1100 + b"\xc0"
     with connect(server) as conn:
         conn.sendall(packb(["app", T, {"n": 1}]) + packb(["app", T, {"n": 2}]) + deep)
         assert read_reply(conn) is None
     assert [r.record["n"] for r in sink.wait_for(2)] == [1, 2]
     assert server.stats.errors == {"protocol": 1}
-    assert "nested deeper than 100 levels" in caplog.text
+    assert "invalid msgpack" in caplog.text
 
 
 def test_many_concurrent_clients(server: ForwardInput, sink: RecordingSink) -> None:
@@ -324,20 +326,20 @@ def test_unix_path_that_is_a_regular_file_is_not_deleted(sink: RecordingSink, tm
     assert precious.read_text() == "keep me"
 
 
-def test_connection_limit_closes_the_longest_idle_connection_for_a_new_client(sink: RecordingSink) -> None:
-    with forward_input(sink, max_connections=2) as server, connect(server) as oldest, connect(server) as busy:
-        oldest.sendall(packb(["app", T, {"n": 1}, {"chunk": CHUNK}]))
-        assert read_reply(oldest) == {"ack": CHUNK}
-        time.sleep(0.05)
+def test_connection_limit_refuses_the_newest_and_keeps_every_open_connection(sink: RecordingSink) -> None:
+    with forward_input(sink, max_connections=2) as server, connect(server) as idle, connect(server) as busy:
+        idle.sendall(packb(["app", T, {"n": 1}, {"chunk": CHUNK}]))
+        assert read_reply(idle) == {"ack": CHUNK}
         busy.sendall(packb(["app", T, {"n": 2}, {"chunk": CHUNK}]))
         assert read_reply(busy) == {"ack": CHUNK}
         with connect(server) as newcomer:
             newcomer.sendall(packb(["app", T, {"n": 3}, {"chunk": CHUNK}]))
-            assert read_reply(newcomer) == {"ack": CHUNK}  # served, not refused
-        assert read_reply(oldest, timeout=5) is None  # the idle one was closed to make room
-        busy.sendall(packb(["app", T, {"n": 4}, {"chunk": CHUNK}]))
-        assert read_reply(busy) == {"ack": CHUNK}
-        assert server.stats.errors == {"evicted_idle": 1}
+            assert read_reply(newcomer) is None  # refused: no room
+        for conn, n in ((idle, 4), (busy, 5)):  # neither open connection was cut for the newcomer
+            conn.sendall(packb(["app", T, {"n": n}, {"chunk": CHUNK}]))
+            assert read_reply(conn) == {"ack": CHUNK}
+        assert server.stats.errors == {"too_many_connections": 1}
+        assert sorted(r.record["n"] for r in sink.records) == [1, 2, 4, 5]
 
 
 def test_refusals_are_logged_once_per_interval_with_a_count(caplog: pytest.LogCaptureFixture) -> None:
@@ -461,8 +463,29 @@ def test_invalid_msgpack_names_a_reason_even_when_msgpack_gives_none(
 ) -> None:
     caplog.set_level(logging.WARNING, logger="log_agent.inputs.forward")
     with connect(server) as conn:
-        conn.sendall(packb(["app", T, {"n": 1}]) + b"\xc1")  # 0xc1: never used in msgpack
+        conn.sendall(packb(["app", T, {"n": 1}]) + b"\x92\xa3app\xc1")  # 0xc1: never used in msgpack
         assert read_reply(conn) is None
     assert server.stats.errors == {"protocol": 1}
     assert "invalid msgpack at stream byte" in caplog.text
     assert not caplog.text.rstrip().endswith("invalid msgpack:")
+
+
+def test_a_frame_as_large_as_max_frame_bytes_fits_the_default_memory_budget(server: ForwardInput,
+                                                                           sink: RecordingSink) -> None:
+    """Fluentd's out_forward sends chunks up to 8 MB: one such frame must never be refused by the
+    budget on its own, and every reservation is given back afterwards."""
+    entry = packb([T, {"log": "x" * 180}])
+    count = (8 * 1024 * 1024 - 200) // len(entry)
+    with connect(server) as conn:
+        conn.sendall(packb(["big", entry * count, {"chunk": CHUNK}]))
+        assert read_reply(conn, timeout=30) == {"ack": CHUNK}
+    assert len(sink.records) == count
+    assert 0 < sink.budget.peak <= sink.budget.limit
+    assert wait_until_zero(lambda: sink.budget.in_use)
+
+
+def wait_until_zero(value: Any, timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while value() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return value() == 0

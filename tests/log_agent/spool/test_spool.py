@@ -16,7 +16,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from log_agent.errors import ConfigError, SpoolError
-from log_agent.models import Record
+from log_agent.models import Chunk, Record
+from log_agent.protocol.entries import chunks_from_records
 from log_agent.spool import Spool, SpoolConfig, codec
 
 MiB = 1024 * 1024
@@ -25,6 +26,15 @@ MiB = 1024 * 1024
 def records(start: int, count: int, size: int = 100) -> list[Record]:
     return [Record("app.test", 1_700_000_000_000_000_000 + i, {"id": i, "msg": "x" * size})
             for i in range(start, start + count)]
+
+
+def one_chunk_each(batch: list[Record]) -> list[Chunk]:
+    """One chunk per record: tests that damage one record's frame."""
+    return [chunk for record in batch for chunk in chunks_from_records([record])]
+
+
+def frame(record: Record) -> bytes:
+    return codec.encode(chunks_from_records([record])[0])
 
 
 def ids(batch_records: list[Record]) -> list[int]:
@@ -46,13 +56,13 @@ def open_spool(tmp_path: Path, **overrides: object) -> Spool:
 
 
 def segment_files(tmp_path: Path) -> list[Path]:
-    return sorted((tmp_path / "segments").glob("*.seg"))
+    return sorted((tmp_path / "v2" / "segments").glob("*.seg"))
 
 
 def test_records_survive_reopen_and_cursor_resumes(tmp_path: Path) -> None:
     with open_spool(tmp_path) as spool:
         spool.register("out")
-        spool.append(records(0, 100))
+        spool.append_chunks(one_chunk_each(records(0, 100)))  # a batch holds whole chunks
         first = spool.read("out", max_records=40)
         spool.commit(first)
         assert ids(first.records) == list(range(40))
@@ -72,7 +82,7 @@ def test_uncommitted_batch_is_read_again_after_reopen(tmp_path: Path) -> None:
 
 def test_torn_tail_is_cut_and_everything_before_it_kept(tmp_path: Path) -> None:
     with open_spool(tmp_path) as spool:
-        spool.append(records(0, 50))
+        spool.append_chunks(one_chunk_each(records(0, 50)))
     segment = segment_files(tmp_path)[-1]
     size = segment.stat().st_size
     with segment.open("r+b") as handle:  # power cut in the middle of the last record
@@ -97,10 +107,10 @@ def test_garbage_tail_after_good_records_is_dropped(tmp_path: Path) -> None:
 
 def test_corrupt_record_in_the_middle_is_skipped_and_counted(tmp_path: Path) -> None:
     with open_spool(tmp_path) as spool:
-        spool.append(records(0, 10))
+        spool.append_chunks(one_chunk_each(records(0, 10)))
     segment = segment_files(tmp_path)[-1]
     data = bytearray(segment.read_bytes())
-    third = sum(len(codec.encode(record)) for record in records(0, 3))
+    third = sum(len(frame(record)) for record in records(0, 3))
     data[third + codec.HEADER.size + 5] ^= 0xFF  # flip a payload byte of record 3: CRC mismatch
     segment.write_bytes(bytes(data))
     with open_spool(tmp_path) as spool:
@@ -111,10 +121,10 @@ def test_corrupt_record_in_the_middle_is_skipped_and_counted(tmp_path: Path) -> 
 
 def test_corrupt_length_field_resyncs_to_the_next_good_record(tmp_path: Path) -> None:
     with open_spool(tmp_path) as spool:
-        spool.append(records(0, 6))
+        spool.append_chunks(one_chunk_each(records(0, 6)))
     segment = segment_files(tmp_path)[-1]
     data = bytearray(segment.read_bytes())
-    second = len(codec.encode(records(0, 1)[0]))
+    second = len(frame(records(0, 1)[0]))
     data[second : second + 4] = b"\x7f\xff\xff\xff"  # record 1 claims to be 2 GiB long
     segment.write_bytes(bytes(data))
     with open_spool(tmp_path) as spool:
@@ -144,17 +154,21 @@ def test_cap_drops_oldest_with_exact_counters_per_reader(tmp_path: Path) -> None
 
 
 def commit_records(spool: Spool, reader: str, count: int) -> None:
-    batch = spool.read(reader, max_records=count)
-    assert len(batch.records) == count
-    spool.commit(batch)
+    committed = 0
+    while committed < count:  # a batch ends at a segment's end and holds whole chunks
+        batch = spool.read(reader, max_records=count - committed)
+        assert batch.records
+        spool.commit(batch)
+        committed += len(batch.records)
+    assert committed == count
 
 
 def test_backlog_records_counts_what_each_reader_has_not_committed(tmp_path: Path) -> None:
     with open_spool(tmp_path, segment_bytes="16KiB") as spool:  # ~120 records per segment
         spool.register("a")
         spool.register("b")
-        for start in range(0, 1000, 100):
-            spool.append(records(start, 100))
+        for start in range(0, 1000, 10):
+            spool.append(records(start, 10))  # chunks of 10: batches hold whole chunks
         assert spool.stats().backlog_records == {"a": 1000, "b": 1000}
         for _ in range(3):
             commit_records(spool, "a", 100)  # crosses segment boundaries
@@ -175,7 +189,7 @@ def test_backlog_records_after_drops_and_corruption_match_what_is_left(tmp_path:
     with open_spool(tmp_path, max_bytes=MiB) as spool:
         spool.register("slow")
         for round_ in range(40):
-            spool.append(records(round_ * 200, 200))
+            spool.append_chunks(one_chunk_each(records(round_ * 200, 200)))
         stats = spool.stats()
         assert stats.dropped["slow"] > 0
         assert stats.backlog_records["slow"] == 40 * 200 - stats.dropped["slow"]
@@ -290,7 +304,7 @@ def test_oversized_batch_is_refused(tmp_path: Path) -> None:
 def test_batch_larger_than_the_cap_is_stored_in_pieces_while_a_reader_drains(tmp_path: Path) -> None:
     # a 2 MB Forward chunk on a 1 MiB spool: pieces go in while the output reads the first ones
     big = records(0, 2000, size=1000)
-    assert len(codec.encode_all(big)) > 2 * MiB - 100_000
+    assert sum(map(len, map(frame, big))) > 2 * MiB - 100_000
     with open_spool(tmp_path, max_bytes=MiB, block_timeout=5) as spool:
         spool.register("out")
         seen: list[int] = []
@@ -373,14 +387,14 @@ def test_disk_full_fails_the_append_and_recovers_once_space_is_free(tiny_disk: P
         assert drain(spool, "out") == list(range(1000, 1050))
 
 
-FRAMES = [codec.encode(record) for record in records(0, 40, size=30)]
+FRAMES = [frame(record) for record in records(0, 40, size=30)]
 FRAME_ENDS = list(itertools.accumulate(len(frame) for frame in FRAMES))
 
 
 def reopened_after(damage: Callable[[bytearray], bytes]) -> list[int]:
     with tempfile.TemporaryDirectory() as directory:
-        segments = Path(directory) / "segments"
-        segments.mkdir()
+        segments = Path(directory) / "v2" / "segments"
+        segments.mkdir(parents=True)
         (segments / f"{1:016d}.seg").write_bytes(damage(bytearray(b"".join(FRAMES))))
         with Spool(SpoolConfig.from_dict({"dir": directory})) as spool:
             return drain(spool, "out")
@@ -435,3 +449,32 @@ def test_counters_add_up_with_many_concurrent_writers_at_the_cap(tmp_path: Path)
         stats = spool.stats()
         assert stats.dropped.get("out", 0) > 0  # the cap really was hit
         assert stats.appended_records == delivered + stats.dropped["out"] + stats.backlog_records["out"]
+
+
+@pytest.mark.parametrize("delivered_before_stop", [False, True])
+def test_drop_counters_include_the_batch_in_flight_across_a_restart(tmp_path: Path,
+                                                                    delivered_before_stop: bool) -> None:
+    """in == out + dropped + backlog over two runs, when the cap drops the segment an output is sending."""
+    with open_spool(tmp_path, max_bytes=MiB) as spool:
+        spool.register("out")
+        spool.append_chunks(one_chunk_each(records(0, 200, size=500)))
+        in_flight = spool.read("out", max_records=100)  # handed to the output, not delivered yet
+        appended = 200
+        while spool.stats().dropped.get("out", 0) == 0:
+            spool.append_chunks(one_chunk_each(records(appended, 100, size=500)))
+            appended += 100
+        for _ in range(3):  # more drops after the first
+            spool.append_chunks(one_chunk_each(records(appended, 100, size=500)))
+            appended += 100
+        delivered = 0
+        if delivered_before_stop:
+            spool.commit(in_flight)  # delivered after all: not dropped
+            delivered = len(in_flight.records)
+        first_run = spool.stats().dropped["out"]
+    with open_spool(tmp_path, max_bytes=MiB) as spool:
+        spool.register("out")  # the restarted worker: what it had in flight and lost is counted now
+        stats = spool.stats()
+        second_run = stats.dropped.get("out", 0)
+        assert second_run == (0 if delivered_before_stop else len(in_flight.records))
+        assert appended == delivered + first_run + second_run + stats.backlog_records["out"]
+        assert len(drain(spool, "out")) == stats.backlog_records["out"]

@@ -2,8 +2,15 @@
 
 One thread per connection: the sink blocks until records are fsynced, and acks must wait for it, so a
 blocking thread per client is the simplest correct shape. A bad or oversized frame closes only that
-connection, with one logged reason and a counter in ``stats``. At ``max_connections`` the longest-idle
-connection makes room for a new client (idle clients must not lock new ones out).
+connection, with one logged reason and a counter in ``stats``. At ``max_connections`` the newest
+client is refused (counted as ``too_many_connections``): a connection in the middle of a frame or
+waiting for its ack is never cut for a newcomer, so a flood of connections cannot break an acking
+client; idle ones leave after ``idle_timeout``.
+
+Frames stay bytes (forward_frames.py): every mode becomes entry bytes under its tag, checked and
+enriched by the core's sink. What a connection holds (a frame being received, a payload being
+inflated) is reserved in the agent's one memory budget; a frame that finds no room within a short
+wait closes its connection, counted as ``memory_budget`` (the client resends it later).
 
 ``stop()`` (SIGHUP reload, SIGTERM) never cuts an ack off: it stops accepting, lets every connection
 finish what it already read (the sink call and the ack) within a short grace, and only then closes.
@@ -20,155 +27,38 @@ import stat
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any
 
-from ..confparse import PARSE, SectionConfig, parse_duration, parse_listen, parse_size
-from ..errors import ConfigError, LogAgentError, ProtocolError, SpoolError
-from ..models import Record
-from ..protocol import (
-    EventBatch,
-    Helo,
-    Limits,
-    ProtocolLimitError,
-    Request,
-    StreamDecoder,
-    ack,
-    decode_request,
-    parse_ping,
-)
+import msgpack
+
+from ..budget import MemoryBudget
+from ..errors import ConfigError, ProtocolError
+from ..protocol import Helo, ProtocolLimitError, ack, parse_ping
 from ..protocol.handshake import Pong
-from .base import RecordSink
+from .base import EntrySink
+from .forward_config import (
+    RECV_BYTES,
+    ConnectionClosed,
+    ForwardInputConfig,
+    ForwardStats,
+    ThrottledLog,
+    close_after_last_reply,
+    server_tls_context,
+    shutdown,
+    wake,
+)
+from .forward_frames import FrameReader, parse_frame
+from .forward_store import FrameStore, Reservation
+
+__all__ = ["ForwardInput", "ForwardInputConfig", "ForwardStats", "ThrottledLog"]
 
 log = logging.getLogger(__name__)
 
-RECV_BYTES = 64 * 1024
 HEARTBEAT = b"\x00"
-_POLL_SECONDS = 1.0  # fallback: how often blocking accept/recvfrom loops notice stop()
 _STOP_SECONDS = 5.0
 # stop(): how long a connection may take to finish the request it is handling (sink call and ack)
 _DRAIN_SECONDS = 2.0
-_CLOSE_DRAIN_READS = 16  # bounded: a client that keeps streaming must not hold a closing connection
-_END_OF_READ = object()  # yielded after the values one recv() completed: where a sink batch ends
-_LOG_EVERY_SECONDS = 5.0  # refusals and evictions come in floods: one line per interval, with a count
-
-
-@dataclass(slots=True)
-class ForwardInputConfig(SectionConfig):
-    """``listen`` is "host:port" (port 0 picks a free one); ``shared_key`` enables the handshake and
-    ``users`` (username -> password) adds user auth on top; ``tls_cert_file``/``tls_key_file`` enable
-    TLS on the TCP port, ``tls_client_ca_file`` also requires client certificates (mutual TLS)."""
-
-    SECTION: ClassVar[str] = "forward"
-    listen: tuple[str, int] = field(default=("0.0.0.0", 24224), metadata={PARSE: parse_listen})
-    unix_path: str | None = None
-    unix_mode: str = "0660"
-    shared_key: str | None = field(default=None, repr=False)
-    users: dict[str, str] = field(default_factory=dict, repr=False)
-    self_hostname: str = field(default_factory=socket.gethostname)
-    tls_cert_file: str | None = None
-    tls_key_file: str | None = None
-    tls_client_ca_file: str | None = None  # set: clients must present a certificate this CA signed
-    heartbeat: bool = True
-    max_frame_bytes: int = field(default=8 * 1024 * 1024, metadata={PARSE: parse_size})
-    max_decompressed_bytes: int = field(default=32 * 1024 * 1024, metadata={PARSE: parse_size})
-    # One thread per connection: 64 keeps a reconnecting burst from costing hundreds of threads
-    # (and their stacks and malloc arenas); at the limit the longest-idle connection is closed.
-    max_connections: int = 64
-    idle_timeout: float = field(default=60.0, metadata={PARSE: parse_duration})
-    handshake_timeout: float = field(default=10.0, metadata={PARSE: parse_duration})
-    name: str = "forward"
-
-    def validate(self) -> None:
-        if bool(self.tls_cert_file) != bool(self.tls_key_file):
-            raise ConfigError("forward.tls_key_file", "tls_cert_file and tls_key_file go together")
-        if self.tls_client_ca_file and not self.tls_cert_file:
-            raise ConfigError("forward.tls_client_ca_file", "client certificates need TLS (tls_cert_file)")
-        if self.users and not self.shared_key:
-            raise ConfigError("forward.users", "user auth needs shared_key (it rides on the handshake)")
-        if self.shared_key == "":
-            raise ConfigError("forward.shared_key", "must not be empty (omit it to disable the handshake)")
-        try:
-            int(self.unix_mode, 8)
-        except ValueError:
-            message = f"expected an octal mode such as 0660, got {self.unix_mode!r}"
-            raise ConfigError("forward.unix_mode", message) from None
-        for key in ("max_frame_bytes", "max_decompressed_bytes", "max_connections"):
-            if getattr(self, key) <= 0:
-                raise ConfigError(f"forward.{key}", "must be positive")
-
-    @property
-    def limits(self) -> Limits:
-        return Limits(self.max_frame_bytes, self.max_decompressed_bytes)
-
-
-class ForwardStats:
-    """Counters for metrics; read them without the lock (ints are replaced atomically)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.connections_total = 0
-        self.connections_active = 0
-        self.records_total = 0
-        self.requests_total = 0
-        self.acks_total = 0
-        self.heartbeats_total = 0
-        self.errors: dict[str, int] = {}
-
-    def add(self, counter: str, amount: int = 1) -> None:
-        with self._lock:
-            setattr(self, counter, getattr(self, counter) + amount)
-
-    def error(self, reason: str) -> None:
-        with self._lock:
-            self.errors[reason] = self.errors.get(reason, 0) + 1
-
-
-class ThrottledLog:
-    """Log a recurring event at most once per ``interval`` seconds, saying how many were folded in."""
-
-    def __init__(self, level: int, interval: float = _LOG_EVERY_SECONDS) -> None:
-        self.level = level
-        self.interval = interval
-        self._lock = threading.Lock()
-        self._last = float("-inf")
-        self._suppressed = 0
-
-    def __call__(self, message: str, *args: object) -> None:
-        now = time.monotonic()
-        with self._lock:
-            if now - self._last < self.interval:
-                self._suppressed += 1
-                return
-            self._last, suppressed, self._suppressed = now, self._suppressed, 0
-        more = f" (and {suppressed} more in the last {self.interval:g} s)" if suppressed else ""
-        log.log(self.level, message + more, *args)
-
-
-class ConnectionClosed(LogAgentError):
-    """Closing a connection on purpose; ``reason`` is a short counter key."""
-
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(detail)
-        self.reason = reason
-
-
-def _server_tls_context(config: ForwardInputConfig) -> ssl.SSLContext | None:
-    if not config.tls_cert_file:
-        return None
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    try:
-        context.load_cert_chain(config.tls_cert_file, config.tls_key_file)
-    except (OSError, ssl.SSLError) as err:
-        raise ConfigError("forward.tls_cert_file", f"cannot load certificate/key: {err}") from err
-    if config.tls_client_ca_file:
-        try:
-            context.load_verify_locations(cafile=config.tls_client_ca_file)
-        except (OSError, ssl.SSLError) as err:
-            raise ConfigError("forward.tls_client_ca_file", f"cannot load the CA: {err}") from err
-        context.verify_mode = ssl.CERT_REQUIRED
-    return context
+_END_OF_READ = b""  # yielded after the frames one recv() completed: where a sink batch ends
 
 
 class ForwardInput:
@@ -181,21 +71,22 @@ class ForwardInput:
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
         self._listeners: list[socket.socket] = []
-        # every open connection -> when it last received data (monotonic): the limit evicts the oldest
+        # every open connection -> when it opened (stop() shuts them down; none is ever evicted)
         self._connections: dict[socket.socket, float] = {}
         self._log_refusal = ThrottledLog(logging.WARNING)
-        self._log_eviction = ThrottledLog(logging.INFO)
         self._connections_lock = threading.Lock()
         self._tls: ssl.SSLContext | None = None
-        self._sink: RecordSink | None = None
+        self._sink: EntrySink | None = None
+        self._budget = MemoryBudget()  # replaced by the sink's (the agent's one budget) at start
         self._unix_bound = False  # stop() removes the socket file only if this input created it
         self.address: tuple[str, int] | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
-    def start(self, sink: RecordSink) -> None:
+    def start(self, sink: EntrySink) -> None:
         """Bind every socket and start serving; on failure nothing is left bound (ConfigError)."""
         self._sink = sink
+        self._budget = getattr(sink, "budget", None) or self._budget
         self._stopping.clear()  # start() after stop() serves again (configuration reload)
         try:
             self._start_listeners()
@@ -204,7 +95,7 @@ class ForwardInput:
             raise
 
     def _start_listeners(self) -> None:
-        self._tls = _server_tls_context(self.config)
+        self._tls = server_tls_context(self.config)
         tcp = self._bind(socket.SOCK_STREAM, self.config.listen)
         tcp.listen(128)
         self.address = tcp.getsockname()[:2]
@@ -222,7 +113,7 @@ class ForwardInput:
         it again, and as it was never stored, that is no duplicate."""
         self._stopping.set()
         for listener in self._listeners:
-            _wake(listener)
+            wake(listener)
         for thread in self._threads:
             thread.join(timeout=_STOP_SECONDS)
         for listener in self._listeners:
@@ -243,7 +134,7 @@ class ForwardInput:
     def _shutdown_connections(self, how: int) -> None:
         with self._connections_lock:
             for conn in self._connections:
-                _shutdown(conn, how)
+                shutdown(conn, how)
 
     def _connections_ended(self, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
@@ -265,7 +156,7 @@ class ForwardInput:
         except OSError as err:
             sock.close()
             raise ConfigError("forward.listen", f"cannot bind {address[0]}:{address[1]}: {err}") from err
-        sock.settimeout(_POLL_SECONDS)
+        sock.settimeout(None)  # blocking: stop() wakes accept()/recvfrom() (_wake), no polling at idle
         self._listeners.append(sock)
         return sock
 
@@ -283,7 +174,7 @@ class ForwardInput:
             sock.close()
             raise ConfigError("forward.unix_path", f"cannot listen on {path}: {err}") from err
         sock.listen(128)
-        sock.settimeout(_POLL_SECONDS)
+        sock.settimeout(None)  # blocking: stop() wakes accept()/recvfrom() (_wake), no polling at idle
         self._listeners.append(sock)
         return sock
 
@@ -303,26 +194,10 @@ class ForwardInput:
                 conn.close()
                 return
             peer_name = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else "unix"
-            if self.stats.connections_active >= self.config.max_connections and not self._evict_idlest():
+            if self.stats.connections_active >= self.config.max_connections:
                 self._reject(conn, peer_name, "too_many_connections", "connection limit reached")
                 continue
             self._start_connection(conn, peer_name, is_tcp=listener.family != socket.AF_UNIX)
-
-    def _evict_idlest(self) -> bool:
-        """At the limit, make room by closing the connection that has been silent longest: idle
-        clients (fluent-logger keeps its socket open) must not lock new ones out. SHUT_RD, as in
-        stop(): a request it already read is still stored and acked. False: nothing to close."""
-        with self._connections_lock:
-            # evicted connections still finishing count too: a flood must not grow threads unbounded
-            if not self._connections or self.stats.connections_active >= 2 * self.config.max_connections:
-                return False
-            idlest = min(self._connections, key=self._connections.__getitem__)
-            idle_for = time.monotonic() - self._connections.pop(idlest)  # popped: evicted once
-        _shutdown(idlest, socket.SHUT_RD)
-        self.stats.error("evicted_idle")
-        self._log_eviction("forward input: connection limit (%d) reached; closed the connection idle "
-                           "longest (%.1f s) for a new client", self.config.max_connections, idle_for)
-        return True
 
     def _start_connection(self, conn: socket.socket, peer: str, is_tcp: bool) -> None:
         # counted here, not in the thread, so a burst of clients cannot overshoot max_connections
@@ -370,11 +245,12 @@ class ForwardInput:
             conn.settimeout(self.config.handshake_timeout)
             if self._tls is not None and is_tcp:  # TLS is for the TCP port; the Unix socket is local
                 conn = self._wrap_tls(raw)
-            messages = self._messages(conn, raw, StreamDecoder(self.config.limits))
+            reservation = Reservation(self._budget)  # what this connection holds in the budget
+            messages = self._messages(conn, FrameReader(self.config.max_frame_bytes), reservation)
             if self.config.shared_key:
                 self._handshake(conn, messages)
             conn.settimeout(self.config.idle_timeout)
-            self._transport(conn, messages)
+            self._transport(conn, messages, reservation)
         except ConnectionClosed as closed:
             self.stats.error(closed.reason)
             # an idle client is routine (fluent-logger reconnects on its next emit); the rest is not
@@ -388,12 +264,7 @@ class ForwardInput:
             with self._connections_lock:
                 self._connections.pop(raw, None)
             self.stats.add("connections_active", -1)
-            _close_after_last_reply(conn)
-
-    def _touch(self, raw: socket.socket) -> None:
-        with self._connections_lock:
-            if raw in self._connections:  # not evicted meanwhile: mark it active (for the limit)
-                self._connections[raw] = time.monotonic()
+            close_after_last_reply(conn)
 
     def _wrap_tls(self, conn: socket.socket) -> ssl.SSLSocket:
         assert self._tls is not None
@@ -402,31 +273,37 @@ class ForwardInput:
         except (OSError, ssl.SSLError) as err:
             raise ConnectionClosed("tls", f"TLS handshake failed: {err}") from err
 
-    def _messages(self, conn: socket.socket, raw: socket.socket, decoder: StreamDecoder) -> Iterator[Any]:
-        """Top-level msgpack values from the connection until the peer closes it or the input stops
-        (then nothing more is read: what was read before is still handled and acked)."""
-        while not self._stopping.is_set():
-            try:
-                data = conn.recv(RECV_BYTES)
-            except TimeoutError as err:
-                raise ConnectionClosed("timeout", "no data before the timeout") from err
-            except OSError as err:
-                if self._stopping.is_set():
+    def _messages(self, conn: socket.socket, reader: FrameReader,
+                  reservation: Reservation) -> Iterator[bytes]:
+        """Complete frames from the connection (``_END_OF_READ`` after each read's) until the peer
+        closes it or the input stops (then nothing more is read: what was read is still acked)."""
+        try:
+            while not self._stopping.is_set():
+                try:
+                    data = conn.recv(RECV_BYTES)
+                except TimeoutError as err:
+                    raise ConnectionClosed("timeout", "no data before the timeout") from err
+                except OSError as err:
+                    if self._stopping.is_set():
+                        return
+                    raise ConnectionClosed("io", f"read failed: {err}") from err
+                if not data:
+                    if reader.pending_bytes:  # the client died or gave up in the middle of a request
+                        detail = f"closed mid-frame ({reader.pending_bytes} bytes discarded)"
+                        raise ConnectionClosed("truncated", detail)
                     return
-                raise ConnectionClosed("io", f"read failed: {err}") from err
-            if not data:
-                if decoder.pending_bytes:  # the client died or gave up in the middle of a request
-                    detail = f"closed mid-frame ({decoder.pending_bytes} bytes discarded)"
-                    raise ConnectionClosed("truncated", detail)
-                return
-            self._touch(raw)
-            try:
-                yield from decoder.feed(data)
-                yield _END_OF_READ
-            except ProtocolLimitError as err:
-                raise ConnectionClosed("frame_too_large", str(err)) from err
-            except ProtocolError as err:
-                raise ConnectionClosed("protocol", str(err)) from err
+                # the buffer twice (the framing unpacker's copy and ours)
+                reservation.ensure(2 * (reader.pending_bytes + len(data)))
+                try:
+                    yield from reader.feed(data)
+                    yield _END_OF_READ
+                except ProtocolLimitError as err:
+                    raise ConnectionClosed("frame_too_large", str(err)) from err
+                except ProtocolError as err:
+                    raise ConnectionClosed("protocol", str(err)) from err
+                reservation.shrink(2 * reader.pending_bytes)
+        finally:
+            reservation.shrink(0)
 
     def _handshake(self, conn: socket.socket, messages: Iterator[Any]) -> None:
         config = self.config
@@ -434,11 +311,13 @@ class ForwardInput:
         # random bytes, as Fluentd sends them: some clients (fluent-logger-node) only use a bin auth salt
         helo = Helo(nonce=os.urandom(16), auth_salt=os.urandom(16) if config.users else "")
         self._send(conn, helo.encode())
-        first = next((message for message in messages if message is not _END_OF_READ), None)
+        first = next((frame for frame in messages if frame is not _END_OF_READ), None)
         if first is None:
             raise ConnectionClosed("auth", "closed before PING")
         try:
-            ping = parse_ping(first)
+            ping = parse_ping(msgpack.unpackb(first, raw=True, strict_map_key=False))
+        except (ValueError, msgpack.UnpackException) as err:
+            raise ConnectionClosed("auth", f"bad PING: {err}") from err
         except ProtocolError as err:
             raise ConnectionClosed("auth", f"bad PING: {err}") from err
         reason = ping.verify(helo, config.shared_key, config.users)
@@ -446,50 +325,38 @@ class ForwardInput:
         if reason:
             raise ConnectionClosed("auth", f"authentication failed ({reason}) for {ping.hostname!r}")
 
-    def _transport(self, conn: socket.socket, messages: Iterator[Any]) -> None:
-        """Store events, one sink call per read (fluent-logger sends one tiny request per event), and
-        ack each chunk once everything up to it is durable."""
-        pending: list[Record] = []
+    def _transport(self, conn: socket.socket, messages: Iterator[bytes], reservation: Reservation) -> None:
+        """Store events, one sink call per read and tag (fluent-logger sends one tiny request per
+        event), and ack each chunk once everything up to it is durable."""
+        pending: list[tuple[str, bytes, int]] = []  # read but not stored yet (no ack asked)
+        assert self._sink is not None
+        storing = FrameStore(self._sink, reservation, self.stats, self.config.max_decompressed_bytes)
         try:
             for message in messages:
                 if message is _END_OF_READ:
-                    batch, pending = pending, []
-                    self._store(batch, durable=False)
+                    storing.pending(pending, durable=False)
                     continue
-                request = self._decode(message)
-                if not isinstance(request, EventBatch):
+                try:
+                    frame = parse_frame(message)
+                except ProtocolError as err:
+                    raise ConnectionClosed("protocol", str(err)) from err
+                if frame is None:  # keep-alive
                     continue
                 self.stats.add("requests_total")
-                pending.extend(Record(request.tag, time_ns, record) for time_ns, record in request.entries)
-                if request.chunk is not None:
-                    batch, pending = pending, []
-                    self._store(batch, durable=True)  # one durable write covers the events before it
+                if frame.compressed:
+                    storing.pending(pending, durable=False)
+                    storing.compressed(frame.tag, frame.entries, durable=frame.chunk is not None)
+                else:
+                    pending.append((frame.tag, frame.entries, frame.count))
+                if frame.chunk is not None:
+                    if pending:  # one durable write covers what came before
+                        storing.pending(pending, durable=True)
                     self.stats.add("acks_total")  # counted first: a client may act on the ack at once
-                    self._send(conn, ack(request.chunk))
+                    self._send(conn, ack(frame.chunk))
         except ConnectionClosed:
-            self._store(pending, durable=False)  # events that came before a bad frame are kept
+            storing.pending(pending, durable=False, closing=True)  # events before a bad frame are kept
             raise
-        self._store(pending, durable=False)
-
-    def _decode(self, message: Any) -> Request:
-        try:
-            return decode_request(message, self.config.limits)
-        except ProtocolLimitError as err:
-            raise ConnectionClosed("decompressed_too_large", str(err)) from err
-        except ProtocolError as err:
-            raise ConnectionClosed("protocol", str(err)) from err
-
-    def _store(self, records: list[Record], durable: bool) -> None:
-        """Hand records to the sink; with ``durable`` it returns only once they are fsynced."""
-        if not records:
-            return
-        assert self._sink is not None
-        try:
-            self._sink(records, durable=durable)
-        except SpoolError as err:
-            # no ack: the client keeps the chunk and resends it after reconnecting
-            raise ConnectionClosed("spool", f"records not stored, no ack sent: {err}") from err
-        self.stats.add("records_total", len(records))
+        storing.pending(pending, durable=False)
 
     @staticmethod
     def _send(conn: socket.socket, data: bytes) -> None:
@@ -497,33 +364,3 @@ class ForwardInput:
             conn.sendall(data)
         except OSError as err:
             raise ConnectionClosed("io", f"write failed: {err}") from err
-
-
-def _wake(listener: socket.socket) -> None:
-    """Make a blocked accept()/recvfrom() return now rather than at its next poll timeout."""
-    with contextlib.suppress(OSError):
-        if listener.type == socket.SOCK_DGRAM:  # shutdown() does not wake an unconnected UDP socket
-            listener.sendto(b"", listener.getsockname())
-        elif listener.family == socket.AF_UNIX:  # nor a listening Unix socket: knock instead
-            with socket.socket(socket.AF_UNIX) as knock:
-                knock.connect(listener.getsockname())
-        else:
-            _shutdown(listener)
-
-
-def _shutdown(conn: socket.socket, how: int = socket.SHUT_RDWR) -> None:
-    """Wake a thread blocked in recv()/accept() on this socket (close() alone does not)."""
-    with contextlib.suppress(OSError):
-        conn.shutdown(how)
-
-
-def _close_after_last_reply(conn: socket.socket) -> None:
-    """Close so the last ack still arrives: FIN after it, and unread bytes discarded first, because
-    close() with unread bytes makes Linux reset the connection and drop what it had not sent yet."""
-    with contextlib.suppress(OSError):
-        conn.shutdown(socket.SHUT_WR)
-        conn.setblocking(False)
-        for _ in range(_CLOSE_DRAIN_READS):
-            if not conn.recv(RECV_BYTES):
-                break
-    conn.close()

@@ -10,11 +10,11 @@ that only ships to Loki never imports the Forward client).
 from __future__ import annotations
 
 import dataclasses
-import importlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from ..errors import ConfigError
+from ..registry import LazyRegistry
 from .base import Output
 
 # kind -> (module, config class, output class)
@@ -45,22 +45,7 @@ SCHEMES: dict[str, str] = {
 }
 
 
-class _Registry(Mapping[str, tuple[type, type]]):
-    """A read-only mapping that imports an output module on first lookup."""
-
-    def __getitem__(self, kind: str) -> tuple[type, type]:
-        module_name, config_name, output_name = _KINDS[kind]
-        module = importlib.import_module(f"{__name__}.{module_name}")
-        return getattr(module, config_name), getattr(module, output_name)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(_KINDS)
-
-    def __len__(self) -> int:
-        return len(_KINDS)
-
-
-REGISTRY: Mapping[str, tuple[type, type]] = _Registry()
+REGISTRY: Mapping[str, tuple[type, type]] = LazyRegistry(__name__, _KINDS)
 
 
 def kind_of_url(url: str, key: str = "url") -> str:

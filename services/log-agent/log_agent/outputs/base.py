@@ -12,6 +12,10 @@ class Output(Protocol):
 
     Outputs are built from their config dataclass: ``OutputClass(config)``; each config class offers
     ``from_dict(data)`` (rejects unknown keys with ConfigError) and ``from_url(url)``.
+
+    ``send`` gets Records decoded at the edge by the delivery worker. An output that speaks msgpack
+    may also offer ``send_chunks(chunks: list[Chunk]) -> SendResult``: the worker then hands it the
+    spooled entry bytes (identity spliced in) and decodes nothing (the Forward output does).
     """
 
     name: str

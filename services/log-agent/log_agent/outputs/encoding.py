@@ -1,5 +1,14 @@
-"""How records become JSON for every output: one envelope, nanosecond RFC 3339 time, safe for any value
-a Forward client may send (msgpack bin, ext types)."""
+r"""How records become JSON for every output: one envelope, nanosecond RFC 3339 time, safe for any value
+a Forward client may send. The scheme (the same in the dead-letter file):
+
+- msgpack str that is not valid UTF-8 was decoded with ``surrogateescape`` (protocol/entries.py):
+  each bad byte 0xXY is written as the JSON escape ``\udcXY`` (a lone low surrogate; Python's
+  ``json.loads(...).encode("utf-8", "surrogateescape")`` gives the original bytes back);
+- msgpack bin: text when it is UTF-8, else ``{"base64": "..."}``; as a map key (no objects allowed
+  there) text when UTF-8, else the ``\udcXY`` form above;
+- other keys (int, float, bool, nil) as JSON does; ext types and anything else as their repr();
+- nesting deeper than 200 levels is cut: the deeper value becomes its repr() (truncated).
+"""
 
 from __future__ import annotations
 
@@ -37,9 +46,47 @@ def _json_default(value: Any) -> Any:
     return repr(value)
 
 
-def to_json(value: Any) -> str:
-    """Compact JSON that never raises for odd values (bytes, ext types, sets)."""
+_MAX_DEPTH = 200
+_REPR_CHARS = 1000
+
+
+def _safe(value: Any, depth: int = 0) -> Any:
+    """A copy JSON can encode: keys made text, too-deep values cut (only used when dumps failed)."""
+    if isinstance(value, dict | list | tuple) and depth >= _MAX_DEPTH:
+        return repr(value)[:_REPR_CHARS]
+    if isinstance(value, dict):
+        return {_safe_key(key): _safe(item, depth + 1) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_safe(item, depth + 1) for item in value]
+    return value
+
+
+def _safe_key(key: Any) -> Any:
+    if isinstance(key, bytes):
+        return key.decode("utf-8", "surrogateescape")
+    if key is None or isinstance(key, str | int | float | bool):
+        return key
+    return repr(key)
+
+
+def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=_json_default)
+
+
+def to_json(value: Any) -> str:
+    """Compact JSON that never raises for odd values (bytes keys and values, ext types, sets, lone
+    surrogates, absurd nesting): the result always encodes as UTF-8."""
+    try:
+        text = _dumps(value)
+    except (TypeError, ValueError, RecursionError):
+        text = _dumps(_safe(value))
+    if text.isascii():  # a flag check: the common case costs nothing more
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates from non-UTF-8 str: write them as \udcXY escapes
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
 
 
 def envelope(record: Record) -> dict[str, Any]:

@@ -1,5 +1,8 @@
 """Forward output: PackedForward batches over one persistent connection, acked by ``chunk``.
 
+The spooled chunks are sent as they are: one PackedForward frame per tag (the entry bytes, gzipped
+when configured), built with two concatenations; no record is decoded or re-encoded.
+
 At-least-once: a batch counts as delivered only when every chunk it was sent as is acked; a timeout,
 a closed connection or a refused handshake returns RETRY and drops the connection, so the pipeline
 sends the same batch again on a fresh one (duplicates are possible, loss is not). ``send`` is driven
@@ -24,13 +27,15 @@ import msgpack
 
 from ..confparse import PARSE, dataclass_from_dict, parse_duration
 from ..errors import ConfigError, ProtocolError
-from ..models import Outcome, Record, SendResult
-from ..protocol import Ping, new_chunk_id, packed_forward, parse_helo, parse_pong
+from ..models import Chunk, Outcome, Record, SendResult
+from ..protocol import Ping, new_chunk_id, packed_forward_frame, parse_helo, parse_pong
+from ..protocol.entries import chunks_from_records
 
 log = logging.getLogger(__name__)
 
 DEFAULT_PORT = 24224
 RECV_BYTES = 64 * 1024
+_GZIP_LEVEL = 1  # fastest: a relay's CPU matters more than a few percent of bandwidth
 _MAX_RESPONSE_BYTES = 1024 * 1024  # acks and PONGs are tiny; anything bigger is not a Forward server
 _SCHEMES = {"forward": False, "forwards": True}  # scheme -> TLS
 
@@ -112,17 +117,23 @@ class ForwardOutput:
     # -- Output ------------------------------------------------------------------------------------
 
     def send(self, records: list[Record]) -> SendResult:
-        if not records:
-            return SendResult(Outcome.DELIVERED)
-        with self._lock:
-            return self._send(records)
-
-    def _send(self, records: list[Record]) -> SendResult:
+        """Python records (tests, tools): packed into chunks first."""
         try:
-            frames = self._frames(records)
+            chunks = chunks_from_records(records)
         except (TypeError, ValueError, OverflowError, struct.error) as err:
             # msgpack cannot carry it (a time before 1970, an int over 64 bits): sending again won't help
             return SendResult(Outcome.REJECTED, f"cannot encode the batch: {err}")
+        return self.send_chunks(chunks)
+
+    def send_chunks(self, chunks: list[Chunk]) -> SendResult:
+        if not chunks:
+            return SendResult(Outcome.DELIVERED)
+        with self._lock:
+            return self._send(chunks)
+
+    def _send(self, chunks: list[Chunk]) -> SendResult:
+        frames = self._frames(chunks)
+        count = sum(chunk.count for chunk in chunks)
         started = time.monotonic()
         deadline = started + self.config.ack_timeout
         try:
@@ -135,7 +146,7 @@ class ForwardOutput:
         except (OSError, ProtocolError) as err:  # ssl.SSLError and TimeoutError are OSErrors
             self._disconnect()
             reason = f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
-            log.warning("forward output %s: batch of %d not delivered: %s", self.name, len(records), reason)
+            log.warning("forward output %s: batch of %d not delivered: %s", self.name, count, reason)
             return SendResult(Outcome.RETRY, reason)
         self.last_ack_seconds = time.monotonic() - started
         return SendResult(Outcome.DELIVERED)
@@ -167,16 +178,19 @@ class ForwardOutput:
 
     # -- internals ---------------------------------------------------------------------------------
 
-    def _frames(self, records: list[Record]) -> list[tuple[str | None, bytes]]:
+    def _frames(self, chunks: list[Chunk]) -> list[tuple[str | None, bytes]]:
         """One PackedForward per tag (the mode carries one tag), in first-seen order."""
-        by_tag: dict[str, list[tuple[int, dict[str, Any]]]] = {}
-        for record in records:
-            by_tag.setdefault(record.tag, []).append((record.time_ns, record.record))
+        by_tag: dict[str, list[Chunk]] = {}
+        for chunk in chunks:
+            by_tag.setdefault(chunk.tag, []).append(chunk)
         frames = []
-        for tag, entries in by_tag.items():
+        for tag, same_tag in by_tag.items():
             # without require_ack no chunk is sent: the server must not answer what nobody reads
-            chunk = new_chunk_id() if self.config.require_ack else None
-            frames.append((chunk, packed_forward(tag, entries, chunk=chunk, compress=self.config.gzip)))
+            chunk_id = new_chunk_id() if self.config.require_ack else None
+            entries = b"".join(chunk.entries for chunk in same_tag)
+            count = sum(chunk.count for chunk in same_tag)
+            frames.append((chunk_id, packed_forward_frame(tag, entries, count, chunk_id, self.config.gzip,
+                                                          _GZIP_LEVEL)))
         return frames
 
     def _connection(self) -> socket.socket:

@@ -46,15 +46,28 @@ def packed_forward(
     chunk: str | None = None,
     compress: bool = False,
 ) -> bytes:
-    """``[tag, bin(stream), option]``; gzip makes it CompressedPackedForward."""
-    stream = event_stream(entries)
-    option: dict[str, Any] = {"size": len(entries)}
+    """``[tag, bin(stream), option]`` from Python records; gzip makes it CompressedPackedForward."""
+    return packed_forward_frame(tag, event_stream(entries), len(entries), chunk, compress)
+
+
+def packed_forward_frame(tag: str, entries: bytes, count: int, chunk: str | None = None,
+                         compress: bool = False, level: int = _GZIP_LEVEL) -> bytes:
+    """``[tag, bin(entries), {size, chunk?, compressed?}]`` from entry bytes, without touching them."""
+    option: dict[str, Any] = {"size": count}
     if compress:
-        stream = gzip.compress(stream, compresslevel=_GZIP_LEVEL, mtime=0)
+        entries = gzip.compress(entries, compresslevel=level, mtime=0)
         option["compressed"] = "gzip"
     if chunk is not None:
         option["chunk"] = chunk
-    return pack([tag, stream, option])
+    return b"".join((b"\x93", pack(tag), _bin_header(len(entries)), entries, pack(option)))
+
+
+def _bin_header(length: int) -> bytes:
+    if length < 0x100:
+        return b"\xc4" + length.to_bytes(1, "big")
+    if length < 0x10000:
+        return b"\xc5" + length.to_bytes(2, "big")
+    return b"\xc6" + length.to_bytes(4, "big")
 
 
 def ack(chunk: str) -> bytes:

@@ -2,100 +2,35 @@
 
 Writers append whole batches (one large sequential write, then one fsync shared by every writer
 that wrote meanwhile: group commit). Each output reads from its own cursor and commits it only after
-delivery. A segment is deleted once every registered reader has passed it, or, when the cap is hit
-with ``when_full: drop_oldest``, the oldest segment goes and every reader that had not read it yet
-counts exactly how many records it lost.
+delivery (reading.py). A segment is deleted once every registered reader has passed it, or, when the
+cap is hit with ``when_full: drop_oldest``, the oldest segment goes and every reader that had not
+read it yet counts exactly how many records it lost.
 """
 
 from __future__ import annotations
 
-import itertools
 import logging
-import re
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar, Literal, Self
+from typing import Self
 
-from ..confparse import PARSE, SectionConfig, parse_duration, parse_size
-from ..errors import ConfigError, SpoolError
-from ..models import Record
-from . import codec
+from ..errors import SpoolError
+from ..models import Chunk, Record
+from ..protocol.entries import chunks_from_records, split_chunk
+from . import codec, legacy
 from .cursor import CursorStore, FileCursors, MemoryCursors, Position
+from .reading import SpoolReading
 from .store import FileStore, MemoryStore, SegmentStore
+from .types import MIN_MAX_BYTES, Batch, SpoolConfig, SpoolStats, pieces
 
-__all__ = ["Batch", "Position", "Spool", "SpoolConfig", "SpoolStats"]
+__all__ = ["MIN_MAX_BYTES", "Batch", "Position", "Spool", "SpoolConfig", "SpoolStats"]
 
 log = logging.getLogger(__name__)
 
-MIN_MAX_BYTES = 1024 * 1024
-_INTERVAL = re.compile(r"^interval:(\d+)$")
 
-
-@dataclass
-class SpoolConfig(SectionConfig):
-    """``mode`` disk | memory; ``fsync`` batch | always | interval:<ms>; ``when_full`` drop_oldest | block."""
-
-    SECTION: ClassVar[str] = "spool"
-    mode: Literal["disk", "memory"] = "disk"
-    dir: str = "/var/lib/log-agent"
-    max_bytes: int = field(default=64 * 1024 * 1024, metadata={PARSE: parse_size})
-    segment_bytes: int = field(default=0, metadata={PARSE: parse_size})  # 0: max_bytes/8, 64KiB..8MiB
-    fsync: str = "batch"
-    when_full: Literal["drop_oldest", "block"] = "drop_oldest"
-    block_timeout: float = field(default=5.0, metadata={PARSE: parse_duration})
-
-    def validate(self) -> None:
-        if not self.dir:
-            raise ConfigError("spool.dir", "must be a directory path")
-        if self.max_bytes < MIN_MAX_BYTES:
-            raise ConfigError("spool.max_bytes", f"must be at least {MIN_MAX_BYTES} (1 MiB)")
-        if self.segment_bytes and not 4096 <= self.segment_bytes <= self.max_bytes // 2:
-            raise ConfigError("spool.segment_bytes", "must be between 4096 and max_bytes / 2")
-        if self.fsync not in ("batch", "always") and not _INTERVAL.fullmatch(str(self.fsync)):
-            raise ConfigError("spool.fsync", f"must be batch, always or interval:<ms>, not {self.fsync!r}")
-
-    @property
-    def effective_segment_bytes(self) -> int:
-        return self.segment_bytes or min(8 * 1024 * 1024, max(64 * 1024, self.max_bytes // 8))
-
-    @property
-    def fsync_interval_s(self) -> float | None:
-        """How often unacked appends are fsynced: "batch" means every second, "always" never waits."""
-        match = _INTERVAL.match(str(self.fsync))
-        if match:
-            return int(match.group(1)) / 1000
-        return 1.0 if self.fsync == "batch" else None
-
-
-@dataclass(slots=True)
-class Batch:
-    """Records handed to one reader; ``commit(batch)`` moves its cursor to ``end``."""
-
-    reader: str
-    records: list[Record]
-    start: Position
-    end: Position
-    corrupt: int = 0
-    start_seq: int = 0  # sequence number of the first frame at ``start`` (see Spool._first_seq)
-
-
-@dataclass(slots=True)
-class SpoolStats:
-    total_bytes: int
-    segments: int
-    appended_records: int
-    torn_bytes_dropped: int
-    dropped: dict[str, int] = field(default_factory=dict)
-    corrupt: dict[str, int] = field(default_factory=dict)
-    backlog_bytes: dict[str, int] = field(default_factory=dict)
-    backlog_records: dict[str, int] = field(default_factory=dict)
-
-
-class Spool:
+class Spool(SpoolReading):
     def __init__(self, config: SpoolConfig) -> None:
         self.config = config
         self._store, self._cursors = self._open_backends(config)
@@ -111,6 +46,7 @@ class Spool:
         self._committed_seq: dict[str, int] = {}
         self._read_end: dict[str, Position] = {}
         self._dropped: Counter[str] = Counter()
+        self._unsent: dict[str, int] = {}  # reader -> records of its batch in flight already dropped
         self._corrupt: Counter[str] = Counter()
         self._appended = 0
         self._written = 0  # bytes appended since open (group-commit bookkeeping)
@@ -130,7 +66,8 @@ class Spool:
             return MemoryStore(), MemoryCursors()
         root = Path(config.dir)
         try:
-            return FileStore(root / "segments"), FileCursors(root / "cursors")
+            layout = legacy.prepare(root)  # refuses a newer format; migrates format 1 once
+            return FileStore(layout / "segments"), FileCursors(layout / "cursors")
         except OSError as err:
             raise SpoolError(f"cannot open spool directory {root}: {err.strerror}") from err
 
@@ -146,9 +83,7 @@ class Spool:
             return 0
         last = max(self._sizes)
         data = self._store.read(last, 0, self._sizes[last])
-        good_end = 0
-        for frame in codec.scan(data):
-            good_end = frame.end
+        good_end = codec.last_end(data)
         torn = len(data) - good_end
         if torn:
             log.warning("spool: segment %d had a torn tail of %d bytes; cut it off", last, torn)
@@ -162,7 +97,7 @@ class Spool:
         for seg_id in sorted(self._sizes):
             data = newest_data if seg_id == newest else self._store.read(seg_id, 0, self._sizes[seg_id])
             self._first_seq[seg_id] = self._next_seq
-            self._next_seq += codec.count(data)
+            self._next_seq += codec.count_slots(data)
 
     def _start_segment(self, seg_id: int) -> None:
         # A fresh segment per start: nothing is ever appended behind a recovered tail or a cursor.
@@ -178,49 +113,84 @@ class Spool:
         return thread
 
     def _flush_loop(self, interval: float) -> None:
-        while not self._stop_flusher.wait(interval):
+        """fsync appends nobody waited for, within ``interval``; asleep while nothing is unsynced
+        (an idle agent does not wake up every interval)."""
+        while True:
+            with self._cond:
+                while self._written <= self._synced and not self._closed:
+                    self._cond.wait()  # _write() and close() notify
+                if self._closed:
+                    return
+            if self._stop_flusher.wait(interval):
+                return
             with self._cond:
                 target = self._written
             try:
                 self._sync_to(target)
             except SpoolError as err:  # keep flushing: the next fsync may work (disk back online)
                 log.error("spool: periodic fsync failed: %s", err)
+                self._stop_flusher.wait(interval)  # not in a tight loop while the disk is gone
 
     # -- writing ---------------------------------------------------------------------------------
 
     def append(self, records: list[Record], durable: bool = True) -> None:
-        """Store ``records``. With ``durable`` (an input that acks) they are fsynced before this
+        """Store Python records (tests, migration tools): packed into chunks, then ``append_chunks``."""
+        self.append_chunks(chunks_from_records(records), durable)
+
+    def append_chunk(self, tag: str, entries: bytes, count: int, durable: bool = True) -> None:
+        """The inputs' path: one chunk of entry bytes, stored as one frame (no decoding)."""
+        if count:
+            self.append_chunks([Chunk(tag, entries, count)], durable)
+
+    def batch_start(self) -> int:
+        """A marker for ``append_chunks(own_from=...)``: one input batch stored in several appends
+        (a big chunk, piece by piece) is protected as a whole from the size cap."""
+        with self._cond:
+            return self._active
+
+    def append_chunks(self, chunks: list[Chunk], durable: bool = True, own_from: int | None = None) -> None:
+        """Store ``chunks``. With ``durable`` (an input that acks) they are fsynced before this
         returns, in one fsync shared with concurrent writers; other appends are fsynced by the
-        background flusher within the fsync interval, or at once with ``fsync: always``."""
-        if not records:
+        background flusher within the fsync interval, or at once with ``fsync: always``.
+        ``own_from`` (``batch_start()``): segments from there on hold earlier parts of the same
+        batch, which making room never drops."""
+        if not chunks:
             return
-        frames = [codec.encode(record) for record in records]
-        if sum(map(len, frames)) <= self._max_append:
-            target = self._write(b"".join(frames), len(frames))
+        if any(len(chunk.entries) > self._segment_bytes for chunk in chunks):
+            chunks = [piece for chunk in chunks for piece in split_chunk(chunk, self._segment_bytes)]
+        frames = [(codec.encode(chunk), chunk.count) for chunk in chunks]
+        if own_from is None and sum(len(frame) for frame, _ in frames) <= self._max_append:
+            target = self._write(b"".join(frame for frame, _ in frames), sum(n for _, n in frames))
         else:
-            target = self._write_in_pieces(frames)
+            target = self._write_in_pieces(frames, own_from)
         if durable or self.config.fsync == "always":
             self._sync_to(target)
+
+    def sync(self) -> None:
+        """Make everything appended so far durable (one fsync, shared with concurrent writers)."""
+        with self._cond:
+            target = self._written
+        self._sync_to(target)
 
     @property
     def _max_append(self) -> int:
         return self.config.max_bytes - self._segment_bytes
 
-    def _write_in_pieces(self, frames: list[bytes]) -> int:
+    def _write_in_pieces(self, frames: list[tuple[bytes, int]], own_from: int | None = None) -> int:
         """A batch larger than one append may be (a big Forward chunk on a small spool) goes in
         segment-sized pieces, and the outputs drain the first pieces while the last are written.
         Making room never drops this batch's own earlier pieces (that would ack records already
         lost): it waits for the outputs up to block_timeout, then fails (no ack, the client resends)."""
-        with self._cond:
-            own_from = self._active  # segments from here on may hold this batch's pieces
+        if own_from is None:
+            own_from = self.batch_start()  # segments from here on may hold this batch's pieces
         target = 0
-        for piece in _pieces(frames, self._segment_bytes):
-            target = self._write(b"".join(piece), len(piece), own_from)
+        for piece in pieces(frames, self._segment_bytes):
+            target = self._write(b"".join(f for f, _ in piece), sum(n for _, n in piece), own_from)
         return target
 
     def _write(self, data: bytes, count: int, own_from: int | None = None) -> int:
         if len(data) > self._max_append:
-            raise SpoolError(f"a record of {len(data)} bytes does not fit in spool.max_bytes")
+            raise SpoolError(f"a chunk of {len(data)} bytes does not fit in spool.max_bytes")
         with self._cond:
             if self._closed:
                 raise SpoolError("spool is closed")
@@ -301,173 +271,29 @@ class Spool:
             if position.segment <= oldest:
                 offset = position.offset if position.segment == oldest else 0
                 self._dropped[reader] += codec.count_records(data, offset)  # no decoding under the lock
+            self._note_unsent(reader, oldest, data)
         log.warning("spool full: dropped segment %d (%d bytes)", oldest, self._sizes[oldest])
         self._delete(oldest)
+
+    def _note_unsent(self, reader: str, segment: int, data: bytes) -> None:
+        """Records of ``reader``'s batch in flight that lived in the dropped ``segment``: handed out
+        but not delivered yet. Saved with the cursor, so if the agent stops before delivering them a
+        restart counts them as dropped (they are gone from the spool); delivering clears them."""
+        committed, unread = self._committed[reader], self._unread_from(reader)
+        if committed >= unread or committed.segment > segment or unread.segment < segment:
+            return
+        start = committed.offset if committed.segment == segment else 0
+        end = unread.offset if unread.segment == segment else len(data)
+        in_flight = codec.count_records(data[:end], start)
+        if in_flight:
+            self._unsent[reader] = self._unsent.get(reader, 0) + in_flight
+            self._cursors.save(reader, committed, self._unsent[reader])
 
     def _delete(self, seg_id: int) -> None:
         self._store.delete(seg_id)
         del self._sizes[seg_id]
         del self._first_seq[seg_id]
         self._cond.notify_all()  # a blocked writer may fit now
-
-    # -- reading ---------------------------------------------------------------------------------
-
-    def register(self, reader: str) -> None:
-        """Declare an output: its cursor now holds segments back (new readers start at the oldest)."""
-        with self._cond:
-            self._register_locked(reader)
-            self._read_end.pop(reader, None)  # a new worker re-reads from the committed cursor
-
-    def _register_locked(self, reader: str) -> None:
-        if reader not in self._committed:
-            position = self._cursors.load(reader) or Position(min(self._sizes), 0)
-            self._committed[reader] = position
-            self._committed_seq[reader] = self._seq_at(position)
-
-    def _seq_at(self, position: Position) -> int:
-        """The sequence number of the frame at a saved cursor: counted once, when a reader registers."""
-        if position.segment not in self._first_seq:  # dropped: the reader resumes at the next segment
-            return min((seq for seg_id, seq in self._first_seq.items() if seg_id > position.segment),
-                       default=self._next_seq)
-        before = self._store.read(position.segment, 0, position.offset) if position.offset else b""
-        return self._first_seq[position.segment] + codec.count(before)
-
-    def _seq_of(self, reader: str, position: Position) -> int:
-        """The sequence number of ``position``, the reader's normalized cursor: its committed number,
-        or the start of the later segment normalization moved it to."""
-        if position == self._committed[reader]:
-            return self._committed_seq[reader]
-        return self._first_seq.get(position.segment, self._next_seq)
-
-    def unregister(self, reader: str) -> None:
-        """Forget an output that is no longer configured (its cursor file stays for a comeback)."""
-        with self._cond:
-            self._committed.pop(reader, None)
-            self._committed_seq.pop(reader, None)
-            self._read_end.pop(reader, None)
-            self._collect_garbage()
-
-    def read(self, reader: str, max_records: int = 500, max_bytes: int = 1024 * 1024,
-             timeout: float = 0.0) -> Batch:
-        """Up to ``max_records`` from the reader's cursor; waits up to ``timeout`` when there are none."""
-        deadline = time.monotonic() + timeout
-        while True:
-            batch = self._read_once(reader, max_records, max_bytes)
-            if batch.records or batch.corrupt:
-                return batch
-            with self._cond:
-                remaining = deadline - time.monotonic()
-                if self._closed or remaining <= 0:
-                    return batch
-                if self._available(self._normalized(reader)) == 0:
-                    self._cond.wait(remaining)
-
-    def _normalized(self, reader: str) -> Position:
-        """The reader's cursor, moved past segments it finished or that were dropped."""
-        self._register_locked(reader)
-        position = self._committed[reader]
-        for seg_id in sorted(self._sizes):
-            if seg_id < position.segment:
-                continue
-            if seg_id > position.segment:
-                position = Position(seg_id, 0)
-            if position.offset < self._sizes[seg_id] or seg_id == self._active:
-                return position
-        return Position(self._active, 0)
-
-    def _available(self, position: Position) -> int:
-        return self._sizes.get(position.segment, 0) - position.offset
-
-    def _read_once(self, reader: str, max_records: int, max_bytes: int) -> Batch:
-        with self._cond:
-            start = self._normalized(reader)
-            start_seq = self._seq_of(reader, start)
-            available = self._available(start)
-        frames = self._frames(start, available, max_bytes, max_records) if available > 0 else []
-        with self._cond:
-            if start.segment not in self._sizes:
-                self._uncount_dropped(reader, start.segment, frames)
-            end = Position(start.segment, frames[-1].end) if frames else start
-            self._read_end[reader] = end
-        records = [frame.record for frame in frames if frame.record is not None]
-        return Batch(reader, records, start, end, corrupt=len(frames) - len(records), start_seq=start_seq)
-
-    def _uncount_dropped(self, reader: str, segment: int, frames: list[codec.Frame]) -> None:
-        """The cap dropped ``segment`` while we read it (outside the lock) and counted what this reader
-        had not read as dropped; these frames are handed out after all, so they are not dropped (else
-        in != out + dropped + backlog). Delivering them rather than discarding keeps an output that
-        reads while writers hammer the cap from starving."""
-        counted_from = self._unread_from(reader)
-        self._dropped[reader] -= sum(1 for frame in frames if frame.record is not None
-                                     and Position(segment, frame.start) >= counted_from)
-
-    def _unread_from(self, reader: str) -> Position:
-        """Where the records this reader has not been handed yet begin (a batch in flight is handed)."""
-        committed = self._committed[reader]
-        return max(committed, self._read_end.get(reader, committed))
-
-    def _frames(self, start: Position, available: int, max_bytes: int, max_records: int) -> list[codec.Frame]:
-        """Frames from ``start``: a window of ``max_bytes``, widened for one record larger than that."""
-        data = self._store.read(start.segment, start.offset, min(available, max_bytes))
-        frames = list(itertools.islice(codec.scan(data), max_records))
-        if not frames and len(data) < available:
-            data = self._store.read(start.segment, start.offset, available)
-            frames = list(itertools.islice(codec.scan(data), max_records))
-        if not data:
-            return []  # the segment was dropped by the cap meanwhile: its records are counted there
-        if not frames:
-            # Nothing decodable up to the end of what was written: one corrupt stretch, skipped.
-            frames = [codec.Frame(0, len(data), None)]
-        return [codec.Frame(start.offset + f.start, start.offset + f.end, f.record) for f in frames]
-
-    def commit(self, batch: Batch) -> None:
-        """The batch was delivered (or dead-lettered): move the cursor past it, durably."""
-        with self._cond:
-            current = self._committed.get(batch.reader)
-            if current is not None and batch.end <= current:
-                return
-            self._committed[batch.reader] = batch.end
-            self._committed_seq[batch.reader] = batch.start_seq + len(batch.records) + batch.corrupt
-            self._corrupt[batch.reader] += batch.corrupt
-            self._collect_garbage()
-        self._cursors.save(batch.reader, batch.end)
-
-    def _collect_garbage(self) -> None:
-        """Delete sealed segments every registered reader has passed."""
-        if not self._committed:
-            return
-        slowest = min(self._committed.values())
-        for seg_id in sorted(self._sizes):
-            finished = seg_id < slowest.segment or (
-                seg_id == slowest.segment and slowest.offset >= self._sizes[seg_id]
-            )
-            if seg_id == self._active or not finished:
-                return
-            self._delete(seg_id)
-
-    # -- state -----------------------------------------------------------------------------------
-
-    def stats(self) -> SpoolStats:
-        with self._cond:
-            return SpoolStats(
-                total_bytes=sum(self._sizes.values()),
-                segments=len(self._sizes),
-                appended_records=self._appended,
-                torn_bytes_dropped=self.torn_bytes_dropped,
-                dropped=dict(self._dropped),
-                corrupt=dict(self._corrupt),
-                backlog_bytes={reader: self._backlog_locked(reader) for reader in self._committed},
-                backlog_records={reader: self._backlog_records_locked(reader) for reader in self._committed},
-            )
-
-    def _backlog_locked(self, reader: str) -> int:
-        position = self._normalized(reader)
-        ahead = sum(size for seg_id, size in self._sizes.items() if seg_id >= position.segment)
-        return ahead - position.offset
-
-    def _backlog_records_locked(self, reader: str) -> int:
-        # max(): a torn tail skipped as one corrupt frame may count one frame that was never numbered
-        return max(0, self._next_seq - self._seq_of(reader, self._normalized(reader)))
 
     def close(self) -> None:
         with self._cond:
@@ -489,17 +315,3 @@ class Spool:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _pieces(frames: list[bytes], size: int) -> Iterator[list[bytes]]:
-    """Consecutive frames grouped into pieces of at most ``size`` bytes (a bigger frame alone)."""
-    piece: list[bytes] = []
-    piece_bytes = 0
-    for frame in frames:
-        if piece and piece_bytes + len(frame) > size:
-            yield piece
-            piece, piece_bytes = [], 0
-        piece.append(frame)
-        piece_bytes += len(frame)
-    if piece:
-        yield piece

@@ -1,56 +1,68 @@
-"""The on-disk record frame: ``length:u32 | crc32:u32 | msgpack([tag, time_ns, record])`` (big-endian).
+"""The on-disk chunk frame (spool format 2), big-endian:
 
-Eight bytes of framing per record keep the bytes written close to the payload. The CRC covers the
-payload only; a frame whose length runs past the data or whose CRC does not match is "bad". Pure
-functions: no I/O here, so the segment stores (file or memory) share one format.
+    length:u32 | crc32:u32 | payload
+    payload = count:u32 | tag_length:u16 | tag (UTF-8) | entries
+
+``entries`` are the chunk's msgpack ``[time, record]`` entries exactly as the input handed them over
+(identity already spliced in): the spool neither decodes nor re-encodes them, and the Forward output
+sends them on as they are. One frame per chunk (an input's read, up to about a megabyte) keeps the
+framing a few bytes per chunk, not per record. The CRC covers the payload; a frame whose length runs
+past the data or whose CRC does not match is "bad". Pure functions: no I/O here, so the segment
+stores (file or memory) share one format. Format 1 (one frame per record) lives in ``legacy.py``.
 """
 
 from __future__ import annotations
 
 import struct
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 
-import msgpack
+from ..models import Chunk
 
-from ..models import Record
-
+FORMAT_VERSION = 2
 HEADER = struct.Struct(">II")
-MAX_RECORD_BYTES = 64 * 1024 * 1024  # a length above this is garbage, not a record
+CHUNK_HEAD = struct.Struct(">IH")  # record count, tag length
+MAX_FRAME_BYTES = 64 * 1024 * 1024  # a length above this is garbage, not a chunk
 
 
-def encode(record: Record) -> bytes:
-    payload = msgpack.packb([record.tag, record.time_ns, record.record], use_bin_type=True)
-    return HEADER.pack(len(payload), zlib.crc32(payload)) + payload
+def encode(chunk: Chunk) -> bytes:
+    """One frame: the entries are copied once (no per-record work)."""
+    tag = chunk.tag.encode("utf-8")
+    head = CHUNK_HEAD.pack(chunk.count, len(tag)) + tag
+    crc = zlib.crc32(chunk.entries, zlib.crc32(head))
+    return b"".join((HEADER.pack(len(head) + len(chunk.entries), crc), head, chunk.entries))
 
 
-def encode_all(records: Iterable[Record]) -> bytes:
-    return b"".join(encode(record) for record in records)
-
-
-def decode_payload(payload: bytes) -> Record:
-    tag, time_ns, body = msgpack.unpackb(payload, raw=False, strict_map_key=False)
-    return Record(tag=tag, time_ns=time_ns, record=body)
+def decode_payload(payload: bytes | memoryview) -> Chunk:
+    count, tag_length = CHUNK_HEAD.unpack_from(payload, 0)
+    start = CHUNK_HEAD.size + tag_length
+    if start > len(payload):
+        raise ValueError("tag runs past the payload")
+    tag = bytes(payload[CHUNK_HEAD.size:start]).decode("utf-8")
+    return Chunk(tag, bytes(payload[start:]), count)
 
 
 @dataclass(frozen=True, slots=True)
 class Frame:
-    """One frame found in a buffer: ``record`` is None when the frame is corrupt (counted, skipped)."""
+    """One frame found in a buffer: ``chunk`` is None when the frame is corrupt (counted, skipped)."""
 
     start: int
     end: int
-    record: Record | None
+    chunk: Chunk | None
+
+    @property
+    def count(self) -> int:
+        return self.chunk.count if self.chunk is not None else 0
 
 
 def frame_end(data: bytes | memoryview, pos: int) -> int | None:
-    """Where the frame at ``pos`` ends when its header is plausible and its CRC matches, else None.
-    No payload decoding: counting records (at spool open) needs only this."""
+    """Where the frame at ``pos`` ends when its header is plausible and its CRC matches, else None."""
     if pos + HEADER.size > len(data):
         return None
     length, crc = HEADER.unpack_from(data, pos)
     end = pos + HEADER.size + length
-    if length > MAX_RECORD_BYTES or end > len(data):
+    if length < CHUNK_HEAD.size or length > MAX_FRAME_BYTES or end > len(data):
         return None
     if zlib.crc32(memoryview(data)[pos + HEADER.size : end]) != crc:
         return None
@@ -63,10 +75,9 @@ def frame_at(data: bytes | memoryview, pos: int) -> Frame | None:
     if end is None:
         return None
     try:
-        return Frame(pos, end, decode_payload(bytes(data[pos + HEADER.size : end])))
-    except (ValueError, TypeError, msgpack.UnpackException):
-        # CRC matched but the payload is not ours: treat as corrupt, keep going.
-        return Frame(pos, end, None)
+        return Frame(pos, end, decode_payload(memoryview(data)[pos + HEADER.size : end]))
+    except (ValueError, UnicodeDecodeError, struct.error):
+        return Frame(pos, end, None)  # CRC matched but the payload is not ours: corrupt, keep going
 
 
 def resync(data: bytes | memoryview, pos: int) -> int | None:
@@ -98,11 +109,21 @@ def scan(data: bytes | memoryview, pos: int = 0) -> Iterator[Frame]:
         yield frame or Frame(start, end, None)
 
 
-def count(data: bytes | memoryview) -> int:
-    """How many frames ``scan`` would yield, without decoding any (a CRC check per frame)."""
-    return sum(1 for _ in _boundaries(data, 0))
+def last_end(data: bytes | memoryview) -> int:
+    """Where the last frame (good, or a bad stretch good frames follow) ends: the rest is torn."""
+    ends = [end for _, end, _good in _boundaries(data, 0)]
+    return ends[-1] if ends else 0
+
+
+def _count_at(data: bytes | memoryview, start: int) -> int:
+    return CHUNK_HEAD.unpack_from(data, start + HEADER.size)[0]
 
 
 def count_records(data: bytes | memoryview, pos: int = 0) -> int:
-    """How many good frames (CRC checked, not decoded) ``scan`` would yield from ``pos``."""
-    return sum(good for _, _, good in _boundaries(data, pos))
+    """Records in the good frames from ``pos`` (headers and CRCs only, nothing decoded)."""
+    return sum(_count_at(data, start) for start, _, good in _boundaries(data, pos) if good)
+
+
+def count_slots(data: bytes | memoryview, pos: int = 0) -> int:
+    """Sequence numbers the frames from ``pos`` take: each good frame its records, a bad one 1."""
+    return sum(_count_at(data, start) if good else 1 for start, _, good in _boundaries(data, pos))

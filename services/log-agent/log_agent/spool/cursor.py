@@ -31,7 +31,8 @@ class Position:
 
 class CursorStore(Protocol):
     def load(self, reader: str) -> Position | None: ...
-    def save(self, reader: str, position: Position) -> None: ...
+    def save(self, reader: str, position: Position, unsent_dropped: int = 0) -> None: ...
+    def unsent_dropped(self, reader: str) -> int: ...
 
 
 class FileCursors:
@@ -43,10 +44,21 @@ class FileCursors:
         return self.directory / f"{_SAFE_NAME.sub('_', reader)}.cursor"
 
     def load(self, reader: str) -> Position | None:
+        data = self._read(reader)
+        return Position(int(data["segment"]), int(data["offset"])) if data else None
+
+    def unsent_dropped(self, reader: str) -> int:
+        """Records of a batch in flight whose segment the size cap dropped before it was delivered
+        (saved so a restart counts them as dropped: see Spool._drop_oldest)."""
+        data = self._read(reader)
+        return int(data.get("unsent_dropped", 0)) if data else 0
+
+    def _read(self, reader: str) -> dict | None:
         path = self._path(reader)
         try:
             data = json.loads(path.read_text())
-            return Position(int(data["segment"]), int(data["offset"]))
+            int(data["segment"]), int(data["offset"]), int(data.get("unsent_dropped", 0))
+            return data
         except FileNotFoundError:
             return None
         except (OSError, ValueError, KeyError, TypeError) as err:
@@ -54,10 +66,13 @@ class FileCursors:
             log.warning("cursor %s unreadable (%s); re-reading from the oldest record", path.name, err)
             return None
 
-    def save(self, reader: str, position: Position) -> None:
+    def save(self, reader: str, position: Position, unsent_dropped: int = 0) -> None:
         path = self._path(reader)
         temp = path.with_suffix(".tmp")
-        data = json.dumps({"segment": position.segment, "offset": position.offset}).encode()
+        state = {"segment": position.segment, "offset": position.offset}
+        if unsent_dropped:
+            state["unsent_dropped"] = unsent_dropped
+        data = json.dumps(state).encode()
         try:
             fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
             try:
@@ -77,5 +92,8 @@ class MemoryCursors:
     def load(self, reader: str) -> Position | None:
         return self._positions.get(reader)
 
-    def save(self, reader: str, position: Position) -> None:
+    def save(self, reader: str, position: Position, unsent_dropped: int = 0) -> None:
         self._positions[reader] = position
+
+    def unsent_dropped(self, reader: str) -> int:
+        return 0
