@@ -39,7 +39,7 @@ def test_the_sidecar_probes_default_to_the_other_services_defaults() -> None:
     """wifi-connect's control API (GET /status with a "state") and the log agent's HTTP (/metrics), as
     those services and the compose bundle set them up, and telemetry to the agent's forward input."""
     wifi_connect = pytest.importorskip("wifi_connect.config")
-    log_agent = pytest.importorskip("log_agent.config")
+    log_agent = pytest.importorskip("log_agent.httpconfig")
     control = wifi_connect.SETTINGS_BY_ATTR["control_address"].default
     assert DEFAULT_WIFI_CONNECT_URL == f"http://{control}/status" == "http://127.0.0.1:8081/status"
     assert f"http://{log_agent.DEFAULT_HTTP_LISTEN}/metrics" == DEFAULT_LOG_AGENT_URL
