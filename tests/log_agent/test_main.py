@@ -18,7 +18,15 @@ import pytest
 import requests
 from fluent import sender
 
-from tests.log_agent.agent_process import LOG_AGENT, AgentProcess, ChunkSender, free_port, wait_for
+from tests.log_agent.agent_process import (
+    LOG_AGENT,
+    AgentProcess,
+    ChunkSender,
+    free_port,
+    packed_forward,
+    port_accepts,
+    wait_for,
+)
 from tests.log_agent.forward_receiver import ForwardReceiver
 
 
@@ -165,13 +173,18 @@ def test_one_process_and_a_restart_after_kill_9_listens_again_at_once(tmp_path: 
     agent.start()
     assert agent.process is not None
     assert psutil.Process(agent.process.pid).children(recursive=True) == []  # no HTTP child
-    with socket.create_connection(("127.0.0.1", http_port)) as kept_open:  # a scraper mid-connection
-        kept_open.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+    # a scraper and a Forward client mid-connection: their sockets outlive the process in TIME_WAIT
+    with socket.create_connection(("127.0.0.1", http_port)) as scraper, \
+            socket.create_connection(("127.0.0.1", agent.forward_port)) as client:
+        scraper.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        client.sendall(packed_forward("app.web", [1, 2], "AAAAAAAAAAAAAAAAAAAAAA=="))
+        time.sleep(0.2)
         agent.kill()
     started = time.monotonic()
     agent.process = subprocess.Popen([LOG_AGENT], env=agent.env, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL)
     assert wait_for(lambda: _answers(f"http://127.0.0.1:{http_port}"), timeout=2.0)
+    assert wait_for(lambda: port_accepts(agent.forward_port), timeout=2.0 - (time.monotonic() - started))
     assert time.monotonic() - started < 2.0
     assert requests.get(f"http://127.0.0.1:{http_port}/health", timeout=5).status_code == 200
     assert agent.terminate() == 0
