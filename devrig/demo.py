@@ -57,12 +57,14 @@ def sidecar_commands(work: Path, sim_env: dict[str, str]) -> dict[str, tuple[lis
     """Each sidecar's command and environment: the compose file's, with what the device would provide
     replaced by the simulation (the system bus of the simulated NetworkManager, the volumes as folders of
     the demo's temporary directory, the device's balena identity)."""
-    device = {"BALENA_DEVICE_UUID": "demo0000device0000uuid", "BALENA_DEVICE_NAME_AT_INIT": "demo-device"}
-    volumes = {"LOG_AGENT_SPOOL_DIR": str(work / "spool"), "LOG_AGENT_RUN_DIR": str(work / "run")}
+    device = {"BALENA_DEVICE_UUID": "5ca1ab1e00000000000000000000de42", "BALENA_DEVICE_NAME_AT_INIT": "demo-device"}
+    # a container's private paths (its volumes, its /run) become folders of the demo's temporary directory
+    volumes = {"LOG_AGENT_SPOOL_DIR": str(work / "spool")}
+    private_run = {"WIFI_CONNECT_SOCKET": str(work / "wifi-connect.sock")}
     return {
         "log-agent": ([str(BIN / "log-agent")], {**compose_environment("log-agent"), **device, **volumes}),
         "wifi-connect": ([str(BIN / "wifi-connect")],
-                         {**compose_environment("wifi-connect"), **device, **sim_env}),
+                         {**compose_environment("wifi-connect"), **device, **sim_env, **private_run}),
         "health-reporter": ([str(BIN / "health-reporter")], {**compose_environment("health"), **device}),
         "app": ([sys.executable, str(ROOT / "examples/app/app.py")], compose_environment("app")),
     }
