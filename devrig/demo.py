@@ -57,7 +57,8 @@ def sidecar_commands(work: Path, sim_env: dict[str, str]) -> dict[str, tuple[lis
     """Each sidecar's command and environment: the compose file's, with what the device would provide
     replaced by the simulation (the system bus of the simulated NetworkManager, the volumes as folders of
     the demo's temporary directory, the device's balena identity)."""
-    device = {"BALENA_DEVICE_UUID": "5ca1ab1e00000000000000000000de42", "BALENA_DEVICE_NAME_AT_INIT": "demo-device"}
+    device = {"BALENA_DEVICE_UUID": "5ca1ab1e00000000000000000000de42",
+              "BALENA_DEVICE_NAME_AT_INIT": "demo-device"}
     # a container's private paths (its volumes, its /run) become folders of the demo's temporary directory
     volumes = {"LOG_AGENT_SPOOL_DIR": str(work / "spool")}
     private_run = {"WIFI_CONNECT_SOCKET": str(work / "wifi-connect.sock")}
