@@ -61,12 +61,15 @@ def sidecar_commands(work: Path, sim_env: dict[str, str]) -> dict[str, tuple[lis
               "BALENA_DEVICE_NAME_AT_INIT": "demo-device"}
     # a container's private paths (its volumes, its /run) become folders of the demo's temporary directory
     volumes = {"LOG_AGENT_SPOOL_DIR": str(work / "spool")}
+    # the health container sees the host under /host; the demo's device is this machine itself
+    host_view = {"HOST_ROOT": "/"}
     private_run = {"WIFI_CONNECT_SOCKET": str(work / "wifi-connect.sock")}
     return {
         "log-agent": ([str(BIN / "log-agent")], {**compose_environment("log-agent"), **device, **volumes}),
         "wifi-connect": ([str(BIN / "wifi-connect")],
                          {**compose_environment("wifi-connect"), **device, **sim_env, **private_run}),
-        "health-reporter": ([str(BIN / "health-reporter")], {**compose_environment("health"), **device}),
+        "health-reporter": ([str(BIN / "health-reporter")],
+                            {**compose_environment("health"), **device, **host_view}),
         "app": ([sys.executable, str(ROOT / "examples/app/app.py")], compose_environment("app")),
     }
 

@@ -107,9 +107,13 @@ def test_demo_runs_the_bundle_exposes_only_the_portal_and_leaves_nothing_behind(
         demo.terminate()
         output, _ = demo.communicate(timeout=60)
     finally:
-        if demo.poll() is None:
-            demo.kill()
-            demo.communicate(timeout=30)
+        if demo.poll() is None:  # SIGTERM first: the demo stops its sidecars and removes its namespaces
+            demo.terminate()
+            try:
+                demo.communicate(timeout=60)
+            except subprocess.TimeoutExpired:
+                demo.kill()
+                demo.communicate(timeout=30)
     assert demo.returncode == 0, output
     assert "captive portal" in output and "heartbeat" in output, output
     assert namespaces() == before, "the demo left a network namespace behind"
