@@ -70,7 +70,9 @@ def sidecar_commands(work: Path, sim_env: dict[str, str]) -> dict[str, tuple[lis
                          {**compose_environment("wifi-connect"), **device, **sim_env, **private_run}),
         "health-reporter": ([str(BIN / "health-reporter")],
                             {**compose_environment("health"), **device, **host_view}),
-        "app": ([sys.executable, str(ROOT / "examples/app/app.py")], compose_environment("app")),
+        # no engine writes the demo app's stdout to a journal: it sends through fluent-logger instead
+        "app": ([sys.executable, str(ROOT / "examples/app/app.py")],
+                {**compose_environment("app"), "FLUENT_HOST": "127.0.0.1"}),
     }
 
 

@@ -1,20 +1,29 @@
-"""Example application: logs to stdout and, through stock fluent-logger, to the log agent."""
+"""Example application: one heartbeat line every 10 s.
+
+By default it prints to stdout, as most apps do: on balenaOS the engine writes stdout to the host journal
+and the log agent's journald input ships it (with the service name and the device identity); on plain
+Docker the fluentd log driver of docker-compose.docker.yml sends it to the agent. With FLUENT_HOST set it
+sends structured records with stock fluent-logger instead (not both: each line would be shipped twice).
+"""
 
 import logging
 import os
 import time
 
-from fluent import handler
-
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
 log = logging.getLogger("example")
-fluent = handler.FluentHandler(
-    "app.example",
-    host=os.environ.get("FLUENT_HOST", "127.0.0.1"),
-    port=int(os.environ.get("FLUENT_PORT", "24224")),
-)
-fluent.setFormatter(handler.FluentRecordFormatter({"level": "%(levelname)s", "logger": "%(name)s"}))
-log.addHandler(fluent)
+
+if os.environ.get("FLUENT_HOST"):
+    from fluent import handler
+
+    fluent = handler.FluentHandler(
+        "app.example",
+        host=os.environ["FLUENT_HOST"],
+        port=int(os.environ.get("FLUENT_PORT", "24224")),
+    )
+    fluent.setFormatter(handler.FluentRecordFormatter({"level": "%(levelname)s", "logger": "%(name)s"}))
+    log.addHandler(fluent)
+    log.propagate = False  # structured records go to the agent, not to stdout as well
 
 beat = 0
 while True:
