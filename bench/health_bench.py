@@ -1,13 +1,15 @@
-"""Overhead of the health reporter beside Debian's prometheus-node-exporter on the same machine.
+"""Overhead of the health reporter beside Debian's prometheus-node-exporter, in the same run.
 
-Measures, for the reporter:
-- CPU time per full sample (every collector, fast and slow, plus checks, history, summary), in process;
-- CPU time per /metrics scrape of the running ``health-reporter`` (gunicorn, sampler idle during the run:
-  a scrape only renders the cached snapshot), from the processes' own CPU counters;
-- RSS of the gunicorn master and worker;
+For the reporter (every collector on except the sidecar probes and containers, which have nothing to
+probe on a bench machine):
+- CPU per full sample (every collector, fast and slow, plus checks, history, summary), in this process;
+- CPU per /metrics scrape of the running ``health-reporter`` (sampler parked: a scrape only renders the
+  cached snapshot), from the process's own CPU counters; and scrape + one full sample, the fair
+  comparison with node_exporter, which collects on every scrape;
+- PSS (sum of /proc/<pid>/smaps_rollup over the process tree) idle and after ``--scrapes`` scrapes;
 - idle CPU at the default cadence (10 s fast, 60 s slow) over ``--idle-seconds``;
-and for ``/usr/bin/prometheus-node-exporter`` (default collectors; it collects on every scrape) CPU per
-scrape and RSS. Run from the repository root: ``.venv/bin/python bench/health_bench.py``.
+and for ``/usr/bin/prometheus-node-exporter`` (default collectors) CPU per scrape and PSS idle and after
+the same number of scrapes. Run from the repository root: ``.venv/bin/python bench/health_bench.py``.
 Writes bench/results/health_bench.json and .png.
 """
 
@@ -37,11 +39,8 @@ from tests.health.helpers import free_port, http_ok, stop_process, wait_until  #
 RESULTS = REPO_ROOT / "bench" / "results"
 CONSOLE_SCRIPT = Path(sys.executable).parent / "health-reporter"
 NODE_EXPORTER = "/usr/bin/prometheus-node-exporter"
-QUIET_SIDECARS = {"HEALTH_COLLECTORS_DISABLED": "sidecars,containers"}  # nothing to probe on a bench box
-
-
-def cpu_seconds(processes: list[psutil.Process]) -> float:
-    return sum(sum(p.cpu_times()[:2]) for p in processes)  # user + system
+QUIET = {"HEALTH_TELEMETRY": "0", "HEALTH_WIFI_CONNECT_URL": "off", "HEALTH_LOG_AGENT_URL": "off"}
+BUDGET_MIB = 25.0
 
 
 def tree(pid: int) -> list[psutil.Process]:
@@ -49,35 +48,46 @@ def tree(pid: int) -> list[psutil.Process]:
     return [parent, *parent.children(recursive=True)]
 
 
-def rss_mib(processes: list[psutil.Process]) -> list[float]:
-    return [round(p.memory_info().rss / 2**20, 1) for p in processes]
+def cpu_seconds(processes: list[psutil.Process]) -> float:
+    return sum(sum(p.cpu_times()[:2]) for p in processes)  # user + system
+
+
+def pss_mib(processes: list[psutil.Process]) -> float:
+    """Proportional set size of the whole tree, from each process's smaps_rollup."""
+    total_kib = 0
+    for process in processes:
+        with open(f"/proc/{process.pid}/smaps_rollup") as rollup:
+            total_kib += next(int(line.split()[1]) for line in rollup if line.startswith("Pss:"))
+    return round(total_kib / 1024, 1)
 
 
 def sample_cost(samples: int) -> dict[str, float]:
     """CPU per full sample in this process (the sampler thread does exactly this work)."""
-    sampler = sampler_from_config(Config.from_env({"HEALTH_TELEMETRY": "0", **QUIET_SIDECARS}))
+    sampler = sampler_from_config(Config.from_env(QUIET))
     for _ in range(3):
         sampler.run_once()  # warm up: first CPU baseline, imports, caches
-    costs = []
+    full, fast = [], []
     for _ in range(samples):
         started = time.process_time()
         sampler.run_once(include_slow=True)
-        costs.append(time.process_time() - started)
-    fast = []
+        full.append(time.process_time() - started)
     for _ in range(samples):
         started = time.process_time()
         sampler.run_once(include_slow=False)
         fast.append(time.process_time() - started)
     return {
-        "full_sample_cpu_ms_median": round(statistics.median(costs) * 1000, 2),
-        "full_sample_cpu_ms_p90": round(statistics.quantiles(costs, n=10)[-1] * 1000, 2),
+        "samples": samples,
+        "full_sample_cpu_ms_median": round(statistics.median(full) * 1000, 2),
+        "full_sample_cpu_ms_p90": round(statistics.quantiles(full, n=10)[-1] * 1000, 2),
         "fast_sample_cpu_ms_median": round(statistics.median(fast) * 1000, 2),
         "series": len(sampler.snapshot.samples),
     }
 
 
-def scrape_cost(url: str, pid: int, scrapes: int) -> dict[str, float]:
+def scrape_cost(url: str, pid: int, scrapes: int) -> dict[str, object]:
     processes = tree(pid)
+    time.sleep(1)
+    idle_pss = pss_mib(processes)
     with requests.Session() as session:
         body = session.get(url, timeout=10).content  # warm up
         before = cpu_seconds(processes)
@@ -87,12 +97,14 @@ def scrape_cost(url: str, pid: int, scrapes: int) -> dict[str, float]:
         wall = time.perf_counter() - started
         used = cpu_seconds(processes) - before
     return {
-        "scrape_cpu_ms": round(used / scrapes * 1000, 2),
+        "scrapes": scrapes,
+        "scrape_cpu_ms": round(used / scrapes * 1000, 3),
         "scrape_wall_ms": round(wall / scrapes * 1000, 2),
         "scrape_bytes": len(body),
         "series": sum(1 for line in body.decode().splitlines() if line and not line.startswith("#")),
-        "rss_mib": rss_mib(processes),
-        "rss_mib_total": round(sum(rss_mib(processes)), 1),
+        "pss_mib_idle": idle_pss,
+        "pss_mib_after_scrapes": pss_mib(processes),
+        "processes": len(processes),
     }
 
 
@@ -105,24 +117,26 @@ def start(command: list[str], env: dict[str, str], ready_url: str, log: Path) ->
 
 def reporter_run(scrapes: int, idle_seconds: float) -> dict[str, object]:
     port = free_port()
-    env = {"HEALTH_LISTEN": f"127.0.0.1:{port}", "HEALTH_TELEMETRY": "0", **QUIET_SIDECARS}
+    env = {"HEALTH_LISTEN": f"127.0.0.1:{port}", **QUIET}
     # Sampler parked (1 h) while scraping: the figure is the cost of serving, not of sampling.
     parked = {**env, "HEALTH_FAST_INTERVAL": "3600", "HEALTH_SLOW_INTERVAL": "3600"}
     url = f"http://127.0.0.1:{port}"
-    process = start([str(CONSOLE_SCRIPT)], parked, url + "/readyz", RESULTS / "health_bench_reporter.tmp")
+    log = RESULTS / "health_bench_reporter.tmp"
+    process = start([str(CONSOLE_SCRIPT)], parked, url + "/readyz", log)
     try:
         result = scrape_cost(url + "/metrics", process.pid, scrapes)
     finally:
         stop_process(process)
-    process = start([str(CONSOLE_SCRIPT)], env, url + "/readyz", RESULTS / "health_bench_reporter.tmp")
+    process = start([str(CONSOLE_SCRIPT)], env, url + "/readyz", log)
     try:
         processes = tree(process.pid)
         time.sleep(2)  # past start-up
         before = cpu_seconds(processes)
         time.sleep(idle_seconds)
-        idle_percent = (cpu_seconds(processes) - before) / idle_seconds * 100
-        result["idle_cpu_percent_default_cadence"] = round(idle_percent, 3)
-        result["rss_mib_after_idle"] = rss_mib(processes)
+        result["idle_cpu_percent_default_cadence"] = round(
+            (cpu_seconds(processes) - before) / idle_seconds * 100, 3
+        )
+        result["pss_mib_sampling_idle"] = pss_mib(processes)
     finally:
         stop_process(process)
     return result
@@ -151,16 +165,28 @@ def plot(results: dict[str, object], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     reporter, node = results["reporter"], results["node_exporter"]
-    figure, (cpu_axis, rss_axis) = plt.subplots(1, 2, figsize=(9, 3.6))
-    labels = ["reporter\nfull sample", "reporter\n/metrics", "node_exporter\n/metrics"]
-    values = [reporter["full_sample_cpu_ms_median"], reporter["scrape_cpu_ms"], node["scrape_cpu_ms"]]
-    cpu_axis.bar(labels, values, color=["#1a73e8", "#8ab4f8", "#e37400"])
+    figure, (cpu_axis, pss_axis) = plt.subplots(1, 2, figsize=(10, 3.8))
+    labels = ["reporter\n/metrics", "reporter\n/metrics + sample", "node_exporter\n/metrics"]
+    values = [reporter["scrape_cpu_ms"], reporter["scrape_plus_sample_cpu_ms"], node["scrape_cpu_ms"]]
+    cpu_axis.bar(labels, values, color=["#8ab4f8", "#1a73e8", "#e37400"])
     cpu_axis.set_ylabel("CPU ms")
-    cpu_axis.set_title("CPU time per operation")
-    rss = [reporter["rss_mib_total"], node["rss_mib_total"]]
-    rss_axis.bar(["reporter\n(master+worker)", "node_exporter"], rss, color=["#1a73e8", "#e37400"])
-    rss_axis.set_ylabel("MiB")
-    rss_axis.set_title("Resident memory")
+    cpu_axis.set_title(f"CPU per scrape ({reporter['scrapes']} scrapes, {reporter['samples']} samples)")
+    groups = ["idle", f"after {reporter['scrapes']} scrapes"]
+    width = 0.38
+    positions = range(len(groups))
+    for offset, values, name, colour in (
+        (-width / 2, reporter, "health-reporter", "#1a73e8"),
+        (width / 2, node, "node_exporter", "#e37400"),
+    ):
+        heights = [values["pss_mib_idle"], values["pss_mib_after_scrapes"]]
+        pss_axis.bar([p + offset for p in positions], heights, width, label=name, color=colour)
+    pss_axis.axhline(
+        BUDGET_MIB, color="#b3261e", linestyle="--", linewidth=1, label=f"budget {BUDGET_MIB:g} MiB"
+    )
+    pss_axis.set_xticks(list(positions), groups)
+    pss_axis.set_ylabel("MiB")
+    pss_axis.set_title("PSS, whole process tree")
+    pss_axis.legend(fontsize=8)
     figure.tight_layout()
     figure.savefig(path, dpi=110)
 
@@ -168,11 +194,15 @@ def plot(results: dict[str, object], path: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=50)
-    parser.add_argument("--scrapes", type=int, default=200)
+    parser.add_argument("--scrapes", type=int, default=1000)
     parser.add_argument("--idle-seconds", type=float, default=60.0)
     args = parser.parse_args()
     RESULTS.mkdir(parents=True, exist_ok=True)
     reporter = {**sample_cost(args.samples), **reporter_run(args.scrapes, args.idle_seconds)}
+    reporter["scrape_plus_sample_cpu_ms"] = round(
+        reporter["scrape_cpu_ms"] + reporter["full_sample_cpu_ms_median"], 3
+    )
+    node = node_exporter_run(args.scrapes)
     results = {
         "machine": {
             "cpus": os.cpu_count(),
@@ -180,10 +210,20 @@ def main() -> None:
             "python": platform.python_version(),
         },
         "node_exporter_version": version([NODE_EXPORTER, "--version"]),
-        "samples": args.samples,
-        "scrapes": args.scrapes,
         "reporter": reporter,
-        "node_exporter": node_exporter_run(args.scrapes),
+        "node_exporter": node,
+        "ratios": {
+            "scrape_cpu_vs_node_exporter": round(reporter["scrape_cpu_ms"] / node["scrape_cpu_ms"], 3),
+            "scrape_plus_sample_cpu_vs_node_exporter": round(
+                reporter["scrape_plus_sample_cpu_ms"] / node["scrape_cpu_ms"], 3
+            ),
+        },
+        "targets": {
+            "pss_mib_at_most": BUDGET_MIB,
+            "pss_met": max(reporter["pss_mib_idle"], reporter["pss_mib_after_scrapes"]) <= BUDGET_MIB,
+            "cpu_ratio_at_most": 0.5,
+            "cpu_met": reporter["scrape_plus_sample_cpu_ms"] <= 0.5 * node["scrape_cpu_ms"],
+        },
     }
     (RESULTS / "health_bench.json").write_text(json.dumps(results, indent=2) + "\n")
     plot(results, RESULTS / "health_bench.png")

@@ -1,8 +1,9 @@
 """GET /networks latency (p50/p99) at 50 concurrent clients against the portal under gunicorn on loopback.
 
-The portal runs as the daemon runs it (``wifi_connect.web:create_portal_app()``, 1 worker, 8 threads) and
-reaches a daemon through the real RPC socket; the daemon is an in-memory PortalService, so the figure is
-the web stack's cost (HTTP + gunicorn + Flask + RPC), not NetworkManager's. Run from the repository root:
+The portal runs as the daemon runs it (gunicorn forked by ``web.server.ForkedPortalServer``, one hardened
+gevent worker; the per-client limit raised to 64, the clients share one address) and reaches a daemon
+through the real RPC socket; the daemon is an in-memory PortalService, so the figure is
+the web stack's cost (HTTP + gunicorn + bottle + RPC), not NetworkManager's. Run from the repository root:
 ``.venv/bin/python bench/wifi_api_latency.py [--clients 50] [--requests 40]``.
 """
 
@@ -21,7 +22,7 @@ import requests
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))  # the fake daemon and the gunicorn helper live with the tests
 
-from tests.wifi_connect.web.gunicorn_server import PORTAL_APP, fake_daemon, free_port, gunicorn, portal_env  # noqa: E402
+from tests.wifi_connect.web.gunicorn_server import fake_daemon, free_port, portal_server  # noqa: E402
 
 HOST = "127.0.0.1"
 RESULTS = REPO_ROOT / "bench" / "results" / "wifi_api_latency.json"
@@ -51,7 +52,7 @@ def measure(clients: int, per_client: int) -> dict:
     latencies: list[float] = []
     errors: list[str] = []
     with fake_daemon() as (_service, socket_path), \
-            gunicorn(PORTAL_APP, HOST, port, env=portal_env(HOST, port, socket_path), workers=1, threads=8):
+            portal_server(HOST, port, socket_path, max_per_client=64):  # 50 clients, one address
         url = f"http://{HOST}:{port}/networks"
         requests.get(url, timeout=10).raise_for_status()  # warm up imports and the first RPC
         start = threading.Barrier(clients + 1)
@@ -65,7 +66,7 @@ def measure(clients: int, per_client: int) -> dict:
             thread.join()
         elapsed = time.perf_counter() - began
     return {
-        "benchmark": "GET /networks under gunicorn (1 worker, 8 threads), fake daemon over RPC",
+        "benchmark": "GET /networks under the forked gunicorn (hardened gevent worker), fake daemon over RPC",
         "clients": clients,
         "requests": len(latencies),
         "errors": len(errors),

@@ -15,7 +15,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))  # the fake daemon, gunicorn and browser helpers live with the tests
 
 from tests.wifi_connect.web.browser import chromium, phone_page  # noqa: E402
-from tests.wifi_connect.web.gunicorn_server import PORTAL_APP, fake_daemon, free_port, gunicorn, portal_env  # noqa: E402
+from tests.wifi_connect.web.gunicorn_server import fake_daemon, free_port, portal_server  # noqa: E402
 
 HOST = "127.0.0.1"
 RESULTS = REPO_ROOT / "bench" / "results" / "wifi_portal_size.json"
@@ -42,7 +42,7 @@ def first_load(url: str) -> list[dict]:
 def main() -> None:
     port = free_port()
     with fake_daemon() as (_service, socket_path), \
-            gunicorn(PORTAL_APP, HOST, port, env=portal_env(HOST, port, socket_path)):
+            portal_server(HOST, port, socket_path):
         rows = first_load(f"http://{HOST}:{port}/")
     result = {
         "benchmark": "portal first load in headless Chromium (390x844), 4 networks listed",

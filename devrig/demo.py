@@ -9,6 +9,7 @@ stays on this machine, so this machine plays the phone: open the portal URL in a
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import subprocess
@@ -16,6 +17,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import yaml
 
 from devrig.netns import NetnsPair
 from devrig.nm import SimulatedNetworkManager
@@ -44,25 +47,26 @@ def bring_phone_end_home(pair: NetnsPair) -> str:
     return host_interface
 
 
-def sidecar_commands(work: Path) -> dict[str, tuple[list[str], dict[str, str]]]:
+def compose_environment(service: str) -> dict[str, str]:
+    """What docker-compose.yml sets for ``service``: the demo runs the bundle with exactly that."""
+    services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    return {key: str(value) for key, value in (services[service].get("environment") or {}).items()}
+
+
+def sidecar_commands(work: Path, sim_env: dict[str, str]) -> dict[str, tuple[list[str], dict[str, str]]]:
+    """Each sidecar's command and environment: the compose file's, with what the device would provide
+    replaced by the simulation (the system bus of the simulated NetworkManager, the volumes as folders of
+    the demo's temporary directory, the device's balena identity)."""
+    device = {"BALENA_DEVICE_UUID": "5ca1ab1e00000000000000000000de42", "BALENA_DEVICE_NAME_AT_INIT": "demo-device"}
+    # a container's private paths (its volumes, its /run) become folders of the demo's temporary directory
+    volumes = {"LOG_AGENT_SPOOL_DIR": str(work / "spool")}
+    private_run = {"WIFI_CONNECT_SOCKET": str(work / "wifi-connect.sock")}
     return {
-        "log-agent": ([str(BIN / "log-agent")], {
-            "LOG_AGENT_FORWARD_LISTEN": "127.0.0.1:24224",
-            "LOG_AGENT_HTTP_LISTEN": "0.0.0.0:24220",
-            "LOG_AGENT_SPOOL_DIR": str(work / "spool"),
-            "LOG_AGENT_OUTPUT": "stdout:",
-            "BALENA_DEVICE_UUID": "demo0000device0000uuid",
-            "BALENA_SERVICE_NAME": "demo",
-        }),
-        "wifi-connect": ([str(BIN / "wifi-connect"), "--portal-interface", "wlan0",
-                          "--portal-dhcp-range", "192.168.42.10,192.168.42.100",
-                          "--grace-period", "3", "--rpc-socket", str(work / "wifi-connect.sock")], {}),
-        "health-reporter": ([str(BIN / "health-reporter")], {
-            "HEALTH_LISTEN": "0.0.0.0:9199",
-            "HEALTH_FLUENT_HOST": "127.0.0.1",
-            "HEALTH_FLUENT_PORT": "24224",
-        }),
-        "app": ([sys.executable, str(ROOT / "examples/app/app.py")], {"FLUENT_HOST": "127.0.0.1"}),
+        "log-agent": ([str(BIN / "log-agent")], {**compose_environment("log-agent"), **device, **volumes}),
+        "wifi-connect": ([str(BIN / "wifi-connect")],
+                         {**compose_environment("wifi-connect"), **device, **sim_env, **private_run}),
+        "health-reporter": ([str(BIN / "health-reporter")], {**compose_environment("health"), **device}),
+        "app": ([sys.executable, str(ROOT / "examples/app/app.py")], compose_environment("app")),
     }
 
 
@@ -72,8 +76,11 @@ def print_banner(pair: NetnsPair) -> None:
 edge-sidecars demo is running. The device is network namespace {pair.device}; this machine is the phone.
 
   captive portal      http://{gateway}/            (try a wrong password, then the right one)
-  health dashboard    http://{gateway}:9199/
-  log agent metrics   http://{gateway}:24220/metrics
+
+Everything else listens on the device's loopback only, as on a real device (nothing but the portal, DNS and
+DHCP answers on the access point):
+  health dashboard    ip netns exec {pair.device} curl -s 127.0.0.1:9199/
+  log agent metrics   ip netns exec {pair.device} curl -s 127.0.0.1:24220/metrics
   wifi-connect API    ip netns exec {pair.device} curl -s 127.0.0.1:8081/status
 
 Networks the device hears (password):""")
@@ -84,7 +91,7 @@ Networks the device hears (password):""")
     print("Ctrl-C stops everything.\n", flush=True)
 
 
-def run(duration: float | None) -> int:
+def run(duration: float | None, state_file: Path | None = None) -> int:
     if os.geteuid() != 0:
         print("demo: run as root (it creates network namespaces)", file=sys.stderr)
         return 2
@@ -94,11 +101,13 @@ def run(duration: float | None) -> int:
         for ssid, security, password, identity, strength, frequency in NETWORKS:
             sim.add_network(ssid, security, password, identity=identity, signal=strength, frequency=frequency)
         bring_phone_end_home(pair)
-        for argv, extra in sidecar_commands(work).values():
-            env = {**os.environ, **sim.env, "PYTHONUNBUFFERED": "1", **extra}
+        for argv, extra in sidecar_commands(work, sim.env).values():
+            env = {**os.environ, "PYTHONUNBUFFERED": "1", **extra}
             processes.append(pair.popen(pair.device, argv, env=env, start_new_session=True))
             time.sleep(0.5)  # the log agent listens before the others start logging to it
         print_banner(pair)
+        if state_file is not None:  # for tests: where the device is
+            state_file.write_text(json.dumps({"device_namespace": pair.device, "gateway": pair.gateway}))
         stop = {"now": False}
         signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))
         deadline = time.monotonic() + duration if duration else None
@@ -116,7 +125,9 @@ def run(duration: float | None) -> int:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--duration", type=float, help="stop after this many seconds (default: until Ctrl-C)")
-    return run(parser.parse_args().duration)
+    parser.add_argument("--state-file", type=Path, help="write the device namespace and gateway here (JSON)")
+    arguments = parser.parse_args()
+    return run(arguments.duration, arguments.state_file)
 
 
 if __name__ == "__main__":

@@ -100,10 +100,12 @@ class SimulatedNetworkManager(StartedWith):
         hidden: bool = False,
         behaviour: str = "ok",
         aps: int = 1,
+        address: str = "",
     ) -> list[str]:
         """Make a network audible. ``security``: open | wep | wpa-psk | sae | wpa-eap. ``password`` (and
         ``identity`` for wpa-eap) are what activation accepts. ``aps`` BSSIDs, each 5 weaker than the last.
-        ``behaviour``: ok | hang (activation never completes) | no_ip (fails like a DHCP timeout)."""
+        ``behaviour``: ok | hang (activation never completes) | no_ip (fails like a DHCP timeout).
+        ``address``: what the device gets there ("a.b.c.d/prefix", default 192.168.1.23/24)."""
         if security not in SECURITIES:
             raise ValueError(f"security must be one of {SECURITIES}, not {security!r}")
         spec = {
@@ -116,6 +118,7 @@ class SimulatedNetworkManager(StartedWith):
             "hidden": hidden,
             "behaviour": behaviour,
             "aps": aps,
+            "address": address,
         }
         spec_path = self._private_file(json.dumps(spec))
         try:
@@ -146,13 +149,21 @@ class SimulatedNetworkManager(StartedWith):
         """Mark a device unmanaged (``nmcli device status`` shows "unmanaged") or managed again."""
         self.call("SetDeviceManaged", "sb", interface, "true" if managed else "false")
 
+    def add_wifi_device(self, interface: str) -> None:
+        """Another WiFi device (its own MAC; it hears every network), e.g. a USB dongle for the AP."""
+        self.call("AddWiFiDevice", "ssi", interface, interface, str(DEVICE_DISCONNECTED))
+
+    def set_hostname(self, hostname: str) -> None:
+        """The host name NetworkManager reports (``nmcli general hostname``)."""
+        self.call("SetHostname", "s", hostname)
+
     def add_ethernet_device(self, interface: str = "eth0", connected: bool = False) -> None:
         """A wired device (not WiFi), e.g. to test device selection."""
         self.call("AddEthernetDevice", "ssi", interface, interface, "100" if connected else "30")
 
-    def drop_connection(self) -> None:
-        """The active connection on the interface is lost (out of range)."""
-        self.call("DropConnection", "s", self.interface)
+    def drop_connection(self, interface: str | None = None) -> None:
+        """The active connection on the interface (default: the first WiFi device) is lost (out of range)."""
+        self.call("DropConnection", "s", interface or self.interface)
 
     def reboot_autoconnect(self, wait: float = 5.0) -> str | None:
         """Simulated reboot: no secret agents, NM activates the best saved profile with saved secrets only.

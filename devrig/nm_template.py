@@ -18,6 +18,13 @@ reuses) with what the stock one lacks:
   dropping an active connection later; connectivity settable at any time;
 * RequestScan that updates LastScan, so ``nmcli device wifi list/rescan`` do not hang;
 * ``Autoconnect``: what NM does at boot - activate the best saved profile using saved secrets only.
+* what ``nmcli monitor`` listens to: every state, connectivity and device change goes through dbusmock's
+  ``Set`` (which emits ``org.freedesktop.DBus.Properties.PropertiesChanged``) plus NM's own
+  ``StateChanged`` signals, so the monitor prints "wlan0: connected", "Connectivity is now 'full'"...;
+* several WiFi devices (``AddWiFiDevice``), each with its own MAC address; an IP4Config with the
+  network's address (``address`` in AddNetwork) on a connected client device; the host name
+  (``SetHostname``, ``nmcli general hostname``); an activation without a device goes to the device the
+  profile is bound to (``connection.interface-name``), as nmcli asks NM to.
 
 Why the secret is saved into the profile (evidence for "the saved profile keeps the secret"):
 NetworkManager's nm-settings-connection.c (github.com/NetworkManager/NetworkManager; src/settings/ in
@@ -35,7 +42,7 @@ secrets are stored on receipt (before they are checked, as NM does) when their f
 Control interface (org.freedesktop.DBus.Mock on /org/freedesktop), JSON in and out so any client
 (busctl) can call it: AddNetwork (the path of a JSON file, which keeps passwords out of argv),
 RemoveNetwork, SetNetworkBehaviour, SetConnectivityState, DropConnection, Autoconnect,
-RefuseScanInApMode, RefuseEveryScan, SetDeviceManaged, ListProfiles.
+RefuseScanInApMode, RefuseEveryScan, SetDeviceManaged, ListProfiles, AddWiFiDevice, SetHostname.
 """
 
 # ruff: noqa: F403, F405  (D-Bus method names; the stock template's names are re-exported)
@@ -97,6 +104,7 @@ SECRET_KEYS = {
 }
 
 STEP_MS = 150  # pause between simulated activation stages, so clients see each state
+IP4_CONFIG_IFACE = "org.freedesktop.NetworkManager.IP4Config"
 CONNECTIVITY = {"unknown": 0, "none": 1, "portal": 2, "limited": 3, "full": 4}
 
 
@@ -111,6 +119,7 @@ class Sim:
     ap_counter = 0
     ac_counter = 0
     conn_counter = 0
+    ip4_counter = 0
 
 
 def load(mock, parameters):
@@ -264,7 +273,8 @@ def AddNetwork(_self, spec_path):
     """Add a network heard by every WiFi device. ``spec_path`` names a JSON file (a path, so the
     password is never in the caller's argv) with keys: ssid, security (open|wep|wpa-psk|sae|wpa-eap),
     password, identity, signal, frequency, hidden, behaviour (ok|hang|no_ip), aps (count of BSSIDs,
-    strongest first). Returns the JSON list of access point paths."""
+    strongest first), address (what its DHCP hands out, "a.b.c.d/prefix"; default 192.168.1.23/24).
+    Returns the JSON list of access point paths."""
     with open(spec_path, encoding="utf-8") as spec_file:
         spec_json = spec_file.read()
     spec = {
@@ -276,6 +286,7 @@ def AddNetwork(_self, spec_path):
         "hidden": False,
         "behaviour": "ok",
         "aps": 1,
+        "address": "",
         **json.loads(spec_json),
     }
     if spec["security"] not in AP_FLAGS:
@@ -348,6 +359,16 @@ def AddWiFiDevice(self, device_name, iface_name, state):
     """The stock device, plus LastScan/ActiveAccessPoint and a RequestScan that completes."""
     path = dbusmock.templates.networkmanager.AddWiFiDevice(self, device_name, iface_name, state)
     dev = dbusmock.get_object(path)
+    # each device its own MAC (the stock one gives every device 11:22:33:44:55:66), stable per name
+    digest = uuid.uuid5(uuid.NAMESPACE_DNS, str(iface_name)).hex
+    mac = "02:" + ":".join(digest[i : i + 2] for i in range(0, 10, 2)).upper()
+    for iface in (WIRELESS_DEVICE_IFACE, DEVICE_IFACE):
+        if "HwAddress" in dev.props.get(iface, {}):
+            dev.Set(iface, "HwAddress", dbus.String(mac))
+        else:
+            dev.AddProperties(iface, {"HwAddress": dbus.String(mac)})
+    dev.AddProperties(DEVICE_IFACE, {"Ip4Config": dbus.ObjectPath("/")})
+    dev.Set(WIRELESS_DEVICE_IFACE, "PermHwAddress", dbus.String(mac))
     dev.AddProperties(
         WIRELESS_DEVICE_IFACE,
         {"LastScan": dbus.Int64(_boottime_ms()), "ActiveAccessPoint": dbus.ObjectPath("/")},
@@ -392,10 +413,19 @@ def _boottime_ms():
 
 def activate_connection(nm, conn_path, dev_path, specific_object):
     """Manager.ActivateConnection: returns at once with an ACTIVATING connection, like NM."""
-    dev = dbusmock.get_object(str(dev_path)) if str(dev_path) != "/" else _wifi_devices()[0]
+    dev = dbusmock.get_object(str(dev_path)) if str(dev_path) != "/" else _device_for(conn_path)
     if str(conn_path) == "/":
         conn_path = _best_saved_profile(dev, require_secrets=False)
     return dbus.ObjectPath(_start_activation(dev, dbusmock.get_object(str(conn_path)), specific_object, True))
+
+
+def _device_for(conn_path):
+    """No device given: the one the profile is bound to (connection.interface-name), else the first."""
+    devices = _wifi_devices()
+    if str(conn_path) == "/":
+        return devices[0]
+    wanted = str(dbusmock.get_object(str(conn_path)).settings["connection"].get("interface-name", ""))
+    return next((d for d in devices if d.Get(DEVICE_IFACE, "Interface") == wanted), devices[0])
 
 
 def _start_activation(dev, profile, specific_object, use_agents):
@@ -595,6 +625,9 @@ def _activated(dev, ac_path, ap_path, connectivity):
     profile = dbusmock.get_object(
         str(dbusmock.get_object(ac_path).Get(ACTIVE_CONNECTION_IFACE, "Connection"))
     )
+    if not _is_ap_profile(profile):  # the address the network's DHCP server handed out
+        network = Sim.networks.get(_ssid_of(profile), {})
+        _set_ip4_config(dev, ac_path, network.get("address") or "192.168.1.23/24")
     profile.last_connected = time.time()
     _set_ac_state(ac_path, NMActiveConnectionState.NM_ACTIVE_CONNECTION_STATE_ACTIVATED, 1)
     _set_device_state(dev, DeviceState.ACTIVATED, REASON_NONE)
@@ -619,6 +652,7 @@ def _deactivate_device(dev, ac_reason, dev_reason):
     _set_ac_state(ac_path, NMActiveConnectionState.NM_ACTIVE_CONNECTION_STATE_DEACTIVATED, ac_reason)
     dev.Set(WIRELESS_DEVICE_IFACE, "ActiveAccessPoint", dbus.ObjectPath("/"))
     dev.Set(DEVICE_IFACE, "ActiveConnection", dbus.ObjectPath("/"))
+    _set_ip4_config(dev, ac_path, None)
     _set_device_state(dev, DeviceState.DISCONNECTED, dev_reason)
     manager = dbusmock.get_object(MANAGER_OBJ)
     active = [p for p in manager.Get(MANAGER_IFACE, "ActiveConnections") if str(p) != ac_path]
@@ -628,6 +662,55 @@ def _deactivate_device(dev, ac_reason, dev_reason):
     nm.RemoveObject(ac_path)
     if not _anything_connected():
         _set_global("none")
+
+
+def _set_ip4_config(dev, ac_path, address):
+    """An IP4Config object with ``address`` ("a.b.c.d/prefix") on the device and its active connection
+    (``nmcli -g IP4.ADDRESS device show``), or none (address None)."""
+    old = str(dev.Get(DEVICE_IFACE, "Ip4Config"))
+    path = "/"
+    if address is not None:
+        Sim.ip4_counter += 1
+        path = f"/org/freedesktop/NetworkManager/IP4Config/{Sim.ip4_counter}"
+        host, prefix = address.split("/")
+        gateway = host.rsplit(".", 1)[0] + ".1"
+        nm = dbusmock.get_object(MAIN_OBJ)
+        nm.AddObject(
+            path,
+            IP4_CONFIG_IFACE,
+            {
+                "AddressData": dbus.Array(
+                    [dbus.Dictionary({"address": host, "prefix": dbus.UInt32(int(prefix))}, signature="sv")],
+                    signature="a{sv}",
+                ),
+                "Addresses": dbus.Array([], signature="au"),
+                "Gateway": gateway,
+                "RouteData": dbus.Array([], signature="a{sv}"),
+                "Routes": dbus.Array([], signature="au"),
+                "NameserverData": dbus.Array([], signature="a{sv}"),
+                "Nameservers": dbus.Array([], signature="u"),
+                "Domains": dbus.Array([], signature="s"),
+                "Searches": dbus.Array([], signature="s"),
+                "DnsOptions": dbus.Array([], signature="s"),
+                "DnsPriority": dbus.Int32(0),
+                "WinsServerData": dbus.Array([], signature="s"),
+                "WinsServers": dbus.Array([], signature="u"),
+            },
+            [],
+        )
+        nm.object_manager_emit_added(path)
+    dev.Set(DEVICE_IFACE, "Ip4Config", dbus.ObjectPath(path))
+    if ac_path != "/" and ac_path in dbusmock.get_objects():
+        dbusmock.get_object(ac_path).Set(ACTIVE_CONNECTION_IFACE, "Ip4Config", dbus.ObjectPath(path))
+    if old != "/" and old in dbusmock.get_objects():
+        dbusmock.get_object(MAIN_OBJ).object_manager_emit_removed(old)
+        dbusmock.get_object(MAIN_OBJ).RemoveObject(old)
+
+
+@dbus.service.method(MOCK_IFACE, in_signature="s", out_signature="")
+def SetHostname(_self, hostname):
+    """The host's name as NetworkManager reports it (``nmcli general hostname``)."""
+    dbusmock.get_object(SETTINGS_OBJ).Set(SETTINGS_IFACE, "Hostname", hostname)
 
 
 def _still_active(dev, ac_path):

@@ -17,6 +17,8 @@ APT_PACKAGES=(
   systemd-journal-remote               # writes real journal files for the journald tests
   logrotate bsdutils                   # rotation and util-linux logger for the log-agent inputs
   curl procps psmisc openssl          # openssl makes the TLS test certificates
+  libglib2.0-bin                       # gdbus: wifi-connect follows NetworkManager's signals with `gdbus monitor`
+  fonts-wqy-microhei                   # the portal's Chinese translation renders in the browser screenshots
 )
 
 missing=()
@@ -35,14 +37,22 @@ fi
 if [[ ! -x .venv/bin/python ]]; then
   python3 -m venv .venv
 fi
-stamp=.venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)
+# The locked versions (requirements/dev.txt, hash-checked: the same versions the images ship), then the
+# project itself, editable, without touching them.
+stamp=.venv/.installed-$(cat pyproject.toml requirements/dev.txt | sha256sum | cut -c1-16)
 if [[ ! -f $stamp ]]; then
   .venv/bin/pip install -q --upgrade pip
-  .venv/bin/pip install -q -e '.[all,test,bench]'
+  .venv/bin/pip install -q --require-hashes -r requirements/dev.txt
+  .venv/bin/pip install -q --no-deps -e .
   rm -f .venv/.installed-*
   touch "$stamp"
 fi
-if [[ ! -d .venv/node/node_modules/fluent-logger ]]; then
-  npm install -s --prefix .venv/node --no-save --no-audit --no-fund fluent-logger@3.4.1
+# npm: fluent-logger for the interop test; balena's own compose parser (7.x parses in JavaScript; 8.x downloads
+# a Go binary at install, which a registry-only machine cannot fetch) for the bundle test.
+NPM_PACKAGES=(fluent-logger@3.4.1 @balena/compose@7.4.1 js-yaml@4.1.0)
+stamp_npm=.venv/node/.installed-$(echo "${NPM_PACKAGES[*]}" | sha256sum | cut -c1-16)
+if [[ ! -f $stamp_npm ]]; then
+  npm install -s --prefix .venv/node --no-save --no-audit --no-fund "${NPM_PACKAGES[@]}"
+  touch "$stamp_npm"
 fi
 echo "setup: ready (.venv)"

@@ -59,7 +59,7 @@ def test_every_os_probe_ends_at_the_portal_page(rig):
         body, status, final_url = fetch(pair, url, follow=True)
         assert (status, final_url) == (200, f"http://{pair.gateway}/"), name
         assert "Choose a network" in body and "HomeNet" in body, name
-    assert service.touches >= 1
+    assert service.touches == 0  # probes and page views are no person's progress: retries stay due
 
 
 def test_once_online_probes_give_the_real_answers(rig):

@@ -1,4 +1,4 @@
-"""``reporter``: the real ``health-reporter`` console script (gunicorn, one worker) on a loopback port."""
+"""``reporter``: the real ``health-reporter`` console script (one process) on a loopback port."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ import pytest
 from tests.health.helpers import free_port, http_ok, stop_process, wait_until
 
 CONSOLE_SCRIPT = Path(sys.executable).parent / "health-reporter"
+# Fake /proc and /sys trees are data, not tests (and their sysfs links loop, as on a real machine).
+collect_ignore = ["fixtures"]
 
 
 @dataclass

@@ -3,10 +3,12 @@ autoheal, status, dashboard) that must not depend on this machine's sensors."""
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import time
 from collections.abc import Callable
+from wsgiref.util import setup_testing_defaults
 
 import requests
 from health_reporter.collectors.base import Cadence
@@ -136,3 +138,34 @@ def stop_process(process: subprocess.Popen) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait(5)
+
+
+class WsgiResponse:
+    def __init__(self, status: str, headers: list[tuple[str, str]], body: bytes) -> None:
+        self.status_code = int(status.split()[0])
+        self.headers = dict(headers)
+        self.data = body
+
+    def get_json(self) -> object:
+        return json.loads(self.data)
+
+    def get_data(self, as_text: bool = False) -> bytes | str:
+        return self.data.decode() if as_text else self.data
+
+
+class WsgiClient:
+    """Calls a WSGI app in process (the same environ a server would build), for tests of routes."""
+
+    def __init__(self, app: Callable) -> None:
+        self.app = app
+
+    def get(self, path: str, headers: dict[str, str] | None = None) -> WsgiResponse:
+        environ: dict[str, object] = {"PATH_INFO": path, "REQUEST_METHOD": "GET"}
+        setup_testing_defaults(environ)
+        for name, value in (headers or {}).items():
+            environ["HTTP_" + name.upper().replace("-", "_")] = value
+        started: list = []
+        body = b"".join(
+            self.app(environ, lambda status, headers, exc=None: started.extend((status, headers)))
+        )
+        return WsgiResponse(started[0], started[1], body)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socketserver
 import threading
 from collections.abc import Iterator
@@ -9,7 +10,7 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
-from health_reporter.autoheal import Autoheal, EngineRestarter
+from health_reporter.autoheal import Autoheal, EngineRestarter, opted_in
 from health_reporter.config import AutohealConfig
 
 from tests.health.helpers import snapshot, wait_until
@@ -20,7 +21,9 @@ class FakeEngine(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
 
     def __init__(self, path: str) -> None:
         self.requests: list[str] = []
+        self.inspected: list[str] = []
         self.status = 204
+        self.labels: dict[str, dict[str, str]] = {}  # per container; absent: {"autoheal": "true"}
         super().__init__(path, _EngineHandler)
 
 
@@ -31,6 +34,17 @@ class _EngineHandler(BaseHTTPRequestHandler):
         self.server.requests.append(self.path)
         body = b"" if self.server.status == 204 else b'{"message":"engine says no"}'
         self.send_response(self.server.status)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self) -> None:  # GET /containers/<name>/json
+        name = self.path.split("/")[2]
+        self.server.inspected.append(name)
+        labels = self.server.labels.get(name, {"autoheal": "true"})
+        body = json.dumps({"Name": f"/{name}", "Config": {"Labels": labels}}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
@@ -114,3 +128,38 @@ def test_missing_socket_is_an_event(tmp_path: Path) -> None:
     autoheal.on_sample(snapshot(unhealthy=("web",)))
     wait_until(lambda: len(events) == 1, 10, "failed restart event")
     assert events[0]["result"] == "failed" and "none.sock" in events[0]["error"]
+
+
+def test_only_containers_opted_in_by_label_are_restarted(engine: FakeEngine) -> None:
+    engine.labels = {"db": {}, "web": {"autoheal": "true"}}
+    clock, events = Clock(), []
+    autoheal = make_autoheal(engine, clock, events)
+    autoheal.on_sample(snapshot(unhealthy=("db", "web"), healthy=()))
+    wait_until(lambda: len(events) == 2, 10, "a skip and a restart")
+    assert engine.requests == ["/containers/web/restart?t=3"]
+    skipped = next(e for e in events if e["event"] == "autoheal_skipped")
+    assert skipped["container"] == "db" and skipped["reason"] == "not labelled autoheal=true"
+    autoheal.on_sample(snapshot(unhealthy=("db",), healthy=()))  # answer kept for the back-off: no re-ask
+    assert engine.inspected.count("db") == 1 and len(events) == 2
+
+
+@pytest.mark.parametrize(
+    ("name", "labels", "key", "expected"),
+    [
+        ("db", {"autoheal": "true"}, "autoheal", True),
+        ("db", {"autoheal": "TRUE"}, "autoheal", True),
+        ("db", {}, "autoheal", False),
+        ("db", {"autoheal": "true"}, "com.example.heal", False),
+        ("db", {"com.example.heal": "true"}, "com.example.heal", True),
+        ("db", {}, "all", True),
+        ("db", {"autoheal": "false"}, "all", False),
+        ("balena_supervisor", {}, "all", False),
+        ("resin_supervisor", {}, "all", False),
+        ("balena_supervisor", {"autoheal": "true"}, "autoheal", True),  # labelled: the user's choice
+        ("log-agent_1", {"io.balena.service-name": "log-agent"}, "all", False),
+        ("x-health-1", {"com.docker.compose.service": "health"}, "all", False),
+        ("x-health-1", {"com.docker.compose.service": "health", "autoheal": "true"}, "all", True),
+    ],
+)
+def test_opt_in_rules(name: str, labels: dict[str, str], key: str, expected: bool) -> None:
+    assert opted_in(name, labels, key) is expected

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-from health_reporter.__main__ import gunicorn_argv
 from health_reporter.collectors.sidecars import (
     DEFAULT_LOG_AGENT_URL,
     DEFAULT_WIFI_CONNECT_URL,
@@ -25,7 +24,10 @@ REPO = Path(__file__).resolve().parents[2]
 
 def test_defaults() -> None:
     config = Config.from_env({})
-    assert (config.listen_host, config.listen_port) == ("0.0.0.0", DEFAULT_PORT) == ("0.0.0.0", 9199)
+    listen = config.http.listen
+    assert (listen.host, listen.port) == ("127.0.0.1", DEFAULT_PORT) == ("127.0.0.1", 9199)  # loopback
+    assert not config.http.access.authenticates and config.http.access.tls is None
+    assert not config.containers and config.engine_socket == ""  # the engine socket: not even looked up
     assert (config.fast_interval_seconds, config.slow_interval_seconds) == (10.0, 60.0)
     assert config.telemetry.enabled and config.telemetry.fluent_port == 24224
     assert config.telemetry.tag_prefix == "health" and config.telemetry.heartbeat_minutes == 5
@@ -37,7 +39,7 @@ def test_the_sidecar_probes_default_to_the_other_services_defaults() -> None:
     """wifi-connect's control API (GET /status with a "state") and the log agent's HTTP (/metrics), as
     those services and the compose bundle set them up, and telemetry to the agent's forward input."""
     wifi_connect = pytest.importorskip("wifi_connect.config")
-    log_agent = pytest.importorskip("log_agent.config")
+    log_agent = pytest.importorskip("log_agent.httpconfig")
     control = wifi_connect.SETTINGS_BY_ATTR["control_address"].default
     assert DEFAULT_WIFI_CONNECT_URL == f"http://{control}/status" == "http://127.0.0.1:8081/status"
     assert f"http://{log_agent.DEFAULT_HTTP_LISTEN}/metrics" == DEFAULT_LOG_AGENT_URL
@@ -46,9 +48,11 @@ def test_the_sidecar_probes_default_to_the_other_services_defaults() -> None:
     bundle = yaml.safe_load((REPO / "docker-compose.yml").read_text())["services"]
     agent_env, health_env = bundle["log-agent"]["environment"], bundle["health"]["environment"]
     assert "CONTROL_ADDRESS" not in bundle["wifi-connect"].get("environment", {})
-    assert f"http://{agent_env['LOG_AGENT_HTTP_LISTEN']}/metrics" == DEFAULT_LOG_AGENT_URL
-    fluent = f"{health_env['HEALTH_FLUENT_HOST']}:{health_env['HEALTH_FLUENT_PORT']}"
-    assert agent_env["LOG_AGENT_FORWARD_LISTEN"] == fluent == "127.0.0.1:24224"
+    http_listen = agent_env.get("LOG_AGENT_HTTP_LISTEN", log_agent.DEFAULT_HTTP_LISTEN)
+    assert f"http://{http_listen}/metrics" == DEFAULT_LOG_AGENT_URL
+    fluent_host = health_env.get("HEALTH_FLUENT_HOST", "127.0.0.1")
+    fluent = f"{fluent_host}:{health_env.get('HEALTH_FLUENT_PORT', 24224)}"
+    assert agent_env.get("LOG_AGENT_FORWARD_LISTEN", "127.0.0.1:24224") == fluent == "127.0.0.1:24224"
     assert all(service.get("network_mode") == "host" for service in bundle.values())  # all on loopback
 
 
@@ -62,7 +66,7 @@ def test_every_variable_is_read(tmp_path) -> None:
         "HOST_PROC": str(tmp_path),
         "HEALTH_FAST_INTERVAL": "5",
         "HEALTH_SLOW_INTERVAL": "30",
-        "HEALTH_COLLECTORS_DISABLED": "processes, containers",
+        "HEALTH_COLLECTORS_DISABLED": "processes, wifi",
         "HEALTH_DATA_MOUNTPOINTS": "/mnt/data,/",
         "HEALTH_WIFI_CONNECT_URL": "http://127.0.0.1:8081/",
         "DOCKER_HOST": "unix:///var/run/balena.sock",
@@ -75,15 +79,16 @@ def test_every_variable_is_read(tmp_path) -> None:
         "HEALTH_CLIENT_TIMEOUT": "2.5",
     }
     config = Config.from_env(env)
-    assert config.telemetry.metrics_min_interval_seconds == 0 and config.client_timeout_seconds == 2.5
-    assert (config.listen_host, config.listen_port) == ("::1", 9300)
+    assert config.telemetry.metrics_min_interval_seconds == 0
+    assert config.http.limits.header_timeout == config.http.limits.body_timeout == 2.5
+    assert (config.http.listen.host, config.http.listen.port) == ("::1", 9300)
     assert config.telemetry.fluent_host == "log-agent" and config.telemetry.fluent_port == 24225
     assert config.telemetry.tag_prefix == "device.health" and not config.telemetry.enabled
     assert str(config.paths.proc) == str(tmp_path)
-    assert config.collectors_disabled == ("processes", "containers")
+    assert config.collectors_disabled == ("processes", "wifi")
     assert config.checks == {"disk": {"warn": 0.7}}
     assert config.autoheal.enabled and config.autoheal.max_restarts == 5
-    assert config.docker_socket == "/var/run/balena.sock"
+    assert config.engine_socket == "/var/run/balena.sock" and config.containers  # autoheal needs it
     assert config.options_for_collectors() == {
         "throttling": {"vcgencmd": ""},
         "filesystem": {"data_mounts": ("/mnt/data", "/")},
@@ -91,7 +96,6 @@ def test_every_variable_is_read(tmp_path) -> None:
         "wifi": {"wifi_connect_url": "http://127.0.0.1:8081"},
         "containers": {"socket": "/var/run/balena.sock"},
     }
-    assert "[::1]:9300" in gunicorn_argv(config)
 
 
 def test_a_sidecar_left_out_of_the_bundle_is_not_probed() -> None:
@@ -114,12 +118,15 @@ def test_a_sidecar_left_out_of_the_bundle_is_not_probed() -> None:
         ({"HEALTH_CHECKS": "[1, 2]"}, "HEALTH_CHECKS"),
         ({"HEALTH_CHECKS": "{disk: [}"}, "HEALTH_CHECKS"),
         ({"DOCKER_HOST": "tcp://10.0.0.1:2375"}, "DOCKER_HOST"),
+        ({"HEALTH_AUTOHEAL": "on", "HEALTH_COLLECTORS_DISABLED": "containers"}, "HEALTH_AUTOHEAL"),
+        ({"HEALTH_AUTOHEAL_LABEL": "autoheal=true"}, "HEALTH_AUTOHEAL_LABEL"),
+        ({"HEALTH_MAX_CONNECTIONS": "0"}, "HEALTH_MAX_CONNECTIONS"),
         ({"HEALTH_WIFI_CONNECT_URL": "wifi-connect:8080"}, "HEALTH_WIFI_CONNECT_URL"),
         ({"HEALTH_DATA_MOUNTPOINTS": "data"}, "HEALTH_DATA_MOUNTPOINTS"),
         ({"HOST_PROC": "/nonexistent-proc"}, "HOST_PROC"),
         ({"HEALTH_LOG_LEVEL": "chatty"}, "HEALTH_LOG_LEVEL"),
-        ({"HEALTH_FLUENT_PORT": "0"}, "HEALTH_FLUENT_PORT='0': port must be 1-65535"),
-        ({"HEALTH_FLUENT_PORT": "65536"}, "HEALTH_FLUENT_PORT='65536': port must be"),
+        ({"HEALTH_FLUENT_PORT": "0"}, "HEALTH_FLUENT_PORT: '0': port must be 1-65535"),
+        ({"HEALTH_FLUENT_PORT": "65536"}, "HEALTH_FLUENT_PORT: '65536': port must be"),
     ],
 )
 def test_bad_values_name_the_variable(env: dict[str, str], variable: str) -> None:
@@ -149,7 +156,7 @@ def test_durations_must_be_finite_positive_and_at_most_a_day(variable: str, raw:
         env["HEALTH_SLOW_INTERVAL"] = "86400"
     if variable.endswith("_MINUTES") and raw == "86401":
         env[variable] = "1441"  # a day is 1440 minutes
-    expected = rf"^{variable}=.*: must be a number of \w+ greater than 0 and at most"
+    expected = rf"^{variable}: .*: must be a number of \w+ greater than 0 and at most"
     with pytest.raises(ConfigError, match=expected):
         Config.from_env(env)
 
@@ -159,7 +166,7 @@ def test_an_infinite_fast_interval_is_reported_as_itself() -> None:
     with pytest.raises(ConfigError) as raised:
         Config.from_env({"HEALTH_FAST_INTERVAL": "inf"})
     assert str(raised.value) == (
-        "HEALTH_FAST_INTERVAL='inf': must be a number of seconds greater than 0 and at most 86400"
+        "HEALTH_FAST_INTERVAL: 'inf': must be a number of seconds greater than 0 and at most 86400"
     )
 
 

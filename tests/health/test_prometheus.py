@@ -1,4 +1,5 @@
-"""The reporter under gunicorn, scraped by a real Prometheus server that then answers queries."""
+"""The reporter (one process, in-process HTTP server), scraped by a real Prometheus server that then
+answers queries."""
 
 from __future__ import annotations
 
@@ -52,7 +53,7 @@ def test_prometheus_scrapes_the_reporter_and_answers_a_query(reporter: Reporter,
         stop_process(prometheus)
 
 
-def test_gunicorn_serves_every_endpoint_while_the_log_agent_is_unreachable(tmp_path: Path) -> None:
+def test_every_endpoint_is_served_while_the_log_agent_is_unreachable(tmp_path: Path) -> None:
     unreachable = {"HEALTH_TELEMETRY": "on", "HEALTH_FLUENT_PORT": str(free_port())}
     reporter = start_reporter(unreachable, tmp_path / "reporter.log")
     try:
@@ -80,7 +81,8 @@ def check_endpoints(reporter: Reporter) -> None:
 
 
 def test_docker_healthcheck_probe(reporter: Reporter) -> None:
-    env = {**os.environ, "HEALTH_LISTEN": f"0.0.0.0:{reporter.port}"}
+    # All interfaces (needs a credential, which /healthz does not ask for): the probe goes to 127.0.0.1.
+    env = {**os.environ, "HEALTH_LISTEN": f"0.0.0.0:{reporter.port}", "HEALTH_AUTH_TOKEN": "t0ken"}
     assert subprocess.run([str(CONSOLE_SCRIPT), "--healthcheck"], env=env, timeout=30).returncode == 0
     stop_process(reporter.process)
     down = subprocess.run([str(CONSOLE_SCRIPT), "--healthcheck"], env=env, capture_output=True, timeout=30)

@@ -109,7 +109,18 @@ def test_every_collector_is_registered_with_a_cadence():
     collectors = build_collectors(Paths())
     assert [c.name for c in collectors] == list(REGISTRY)
     slow = {c.name for c in collectors if c.cadence == Cadence.SLOW}
-    assert slow == {"thermal", "throttling", "processes", "wifi", "sidecars", "containers"}
+    assert slow == {
+        "thermal",
+        "throttling",
+        "processes",
+        "wifi",
+        "sidecars",
+        "containers",
+        "hwmon",
+        "power_supply",
+        "uname",
+        "os",
+    }
 
 
 @pytest.mark.parametrize(

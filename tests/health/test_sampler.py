@@ -11,8 +11,8 @@ from health_reporter.history import History
 from health_reporter.models import Sample
 from health_reporter.sampler import Sampler
 from health_reporter.snapshot import Snapshot
-from health_reporter.web.filters import duration, fmt
 from health_reporter.web.plots import HEIGHT, WIDTH, build_plots
+from health_reporter.web.view import duration, fmt
 
 from tests.health.helpers import ScriptedSource, gauge, wait_until
 

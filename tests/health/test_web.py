@@ -1,16 +1,15 @@
-"""The Flask app over a sampler fed with hand-made samples: status, probes, history, dashboard."""
+"""The bottle app over a sampler fed with hand-made samples: status, probes, history, dashboard."""
 
 from __future__ import annotations
 
-from flask.testing import FlaskClient
 from health_reporter.checks import CheckRunner, build_checks
 from health_reporter.collectors.base import Cadence
 from health_reporter.history import History
-from health_reporter.models import Sample
+from health_reporter.models import Sample, note
 from health_reporter.sampler import Sampler
 from health_reporter.web import create_app
 
-from tests.health.helpers import ScriptedSource, gauge, info, wait_until
+from tests.health.helpers import ScriptedSource, WsgiClient, gauge, info, wait_until
 
 STATUS_FIELDS = {
     "cpu_usage", "memory_usage", "memory_total", "storage_usage", "storage_total", "cpu_temp",
@@ -18,9 +17,9 @@ STATUS_FIELDS = {
 }  # fmt: skip
 
 
-def make(source: ScriptedSource, interval: float = 10) -> tuple[Sampler, FlaskClient]:
+def make(source: ScriptedSource, interval: float = 10) -> tuple[Sampler, WsgiClient]:
     sampler = Sampler(source, CheckRunner(build_checks({})), History(3600, interval), interval, interval)
-    return sampler, create_app(sampler=sampler).test_client()
+    return sampler, WsgiClient(create_app(sampler))
 
 
 def test_before_the_first_sample_probes_say_not_ready() -> None:
@@ -45,7 +44,9 @@ def test_status_is_the_supervisor_summary_plus_checks() -> None:
     assert status["wifi"]["ssid"] == "Workshop" and status["wifi"]["signal_dbm"] == -60
     assert status["sidecars"]["log-agent"]["backlog_records"] == 12
     assert status["sidecars"]["log-agent"]["backlog_bytes"] is None  # records reported: no bytes
-    assert status["sidecars"]["wifi-connect"] == {"up": True, "error": None, "state": "connected"}
+    assert status["sidecars"]["wifi-connect"] == {
+        "up": True, "error": None, "reason": None, "state": "connected",
+    }  # fmt: skip
     checks = {check["check"]: check["status"] for check in status["checks"]}
     assert checks["undervoltage"] == "critical" and checks["temperature"] == "warning"
     assert checks["containers"] == "warning" and checks["disk"] == "ok"
@@ -111,7 +112,8 @@ def test_a_check_not_measured_is_unknown_and_grey() -> None:
     assert (wifi["status"], wifi["message"]) == ("unknown", "not measured on this device")
     assert status["status"] == "ok"  # the measured checks are fine; unknown does not count
     page = client.get("/").get_data(as_text=True)
-    assert 'data-check="wifi_signal" data-status="unknown"><span class="dot unknown">' in page
+    card = 'data-check="wifi_signal" data-status="unknown" data-shown="unknown"><span class="dot unknown">'
+    assert card in page and '<span class="state unknown">Not measured</span>' in page
     assert ".unknown { background: var(--unknown); }" in page
 
 
@@ -134,7 +136,8 @@ def test_dashboard_and_status_word_what_is_unknown_down_or_pending() -> None:
     def device(cadence: Cadence) -> list[Sample]:
         samples = ScriptedSource(sidecars_up=(True, False), clock_synced=False)(cadence)
         samples = [s for s in samples if not s.name.startswith(("device_throttled", "device_undervolted"))]
-        return [*samples, info("device_sidecar_error_info", sidecar="log-agent", error=error)]
+        reason = info("device_sidecar_error_info", sidecar="log-agent", reason="refused")
+        return [*samples, reason, note("device_sidecar_error", sidecar="log-agent", error=error)]
 
     sampler, client = make(device)  # type: ignore[arg-type]
     sampler.run_once()
@@ -142,12 +145,32 @@ def test_dashboard_and_status_word_what_is_unknown_down_or_pending() -> None:
     clock = next(check for check in status["checks"] if check["check"] == "clock")
     pending = "clock not synchronised (warning after 6 samples, 1 so far)"
     assert (clock["status"], clock["message"]) == ("ok", pending)
+    assert clock["pending"] == {"status": "warning", "after": 6, "so_far": 1}
     page = client.get("/").get_data(as_text=True)
     assert "throttling not measured" in page and "not throttled" not in page
     tile = page[page.index('data-sidecar="log-agent"') :]
-    tile = tile[: tile.index("</div></div>")]
-    shown = f'title="{error}">{error[:57]}...</div>'  # the whole error on hover, 60 characters shown
-    assert ">down<" in tile and shown in tile
+    tile = tile[: tile.index("</details>")]
+    assert ">down<" in tile and "down: not running (connection refused)" in tile
+    assert f"<details><summary>Details</summary><code>{error}</code>" in tile  # all of it, one tap away
     power = page[page.index(">Power<") : page.index('id="clock"')]
     assert "clock" not in power and "not measured on this device" in power
     assert "not synchronised yet" in page[page.index('id="clock"') :]
+    # The clock check waits out its debounce: its own state, never ok's colour beside the new reading.
+    card = page[page.index('data-check="clock"') :]
+    card = card[: card.index("</div></div>")]
+    assert 'data-status="ok" data-shown="pending"><span class="dot pending">' in card
+    assert '<span class="state pending">Pending</span><br>clock not synchronised' in card
+    assert "Warning if it persists (1 of 6 samples)" in card
+    # The header shows the worst current reading: the sidecar check's pending critical, named.
+    assert status["status"] == "ok" and status["worst_reading"] == "critical"
+    assert '<span class="badge critical" id="overall">Critical</span>' in page
+    assert "not confirmed yet: Sidecars up" in page
+
+
+def test_sizes_read_in_gb_above_10_gb() -> None:
+    sampler, client = make(ScriptedSource())
+    sampler.run_once()
+    page = client.get("/").get_data(as_text=True)
+    storage = page[page.index('id="storage"') :]
+    assert '>16.0 GB</div><div class="sub">of 32.0 GB<' in storage  # 32 GiB /data
+    assert '>1638 MB</div><div class="sub">of 4096 MB<' in page  # 4 GiB of RAM stays in MB

@@ -97,6 +97,19 @@ BAD_SETTINGS = [
     ("PORTAL_PASSPHRASE", "pässwörd-long", "--portal-passphrase"),
     ("PORTAL_GATEWAY", "192.168.42.256", "--portal-gateway"),
     ("PORTAL_GATEWAY", "gateway", "--portal-gateway"),
+    ("PORTAL_SSID", "x" * 29 + "{id4}", "--portal-ssid"),  # 33 bytes once expanded
+    ("PORTAL_SSID", "Setup {id13}", "--portal-ssid"),
+    ("PORTAL_SSID", "Setup {name}", "--portal-ssid"),
+    ("BALENA_DEVICE_UUID", "not a uuid", "--device-id"),
+    ("CLIENT_INTERFACE", "wlan/1", "--client-interface"),
+    ("MDNS", "maybe", "--mdns"),
+    ("CA_CERT_DIRECTORY", "relative/certs", "--ca-cert-directory"),
+    ("PORTAL_SERVER", "flask", "--portal-server"),
+    ("CA_CERT_DIRECTORY", "/nonexistent/certs", "--ca-cert-directory"),
+    ("PORTAL_HEADER_TIMEOUT", "0.1", "--portal-header-timeout"),
+    ("PORTAL_BODY_TIMEOUT", "500", "--portal-body-timeout"),
+    ("PORTAL_CONNECTIONS_PER_CLIENT", "0", "--portal-connections-per-client"),
+    ("PORTAL_MAX_CONNECTIONS", "4", "--portal-max-connections"),
     ("PORTAL_GATEWAY", "192.168.42.0", "--portal-gateway"),
     ("PORTAL_GATEWAY", "192.168.42.255", "--portal-gateway"),
     ("PORTAL_GATEWAY", "127.0.0.1", "--portal-gateway"),
@@ -147,6 +160,21 @@ def test_each_bad_setting_is_refused_naming_flag_and_variable(variable, value, f
 def test_every_setting_has_a_bad_value_test():
     tested = {variable for variable, _, _ in BAD_SETTINGS}
     assert {s.env for s in SETTINGS} <= tested
+
+
+def test_the_passphrase_may_come_from_a_file_and_leaves_the_environment(tmp_path):
+    from wifi_connect.config import remove_secrets_from_environment
+
+    secret = tmp_path / "portal"
+    secret.write_text("portal-secret-42\n")
+    assert load_config([], {"PORTAL_PASSPHRASE_FILE": str(secret)}).portal_passphrase == "portal-secret-42"
+    assert load_config([], {"PORTAL_PASSPHRASE_FILE": str(secret), "PORTAL_PASSPHRASE": "from-the-var"}) \
+        .portal_passphrase == "from-the-var"
+    with pytest.raises(ConfigError, match="PORTAL_PASSPHRASE_FILE"):
+        load_config([], {"PORTAL_PASSPHRASE_FILE": str(tmp_path / "missing")})
+    environ = {"PORTAL_PASSPHRASE": "portal-secret-42", "PORTAL_SSID": "Setup"}
+    remove_secrets_from_environment(environ)
+    assert environ == {"PORTAL_SSID": "Setup"}
 
 
 def test_a_bad_flag_value_is_refused_like_the_variable():
@@ -204,3 +232,12 @@ def test_the_readme_documents_every_setting():
     readme = (Path(__file__).resolve().parents[2] / "services/wifi-connect/README.md").read_text()
     for setting in SETTINGS:
         assert f"`{setting.env}`" in readme and setting.flag in readme, setting.env
+
+
+def test_config_errors_are_the_shared_sidecar_class_with_a_key():
+    import sidecar_common.errors
+
+    with pytest.raises(sidecar_common.errors.ConfigError) as caught:
+        load_config([], {"PORTAL_HEADER_TIMEOUT": "soon"})
+    assert caught.value.key == "--portal-header-timeout/PORTAL_HEADER_TIMEOUT"
+    assert str(caught.value).startswith("--portal-header-timeout/PORTAL_HEADER_TIMEOUT: ")

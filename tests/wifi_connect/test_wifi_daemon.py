@@ -1,4 +1,4 @@
-"""The real ``wifi-connect`` process on the simulated device: real nmcli, dnsmasq, gunicorn, RPC.
+"""The real ``wifi-connect`` process on the simulated device: real nmcli, dnsmasq, forked gunicorn, RPC.
 
 The daemon runs in the "device" namespace (its wlan0 is a veth to the "phone"), NetworkManager is the
 devrig simulator on a private bus. The phone takes a DHCP lease from the daemon's dnsmasq and talks to
@@ -69,7 +69,13 @@ class RunningDaemon:
 
 
 @pytest.fixture
-def daemon(nm_sim: SimulatedNetworkManager, netns_pair: NetnsPair, tmp_path: Path) -> Iterator[RunningDaemon]:
+def daemon(nm_sim: SimulatedNetworkManager, netns_pair: NetnsPair, tmp_path: Path,
+           request: pytest.FixtureRequest) -> Iterator[RunningDaemon]:
+    """A module may define a ``daemon_settings`` fixture: settings on top of the defaults below."""
+    try:
+        daemon_settings = request.getfixturevalue("daemon_settings")
+    except pytest.FixtureLookupError:
+        daemon_settings = {}
     nm_sim.add_network(HOME, "wpa-psk", HOME_PASSWORD, signal=80)
     nm_sim.add_network("Neighbour", "open", signal=30)
     stale = nm_sim.nmcli(
@@ -102,6 +108,7 @@ def daemon(nm_sim: SimulatedNetworkManager, netns_pair: NetnsPair, tmp_path: Pat
         "CONTROL_ADDRESS": f"127.0.0.1:{CONTROL_PORT}",
         "WIFI_CONNECT_SOCKET": str(tmp_path / "daemon.sock"),
         "HOOK_COMMAND": hook,
+        **daemon_settings,
     }
     with log_path.open("wb") as log:
         process = netns_pair.popen(
@@ -224,11 +231,17 @@ def test_a_stale_portal_profile_is_replaced_and_sigterm_removes_everything(
     assert [p["mode"] for p in nm_sim.profiles()] == ["ap"]
     children = psutil.Process(daemon.process.pid).children(recursive=True)
     assert any("dnsmasq" in " ".join(c.cmdline()) for c in children)
-    assert sum("gunicorn" in " ".join(c.cmdline()) for c in children) >= 2  # control + portal
+    assert len(forked_portal(daemon, children)) >= 2  # gunicorn's master and worker
     daemon.process.send_signal(signal.SIGTERM)
     assert daemon.process.wait(timeout=30) == 0
     assert not [child for child in children if child.is_running() and child.status() != psutil.STATUS_ZOMBIE]
     assert nm_sim.profiles() == []
+
+
+def forked_portal(daemon: RunningDaemon, children: list[psutil.Process]) -> list[psutil.Process]:
+    """The portal's gunicorn master and worker: forked from the daemon, so its command line."""
+    own = psutil.Process(daemon.process.pid).cmdline()
+    return [child for child in children if child.cmdline() == own]
 
 
 def test_a_missing_device_exits_1_with_a_clear_message(nm_sim: SimulatedNetworkManager, tmp_path: Path):
@@ -261,7 +274,7 @@ def test_children_die_with_a_sigkilled_daemon(nm_sim: SimulatedNetworkManager, d
     daemon.wait_for(lambda s: s["state"] == "portal")
     children = psutil.Process(daemon.process.pid).children(recursive=True)
     names = [" ".join(child.cmdline()) for child in children]
-    assert any("dnsmasq" in name for name in names) and sum("gunicorn" in name for name in names) >= 2
+    assert any("dnsmasq" in name for name in names) and len(forked_portal(daemon, children)) >= 2
     run_dir = daemon.log_path.parent / "dnsmasq"  # next to the RPC socket, not a new /tmp dir per run
     assert any(f"--dhcp-leasefile={run_dir / 'dnsmasq.leases'}" in name for name in names)
     daemon.process.kill()

@@ -14,6 +14,7 @@ from wifi_connect.rpc import ControllerClient, RpcServer
 from wifi_connect.web import PortalSettings, create_portal_app
 
 from tests.wifi_connect.portal.conftest import HOME, HOME_PASSWORD, Rig
+from tests.wifi_connect.web.wsgi_client import WsgiClient
 
 
 @pytest.fixture
@@ -71,7 +72,7 @@ def test_lone_surrogates_are_refused_naming_the_field(rig, client, base, field):
         client.connect(fields)
     assert caught.value.field == field
     app = create_portal_app(client, PortalSettings(gateway="localhost"))
-    answer = app.test_client().post("/connect", data=json.dumps(fields), content_type="application/json")
+    answer = WsgiClient(app).post("/connect", data=json.dumps(fields), content_type="application/json")
     assert answer.status_code == 400 and answer.get_json()["field"] == field
     assert rig.controller.status()["last_attempt"] is None and client.status()["state"] == "portal"
 
@@ -140,3 +141,37 @@ def test_a_socket_path_that_cannot_be_created_is_an_adapter_error(rig, tmp_path)
     (tmp_path / "file").write_text("not a directory")
     with pytest.raises(AdapterError, match="cannot listen"):
         RpcServer(rig.controller, tmp_path / "file" / "daemon.sock")
+
+
+def test_concurrent_calls_are_bounded(tmp_path):
+    """A flood of portal requests cannot make the daemon run more than MAX_CONCURRENT_CALLS at once."""
+    import threading
+    import time as timing
+
+    from wifi_connect.rpc import MAX_CONCURRENT_CALLS, ControllerClient, RpcServer
+
+    running, peak, lock = 0, 0, threading.Lock()
+
+    class Slow:
+        def status(self) -> dict:
+            nonlocal running, peak
+            with lock:
+                running += 1
+                peak = max(peak, running)
+            timing.sleep(0.05)
+            with lock:
+                running -= 1
+            return {"state": "portal"}
+
+    server = RpcServer(Slow(), tmp_path / "rpc.sock")
+    server.start()
+    try:
+        client = ControllerClient(server.path, timeout=10)
+        callers = [threading.Thread(target=client.status) for _ in range(40)]
+        for caller in callers:
+            caller.start()
+        for caller in callers:
+            caller.join(15)
+    finally:
+        server.stop()
+    assert 1 < peak <= MAX_CONCURRENT_CALLS

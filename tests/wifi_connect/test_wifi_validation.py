@@ -114,19 +114,20 @@ def test_wpa_network_needs_a_valid_passphrase():
     assert creds.passphrase == "correct horse" and "correct horse" not in repr(creds)
 
 
-def test_enterprise_needs_identity_and_takes_the_optional_fields():
+def test_enterprise_needs_identity_and_takes_the_optional_fields(tmp_path):
+    (tmp_path / "corp.pem").write_text("-----BEGIN CERTIFICATE-----\n")
     fields = {
         "ssid": "Corp",
         "passphrase": "s3cret",
         "identity": "alice",
         "eap": "TTLS",
         "anonymous_identity": "anon",
-        "ca_cert": "/etc/ssl/corp.pem",
+        "ca_cert": "corp.pem",
         "domain_suffix_match": "corp.example",
     }
-    creds = credentials_from_request(fields, Security.ENTERPRISE)
+    creds = credentials_from_request(fields, Security.ENTERPRISE, tmp_path)
     assert (creds.eap, creds.identity, creds.anonymous_identity) == ("ttls", "alice", "anon")
-    assert (creds.ca_cert, creds.domain_suffix_match) == ("/etc/ssl/corp.pem", "corp.example")
+    assert (creds.ca_cert, creds.domain_suffix_match) == (str(tmp_path / "corp.pem"), "corp.example")
     assert (
         field_of(lambda: credentials_from_request({**fields, "identity": ""}, Security.ENTERPRISE))
         == "identity"
@@ -140,7 +141,7 @@ def test_enterprise_needs_identity_and_takes_the_optional_fields():
         ("identity", "x" * 257),
         ("passphrase", "two\nlines"),
         ("eap", "tls"),
-        ("ca_cert", "relative.pem"),
+        ("ca_cert", "relative.pem"),  # no CA directory configured: nothing to choose
         ("domain_suffix_match", "corp example"),
         ("anonymous_identity", "a\rb"),
     ],
@@ -199,3 +200,18 @@ def test_any_request_gives_credentials_or_an_input_error(fields):
             assert err.field in {"ssid", "passphrase", "identity", "hidden", "security", "eap"}
         else:
             assert creds.ssid == fields["ssid"]
+
+
+@pytest.mark.parametrize("name", ["/etc/shadow", "../secret.pem", "sub/ca.pem", ".hidden.pem", "missing.pem",
+                                  "outside.pem", "directory"])
+def test_an_anonymous_portal_user_cannot_point_ca_cert_at_an_arbitrary_file(tmp_path, name):
+    certs = tmp_path / "ca"
+    certs.mkdir()
+    (certs / "corp.pem").write_text("-----BEGIN CERTIFICATE-----\n")
+    (certs / "directory").mkdir()
+    (tmp_path / "secret.pem").write_text("not a CA")
+    (certs / "outside.pem").symlink_to(tmp_path / "secret.pem")
+    fields = {"ssid": "Corp", "passphrase": "s3cret", "identity": "alice", "ca_cert": name}
+    assert field_of(lambda: credentials_from_request(fields, Security.ENTERPRISE, certs)) == "ca_cert"
+    assert credentials_from_request({**fields, "ca_cert": "corp.pem"}, Security.ENTERPRISE, certs).ca_cert \
+        == str(certs / "corp.pem")

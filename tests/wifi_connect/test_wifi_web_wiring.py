@@ -1,18 +1,22 @@
-"""The daemon's web wiring without a radio: real gunicorn children (daemon.GunicornServer) reaching a
-controller (on fakes) through the real RPC socket, exactly as in production."""
+"""The daemon's web wiring without a radio, exactly as in production: the control API in-process
+(sidecar_common HttpServer over the controller), the portal forked by ForkedPortalServer reaching the
+controller (on fakes) through the real RPC socket."""
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 from collections.abc import Iterator
 
 import pytest
 import requests
-from wifi_connect.config import load_config
-from wifi_connect.daemon import CONTROL_APP, PORTAL_APP, GunicornServer, _child_environment
+from sidecar_common.http import HttpServer, Listen
+from wifi_connect.daemon import CONTROL_LIMITS, portal_app
 from wifi_connect.errors import AdapterError
 from wifi_connect.rpc import RpcServer
+from wifi_connect.web import PortalSettings, create_control_app
+from wifi_connect.web.server import ForkedPortalServer
 
 from tests.wifi_connect.portal.conftest import HOME, Rig
 from tests.wifi_connect.web.gunicorn_server import free_port
@@ -21,41 +25,44 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def rig(tmp_path) -> Iterator[tuple[Rig, dict[str, str]]]:
+def rig(tmp_path) -> Iterator[tuple[Rig, RpcServer]]:
     rig = Rig()
     rig.to_portal()
     server = RpcServer(rig.controller, tmp_path / "daemon.sock")
     server.start()
-    env = {**os.environ, "WIFI_CONNECT_SOCKET": str(server.path), "PORTAL_GATEWAY": "127.0.0.1"}
-    yield rig, env
+    yield rig, server
     server.stop()
 
 
 @contextlib.contextmanager
-def serving(app: str, env: dict[str, str], port: int | None = None) -> Iterator[tuple[GunicornServer, str]]:
-    """A started GunicornServer on loopback and its base URL; always stopped."""
+def portal(server: RpcServer, port: int | None = None) -> Iterator[tuple[ForkedPortalServer, str]]:
     port = port or free_port()
-    server = GunicornServer(app, app, "127.0.0.1", port, {**env, "PORTAL_LISTENING_PORT": str(port)})
-    server.start()
+    factory = functools.partial(portal_app, server.path, PortalSettings("127.0.0.1", port))
+    web = ForkedPortalServer("portal web app", factory, "127.0.0.1", port)
+    web.start()
     try:
-        yield server, f"http://127.0.0.1:{port}"
+        yield web, f"http://127.0.0.1:{port}"
     finally:
-        server.stop()
+        web.stop()
 
 
-def test_control_api_reaches_the_controller_through_gunicorn_and_rpc(rig):
-    _, env = rig
-    with serving(CONTROL_APP, env) as (control, base):
-        assert control.alive()
-        assert requests.get(f"{base}/status", timeout=10).json()["state"] == "portal"
-        already_up = requests.post(f"{base}/setup-mode", timeout=10)
+def test_control_api_is_served_in_process_over_the_controller(rig):
+    rig, _ = rig
+    control = HttpServer(create_control_app(rig.controller), Listen("127.0.0.1", 0), limits=CONTROL_LIMITS)
+    control.start()
+    try:
+        host, port = control.address
+        assert requests.get(f"http://{host}:{port}/status", timeout=10).json()["state"] == "portal"
+        already_up = requests.post(f"http://{host}:{port}/setup-mode", timeout=10)
         assert already_up.status_code == 200 and already_up.json()["accepted"] is False
-    assert not control.alive()
+    finally:
+        control.stop()
 
 
 def test_portal_app_connects_and_reports_input_errors(rig):
-    rig, env = rig
-    with serving(PORTAL_APP, env) as (_, base):
+    rig, server = rig
+    with portal(server) as (web, base):
+        assert web.alive()
         assert [n["ssid"] for n in requests.get(f"{base}/networks", timeout=10).json()] == [HOME, "Cafe"]
         bad = requests.post(f"{base}/connect", json={"ssid": HOME, "passphrase": "short"}, timeout=10)
         assert bad.status_code == 400 and bad.json()["field"] == "passphrase"
@@ -63,26 +70,49 @@ def test_portal_app_connects_and_reports_input_errors(rig):
         good = requests.post(f"{base}/connect", json=fields, timeout=10)
         assert good.status_code == 202 and good.json()["result"] == "pending"
         assert requests.post(f"{base}/connect", json=fields, timeout=10).status_code == 409
-        assert rig.controller._session.used  # the requests touched the portal
+        assert rig.controller._session.used  # the attempt is a person's progress
+    assert not web.alive()
 
 
 def test_a_port_in_use_is_an_adapter_error(rig):
-    _, env = rig
-    with serving(CONTROL_APP, env) as (first, _):
-        second = GunicornServer("second", CONTROL_APP, "127.0.0.1", first.port, env)
-        try:
-            with pytest.raises(AdapterError, match="in use"):
-                second.start()
-        finally:
-            second.stop()
+    _, server = rig
+    with portal(server) as (first, _):
+        second = ForkedPortalServer("second", lambda: None, "127.0.0.1", first.port)
+        with pytest.raises(AdapterError, match="in use"):
+            second.start()
+        assert not second.alive()
 
 
-def test_web_workers_get_what_they_need_and_no_secret(monkeypatch, tmp_path):
-    (tmp_path / "index.html").write_text("<p>custom</p>")
-    monkeypatch.setenv("PORTAL_PASSPHRASE", "portal secret")
-    config = load_config(["--ui-directory", str(tmp_path), "-o", "8080"], {})
-    env = _child_environment(config)
-    assert "PORTAL_PASSPHRASE" not in env
-    assert env["WIFI_CONNECT_SOCKET"] == "/run/wifi-connect/daemon.sock"
-    assert (env["PORTAL_GATEWAY"], env["PORTAL_LISTENING_PORT"]) == ("192.168.42.1", "8080")
-    assert env["UI_DIRECTORY"] == str(tmp_path)
+def test_the_portal_child_holds_none_of_the_daemons_descriptors(rig):
+    """The daemon's listening sockets are not open in the forked gunicorn (a restarted daemon binds
+    again at once)."""
+    _, server = rig
+    with portal(server) as (web, _):
+        child_fds = {os.readlink(f"/proc/{web.pid}/fd/{fd}") for fd in os.listdir(f"/proc/{web.pid}/fd")}
+        own_inode = os.fstat(server.fileno()).st_ino
+        assert f"socket:[{own_inode}]" not in child_fds
+
+
+def test_the_in_process_portal_calls_the_controller_directly(rig):
+    from wifi_connect.config import ConnectionLimits
+    from wifi_connect.web import create_portal_app
+    from wifi_connect.web.inprocess import InProcessPortalServer
+
+    rig, _ = rig
+    port = free_port()
+    settings = PortalSettings("127.0.0.1", port)
+    web = InProcessPortalServer("portal web app", lambda: create_portal_app(rig.controller, settings),
+                                "127.0.0.1", port, ConnectionLimits())
+    web.start()
+    try:
+        base = f"http://127.0.0.1:{port}"
+        assert [n["ssid"] for n in requests.get(f"{base}/networks", timeout=10).json()] == [HOME, "Cafe"]
+        fields = {"ssid": HOME, "passphrase": "correct horse"}
+        good = requests.post(f"{base}/connect", json=fields, timeout=10)
+        assert good.status_code == 202 and rig.controller._session.used
+        assert "Content-Security-Policy" in requests.get(f"{base}/", timeout=10).headers
+        with pytest.raises(AdapterError, match="in use"):
+            InProcessPortalServer("second", lambda: None, "127.0.0.1", port, ConnectionLimits()).start()
+    finally:
+        web.stop()
+    assert not web.alive()

@@ -1,12 +1,13 @@
-"""One exception hierarchy for the health reporter."""
+"""One exception hierarchy for the health reporter. ``ConfigError(key, message)`` is sidecar_common's own
+class, re-exported, so ``except ConfigError`` also catches what sidecar_common raises (HEALTH_LISTEN)."""
+
+from sidecar_common.errors import ConfigError
+
+__all__ = ["CollectorError", "ConfigError", "HealthError"]
 
 
 class HealthError(Exception):
-    """Base of every error the reporter raises on purpose."""
-
-
-class ConfigError(HealthError):
-    """Invalid setting; the message names the environment variable or key."""
+    """Base of every error the reporter raises on purpose, settings aside (ConfigError)."""
 
 
 class CollectorError(HealthError):

@@ -11,6 +11,10 @@ class Kind(enum.StrEnum):
     GAUGE = "gauge"
     COUNTER = "counter"
     INFO = "info"  # value 1, the labels carry the information
+    UNTYPED = "untyped"  # node_exporter's vmstat/netstat fields and textfile untyped metrics
+    # Not exported: free text (an error message) for /status and the dashboard, which as a label value
+    # would make a new series per distinct text.
+    NOTE = "note"
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +41,14 @@ def counter(metric: str, value: float, help: str, /, **labels: str) -> Sample:
 
 def info(metric: str, help: str, /, **labels: str) -> Sample:
     return Sample(metric, 1.0, Kind.INFO, help, tuple(labels.items()))
+
+
+def untyped(metric: str, value: float, help: str, /, **labels: str) -> Sample:
+    return Sample(metric, float(value), Kind.UNTYPED, help, tuple(labels.items()))
+
+
+def note(metric: str, /, **labels: str) -> Sample:
+    return Sample(metric, 1.0, Kind.NOTE, "", tuple(labels.items()))
 
 
 class Level(enum.IntEnum):

@@ -7,7 +7,6 @@ files themselves.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,9 +23,9 @@ class Paths:
     root: Path = Path("/")
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> Paths:
-        """HOST_PROC (or HEALTH_HOST_PROC), HOST_SYS, HOST_ROOT; each must name an existing directory."""
-        env = os.environ if env is None else env
+    def from_env(cls, env: Mapping[str, str]) -> Paths:
+        """HOST_PROC (or HEALTH_HOST_PROC), HOST_SYS, HOST_ROOT; each must name an existing directory.
+        ``env`` is the one mapping config.Config.from_env reads."""
         return cls(
             proc=_directory(env, ("HEALTH_HOST_PROC", "HOST_PROC"), "/proc"),
             sys=_directory(env, ("HOST_SYS",), "/sys"),
@@ -54,5 +53,5 @@ def _directory(env: Mapping[str, str], variables: tuple[str, ...], default: str)
     variable, value = next(((name, env[name]) for name in variables if env.get(name)), ("", default))
     path = Path(value)
     if not path.is_dir():
-        raise ConfigError(f"{variable or variables[0]}: {value!r} is not a directory")
+        raise ConfigError(variable or variables[0], f"{value!r} is not a directory")
     return path

@@ -1,7 +1,8 @@
 """Runs the enabled collectors of one cadence, each isolated and timed (node_exporter's execute()).
 
 Every run adds ``device_collector_success{collector}`` and ``device_collector_duration_seconds{collector}``
-so a broken sensor shows up as a 0 beside the collectors that still work, never as a missing scrape.
+(and node_exporter's ``node_scrape_collector_success`` / ``_duration_seconds`` with the same values) so
+a broken sensor shows up as a 0 beside the collectors that still work, never as a missing scrape.
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ log = logging.getLogger(__name__)
 
 SUCCESS_HELP = "1 when the collector's last run succeeded, 0 when it failed."
 DURATION_HELP = "Seconds the collector's last run took."
+# node_exporter's names for the same two facts, which its dashboards and alerts select.
+NODE_SUCCESS_HELP = "node_exporter: Whether a collector succeeded."
+NODE_DURATION_HELP = "node_exporter: Duration of a collector scrape."
 
 
 class CollectorRegistry:
@@ -69,6 +73,12 @@ class CollectorRegistry:
         name = collector.name
         samples.append(gauge("device_collector_success", error is None, SUCCESS_HELP, collector=name))
         samples.append(gauge("device_collector_duration_seconds", duration, DURATION_HELP, collector=name))
+        samples.append(
+            gauge("node_scrape_collector_success", error is None, NODE_SUCCESS_HELP, collector=name)
+        )
+        samples.append(
+            gauge("node_scrape_collector_duration_seconds", duration, NODE_DURATION_HELP, collector=name)
+        )
         return samples
 
     def _log_failure(self, name: str, error: str, expected: bool) -> None:

@@ -13,19 +13,20 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .autoheal import Autoheal, EngineRestarter
 from .checks import CheckRunner, build_checks
 from .collectors import build_collectors
 from .collectors.base import Cadence
-from .collectors.engine_api import socket_from_env
 from .config import Config
 from .history import History
 from .models import Sample, gauge
 from .registry import CollectorRegistry
 from .snapshot import EMPTY, Snapshot, summary
-from .telemetry import Telemetry
+
+if TYPE_CHECKING:  # imported when enabled: fluent-logger and msgpack cost ~1 MiB the default needs anyway
+    from .telemetry import Telemetry
 
 log = logging.getLogger(__name__)
 
@@ -143,6 +144,7 @@ class Sampler:
         status = {
             **device,
             "status": overall,
+            "worst_reading": self._checks.worst_reading.name.lower(),
             "checks": [state.to_json() for state in self._checks.states],
             "time": snap.taken_at,
         }
@@ -180,14 +182,17 @@ def sampler_from_config(config: Config) -> Sampler:
     collectors = CollectorRegistry(
         build_collectors(config.paths, config.options_for_collectors()),
         enabled=config.collectors_enabled or None,
-        disabled=config.collectors_disabled,
+        disabled=config.disabled_collectors,
     )
-    telemetry = Telemetry(config.telemetry) if config.telemetry.enabled else None
+    telemetry = None
+    if config.telemetry.enabled:
+        from .telemetry import Telemetry
+
+        telemetry = Telemetry(config.telemetry)
     autoheal = None
     if config.autoheal.enabled:
-        socket_path = config.docker_socket if config.docker_host else socket_from_env()
         on_event = telemetry.event if telemetry is not None else (lambda record: None)
-        autoheal = Autoheal(config.autoheal, EngineRestarter(socket_path or config.docker_socket), on_event)
+        autoheal = Autoheal(config.autoheal, EngineRestarter(config.engine_socket), on_event)
     return Sampler(
         collectors.collect,
         CheckRunner(build_checks(config.checks)),

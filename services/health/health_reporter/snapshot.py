@@ -125,8 +125,13 @@ def sidecars(snap: Snapshot) -> dict[str, dict[str, object]]:
     result: dict[str, dict[str, object]] = {}
     for sample in snap.find("device_sidecar_up"):
         name = sample.label("sidecar")
-        errors = snap.find("device_sidecar_error_info", sidecar=name)
-        result[name] = {"up": sample.value >= 1, "error": errors[0].label("error") if errors else None}
+        reasons = snap.find("device_sidecar_error_info", sidecar=name)
+        errors = snap.find("device_sidecar_error", sidecar=name)
+        result[name] = {
+            "up": sample.value >= 1,
+            "error": errors[0].label("error") if errors else None,
+            "reason": reasons[0].label("reason") if reasons else None,
+        }
     if "wifi-connect" in result:
         states = snap.find("device_wifi_connect_state_info")
         result["wifi-connect"]["state"] = states[0].label("state") if states else None

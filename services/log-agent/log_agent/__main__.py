@@ -182,16 +182,60 @@ class Agent:
                 log.error("no HTTP listener until the next reload or restart: %s", again)
 
 
+def healthcheck(config: HttpConfig) -> int:
+    """Docker's HEALTHCHECK: GET /health on the agent's own listener as its settings say (so an address
+    moved by LOG_AGENT_HTTP_LISTEN moves the check too), with its bearer token; 0 or 1, never 2. Over TLS
+    it does not verify the agent's certificate: it sends only the token the agent itself holds."""
+    import http.client
+    import socket
+    import ssl
+
+    listen = config.listen
+    headers = {"Authorization": f"Bearer {config.bearer_token}"} if config.bearer_token else {}
+    if listen.unix_path:
+        connection: http.client.HTTPConnection = http.client.HTTPConnection("localhost", timeout=4)
+        unix = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        unix.settimeout(4)
+        connection.sock = unix
+        target: str = listen.unix_path
+    else:
+        host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(listen.host, listen.host)
+        if config.tls_cert_file:
+            context = ssl.create_default_context()
+            context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+            connection = http.client.HTTPSConnection(host, listen.port, timeout=4, context=context)
+        else:
+            connection = http.client.HTTPConnection(host, listen.port, timeout=4)
+        target = f"{host}:{listen.port}"
+    try:
+        if listen.unix_path:
+            unix.connect(listen.unix_path)
+        connection.request("GET", "/health", headers=headers)
+        status = connection.getresponse().status
+    except OSError as err:
+        print(f"log-agent: unhealthy: {target}: {err}", file=sys.stderr)
+        return 1
+    finally:
+        connection.close()
+    if status != 200:
+        print(f"log-agent: unhealthy: {target}/health answered {status}", file=sys.stderr)
+    return 0 if status == 200 else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="log-agent", description=__doc__.splitlines()[0])
     parser.add_argument("--config", help="YAML configuration file (default: $LOG_AGENT_CONFIG)")
     parser.add_argument("--check-config", action="store_true", help="validate the configuration and exit")
+    parser.add_argument("--healthcheck", action="store_true",
+                        help="for Docker's HEALTHCHECK: exit 0 when /health answers 200, else 1")
     args = parser.parse_args(argv)
     try:
         config = AgentConfig.load(os.environ, args.config)
     except ConfigError as err:
         print(f"log-agent: invalid configuration: {err}", file=sys.stderr)
-        return 2
+        return 1 if args.healthcheck else 2
+    if args.healthcheck:
+        return healthcheck(config.http)
     if args.check_config:
         print("log-agent: configuration OK")
         return 0

@@ -9,156 +9,43 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import os
-import re
-import shlex
-import shutil
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from . import __doc__ as PACKAGE_DOC
+from .adapters.mdns import MDNS_MODES
 from .errors import ConfigError, InputError
-from .validation import check_ssid, check_wpa_passphrase
-
-IFNAMSIZ = 16  # Linux interface names are at most 15 bytes
-LEASE_TIME = re.compile(r"[0-9]+[mhdw]?|infinite")  # dnsmasq's lease-time syntax
-
-
-def _interface(text: str) -> str:
-    if not text or len(text.encode()) >= IFNAMSIZ or any(c in text for c in "/: \t\n\0"):
-        raise ValueError("must be a network interface name (1-15 characters, no '/', ':' or spaces)")
-    return text
-
-
-def _ssid(text: str) -> str:
-    check_ssid(text)
-    return text
-
-
-def _portal_passphrase(text: str) -> str | None:
-    if text == "":
-        return None  # balena: no passphrase = open access point
-    if len(text) == 64:
-        raise ValueError("must be 8-63 printable ASCII characters (or empty for an open access point)")
-    check_wpa_passphrase(text)
-    return text
+from .setting_values import (
+    bounded_seconds,
+    cert_directory,
+    choice,
+    command,
+    device_id,
+    dhcp_range,
+    directory,
+    http_url,
+    integer,
+    interface,
+    loopback_address,
+    portal_gateway,
+    portal_passphrase,
+    seconds,
+    socket_path,
+    ssid,
+)
 
 
-def _ipv4(text: str) -> ipaddress.IPv4Address:
-    try:
-        return ipaddress.IPv4Address(text)
-    except ValueError as err:
-        raise ValueError("must be an IPv4 address like 192.168.42.1") from err
+@dataclass(frozen=True, slots=True)
+class ConnectionLimits:
+    """What clients of the open portal may hold (``web.worker.PortalWorker`` enforces them)."""
 
-
-def _dhcp_range(text: str) -> tuple[ipaddress.IPv4Address, ipaddress.IPv4Address, str | None]:
-    parts = [part.strip() for part in text.split(",")]
-    if len(parts) not in (2, 3):
-        raise ValueError("must be 'START,END' or 'START,END,LEASE' (e.g. 192.168.42.2,192.168.42.254)")
-    start, end = _ipv4(parts[0]), _ipv4(parts[1])
-    if start > end:
-        raise ValueError("START must not be above END")
-    lease = parts[2] if len(parts) == 3 else None
-    if lease is not None and not LEASE_TIME.fullmatch(lease):
-        raise ValueError("LEASE must be seconds, a number with m/h/d/w, or 'infinite'")
-    return start, end, lease
-
-
-def _integer(low: int, high: int | None = None) -> Callable[[str], int]:
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError as err:
-            raise ValueError("must be a whole number") from err
-        if value < low or (high is not None and value > high):
-            raise ValueError(f"must be between {low} and {high}" if high else f"must be at least {low}")
-        return value
-
-    return parse
-
-
-def _seconds(low: float) -> Callable[[str], float]:
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError as err:
-            raise ValueError("must be a number of seconds") from err
-        if not value >= low or value == float("inf"):  # also refuses NaN
-            raise ValueError(f"must be a number of seconds >= {low:g}")
-        return value
-
-    return parse
-
-
-def _directory(text: str) -> Path:
-    path = Path(text)
-    if not (path / "index.html").is_file():
-        raise ValueError("must be a directory containing index.html")
-    return path
-
-
-def _http_url(text: str) -> str | None:
-    if text == "":
-        return None
-    parts = urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError("must be an http:// or https:// URL (or empty for none)")
-    return text
-
-
-def _loopback_address(text: str) -> tuple[str, int]:
-    host, sep, port = text.rpartition(":")
-    host = host.strip("[]")
-    if not sep:
-        raise ValueError("must be HOST:PORT on loopback, e.g. 127.0.0.1:8081")
-    try:
-        is_loopback = ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        is_loopback = False
-    if not is_loopback:
-        raise ValueError("must be a loopback address (127.x.x.x or [::1]): the control API has no login")
-    return host, _integer(1, 65535)(port)
-
-
-def _portal_gateway(text: str) -> ipaddress.IPv4Address:
-    """A unicast address a phone can reach as the host of its /24 (not .0 or .255 of it)."""
-    address = _ipv4(text)
-    unusable = {"loopback": address.is_loopback, "multicast": address.is_multicast,
-                "unspecified": address.is_unspecified, "link-local": address.is_link_local}
-    kind = next((name for name, found in unusable.items() if found), None)
-    if kind is not None:
-        raise ValueError(f"must be a unicast address for the portal network, not a {kind} address")
-    network = ipaddress.IPv4Network(f"{address}/24", strict=False)
-    if address in (network.network_address, network.broadcast_address):
-        raise ValueError(f"must be a host of its /24, not the network or broadcast address of {network}")
-    return address
-
-
-def _command(text: str) -> str | None:
-    """Split like sh (no shell runs it); the program must exist now rather than fail at every change."""
-    if not text:
-        return None
-    try:
-        argv = shlex.split(text)
-    except ValueError as err:
-        raise ValueError(f"cannot be split like a shell command: {err}") from err
-    if not argv:
-        return None
-    program = argv[0]
-    if "/" in program:
-        if not (os.path.isfile(program) and os.access(program, os.X_OK)):
-            raise ValueError(f"{program!r} is not an executable file")
-    elif shutil.which(program) is None:
-        raise ValueError(f"program {program!r} is not found on PATH")
-    return text
-
-
-def _socket_path(text: str) -> Path:
-    if not text.startswith("/") or len(text.encode()) > 107:
-        raise ValueError("must be an absolute path of at most 107 bytes (a Unix socket path)")
-    return Path(text)
+    head_timeout: float = 5.0
+    body_timeout: float = 10.0
+    max_body_bytes: int = 16 * 1024
+    max_per_client: int = 16
+    max_connections: int = 256
 
 
 @dataclass(frozen=True)
@@ -186,45 +73,73 @@ def _optional(parse: Callable[[str], object]) -> Callable[[str], object]:
 
 SETTINGS: tuple[Setting, ...] = (
     # balena wifi-connect's settings, same names and defaults
-    Setting("portal_interface", "--portal-interface", "PORTAL_INTERFACE", "", _optional(_interface),
+    Setting("portal_interface", "--portal-interface", "PORTAL_INTERFACE", "", _optional(interface),
             "WiFi device for the portal (default: the first NetworkManager-managed WiFi device)", "-i"),
-    Setting("portal_ssid", "--portal-ssid", "PORTAL_SSID", "WiFi Connect", _ssid,
-            "SSID of the portal's access point (1-32 bytes)", "-s", verbatim=True),
-    Setting("portal_passphrase", "--portal-passphrase", "PORTAL_PASSPHRASE", "", _portal_passphrase,
+    Setting("portal_ssid", "--portal-ssid", "PORTAL_SSID", "WiFi Connect", ssid,
+            "SSID of the portal's access point (1-32 bytes); {idN} = the last N characters of the device "
+            "ID, e.g. 'Setup {id4}'", "-s", verbatim=True),
+    Setting("portal_passphrase", "--portal-passphrase", "PORTAL_PASSPHRASE", "", portal_passphrase,
             "WPA2 passphrase of the access point, 8-63 printable ASCII (default: open)", "-p", secret=True),
-    Setting("portal_gateway", "--portal-gateway", "PORTAL_GATEWAY", "192.168.42.1", _portal_gateway,
+    Setting("portal_gateway", "--portal-gateway", "PORTAL_GATEWAY", "192.168.42.1", portal_gateway,
             "address of the device on the portal network (a /24)", "-g"),
     Setting("portal_dhcp_range", "--portal-dhcp-range", "PORTAL_DHCP_RANGE",
-            "192.168.42.2,192.168.42.254", _dhcp_range,
+            "192.168.42.2,192.168.42.254", dhcp_range,
             "START,END[,LEASE] handed out by DHCP; inside the gateway's /24, excluding it", "-d"),
     Setting("portal_listening_port", "--portal-listening-port", "PORTAL_LISTENING_PORT", "80",
-            _integer(1, 65535), "TCP port of the portal web app on the gateway (probes need 80)", "-o"),
-    Setting("activity_timeout", "--activity-timeout", "ACTIVITY_TIMEOUT", "0", _integer(0),
+            integer(1, 65535), "TCP port of the portal web app on the gateway (probes need 80)", "-o"),
+    Setting("activity_timeout", "--activity-timeout", "ACTIVITY_TIMEOUT", "0", integer(0),
             "seconds: if nobody used the portal within them, take it down and retry saved networks "
             "(0 = never)", "-a"),
-    Setting("ui_directory", "--ui-directory", "UI_DIRECTORY", "", _optional(_directory),
+    Setting("ui_directory", "--ui-directory", "UI_DIRECTORY", "", _optional(directory),
             "directory with your own index.html (+ assets) using the same API (default: built-in UI)", "-u"),
     # the daemon's own settings
-    Setting("grace_period", "--grace-period", "GRACE_PERIOD", "20", _seconds(0),
+    Setting("client_interface", "--client-interface", "CLIENT_INTERFACE", "", _optional(interface),
+            "WiFi device that joins networks when the portal's AP has a device of its own (default: the "
+            "portal interface: one radio, the AP goes down while joining)"),
+    Setting("mdns", "--mdns", "MDNS", "auto", choice(*MDNS_MODES),
+            "whether the device is announced as <hostname>.local after joining: auto (when the host's "
+            "avahi-daemon is on the system bus), yes or no"),
+    Setting("device_id", "--device-id", "BALENA_DEVICE_UUID", "", device_id,
+            "device ID for {idN} in the portal SSID (balena sets the variable; default: the portal "
+            "interface's MAC address)"),
+    Setting("grace_period", "--grace-period", "GRACE_PERIOD", "20", seconds(0),
             "seconds to let saved networks come up at start before raising the portal"),
-    Setting("connect_timeout", "--connect-timeout", "CONNECT_TIMEOUT", "45", _seconds(1),
+    Setting("connect_timeout", "--connect-timeout", "CONNECT_TIMEOUT", "45", seconds(1),
             "seconds to wait for a network the user chose to come up"),
-    Setting("lost_tolerance", "--lost-connection-tolerance", "LOST_CONNECTION_TOLERANCE", "60", _seconds(0),
+    Setting("lost_tolerance", "--lost-connection-tolerance", "LOST_CONNECTION_TOLERANCE", "60", seconds(0),
             "seconds a lost connection is tolerated before the portal is raised again"),
-    Setting("retry_interval", "--retry-interval", "RETRY_INTERVAL", "300", _seconds(0),
+    Setting("retry_interval", "--retry-interval", "RETRY_INTERVAL", "300", seconds(0),
             "seconds between retries of saved networks while the portal is up and unused (0 = never)"),
-    Setting("check_interval", "--check-interval", "CHECK_INTERVAL", "5", _seconds(0.05),
-            "seconds between connectivity checks while waiting or connected"),
-    Setting("connectivity_check_url", "--connectivity-check-url", "CONNECTIVITY_CHECK_URL", "", _http_url,
+    Setting("check_interval", "--check-interval", "CHECK_INTERVAL", "300", seconds(0.05),
+            "seconds between connectivity re-checks when NetworkManager reported no change (a safety "
+            "net: NM's events drive everything else)"),
+    Setting("connectivity_check_url", "--connectivity-check-url", "CONNECTIVITY_CHECK_URL", "", http_url,
             "optional URL that must answer 2xx (no redirect) for the device to count as online"),
-    Setting("control_address", "--control-address", "CONTROL_ADDRESS", "127.0.0.1:8081", _loopback_address,
+    Setting("control_address", "--control-address", "CONTROL_ADDRESS", "127.0.0.1:8081", loopback_address,
             "HOST:PORT of the local control API (loopback only)"),
-    Setting("hook_command", "--hook-command", "HOOK_COMMAND", "", _command,
+    Setting("hook_command", "--hook-command", "HOOK_COMMAND", "", command,
             "command run on every state change, with WIFI_CONNECT_* variables (no shell; split like sh)"),
-    Setting("nmcli_timeout", "--nmcli-timeout", "NMCLI_TIMEOUT", "20", _seconds(1),
+    Setting("nmcli_timeout", "--nmcli-timeout", "NMCLI_TIMEOUT", "20", seconds(1),
             "seconds before a hung nmcli call is abandoned"),
     Setting("rpc_socket", "--rpc-socket", "WIFI_CONNECT_SOCKET", "/run/wifi-connect/daemon.sock",
-            _socket_path, "Unix socket between the daemon and its web workers"),
+            socket_path, "Unix socket between the daemon and its web workers"),
+    Setting("ca_cert_directory", "--ca-cert-directory", "CA_CERT_DIRECTORY", "", _optional(cert_directory),
+            "directory of CA certificates an enterprise network's ca_cert may name (default: none offered)"),
+    Setting("portal_server", "--portal-server", "PORTAL_SERVER", "gunicorn",
+            choice("gunicorn", "in-process"),
+            "how the portal is served: 'gunicorn' (forked gunicorn, hardened gevent worker) or 'in-process' "
+            "(the daemon's own HTTP server: no child process, less memory)"),
+    # what one client of the open portal may hold (web/worker.py)
+    Setting("portal_header_timeout", "--portal-header-timeout", "PORTAL_HEADER_TIMEOUT", "5",
+            bounded_seconds(0.5, 60), "seconds a portal connection has to send a complete request head "
+            "after it opens (or after the previous answer); idle and trickling clients are closed then"),
+    Setting("portal_body_timeout", "--portal-body-timeout", "PORTAL_BODY_TIMEOUT", "10",
+            bounded_seconds(0.5, 120), "seconds a portal request has to send its body (408 after)"),
+    Setting("portal_connections_per_client", "--portal-connections-per-client",
+            "PORTAL_CONNECTIONS_PER_CLIENT", "16", integer(1, 1000),
+            "open portal connections one client address may hold; more are closed at once"),
+    Setting("portal_max_connections", "--portal-max-connections", "PORTAL_MAX_CONNECTIONS", "256",
+            integer(8, 10000), "open portal connections in total; more wait until one closes"),
 )
 
 
@@ -240,6 +155,9 @@ class Config:
     portal_listening_port: int
     activity_timeout: int
     ui_directory: Path | None
+    client_interface: str | None
+    mdns: str
+    device_id: str | None
     grace_period: float
     connect_timeout: float
     lost_tolerance: float
@@ -250,6 +168,12 @@ class Config:
     hook_command: str | None
     nmcli_timeout: float
     rpc_socket: Path
+    ca_cert_directory: Path | None
+    portal_server: str
+    portal_header_timeout: float
+    portal_body_timeout: float
+    portal_connections_per_client: int
+    portal_max_connections: int
 
     def describe(self) -> dict[str, str]:
         """Every setting as text for the start-up log line; a secret only says whether it is set."""
@@ -271,6 +195,12 @@ class Config:
     def portal_url(self) -> str:
         port = "" if self.portal_listening_port == 80 else f":{self.portal_listening_port}"
         return f"http://{self.portal_gateway}{port}/"
+
+    @property
+    def portal_limits(self) -> ConnectionLimits:
+        return ConnectionLimits(
+            head_timeout=self.portal_header_timeout, body_timeout=self.portal_body_timeout,
+            max_per_client=self.portal_connections_per_client, max_connections=self.portal_max_connections)
 
     @property
     def control_address_text(self) -> str:
@@ -296,6 +226,8 @@ def _argument_parser() -> argparse.ArgumentParser:
         epilog="Every flag can also be set by the environment variable shown; the flag wins.",
     )
     parser.add_argument("-V", "--version", action="version", version=f"%(prog)s {_version()}")
+    parser.add_argument("--healthcheck", action="store_true",
+                        help="for Docker's HEALTHCHECK: exit 0 when the control API answers, else 1")
     for setting in SETTINGS:
         flags = [setting.short, setting.flag] if setting.short else [setting.flag]
         shown_default = "none" if setting.secret or not setting.default else setting.default
@@ -309,14 +241,34 @@ def _check_dhcp_range(config: Config) -> None:
     network = ipaddress.IPv4Network(f"{config.portal_gateway}/24", strict=False)
     where = f"{SETTINGS_BY_ATTR['portal_dhcp_range'].names} with {SETTINGS_BY_ATTR['portal_gateway'].names}"
     if start not in network or end not in network:
-        raise ConfigError(f"{where}: the DHCP range must sit inside the gateway's network {network}")
+        raise ConfigError(where, f"the DHCP range must sit inside the gateway's network {network}")
     if start <= config.portal_gateway <= end:
-        raise ConfigError(f"{where}: the DHCP range must not include the gateway {config.portal_gateway}")
+        raise ConfigError(where, f"the DHCP range must not include the gateway {config.portal_gateway}")
     if start == network.network_address or end == network.broadcast_address:
-        raise ConfigError(f"{where}: the DHCP range must not include the network or broadcast address")
+        raise ConfigError(where, "the DHCP range must not include the network or broadcast address")
 
 
 SETTINGS_BY_ATTR = {setting.attr: setting for setting in SETTINGS}
+
+
+def _read_secret_file(variable: str, environ: Mapping[str, str]) -> str | None:
+    """A secret from the file named by ``variable`` (Docker/balena secrets), one trailing newline dropped."""
+    path = environ.get(variable)
+    if not path:
+        return None
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(variable, f"cannot read the secret file {path}: {err}") from err
+    return text.removesuffix("\n")
+
+
+def remove_secrets_from_environment(environ: MutableMapping[str, str] | None = None) -> None:
+    """Once the settings are read: no child process (nmcli, dnsmasq, the hook) may inherit a secret."""
+    environ = os.environ if environ is None else environ
+    for setting in SETTINGS:
+        if setting.secret:
+            environ.pop(setting.env, None)
 
 
 def load_config(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> Config:
@@ -330,12 +282,16 @@ def load_config(argv: Sequence[str], environ: Mapping[str, str] | None = None) -
     for setting in SETTINGS:
         text = flags[setting.attr]
         if text is None:
-            text = environ.get(setting.env, setting.default)
+            text = environ.get(setting.env)
+        if text is None and setting.secret:
+            text = _read_secret_file(f"{setting.env}_FILE", environ)
+        if text is None:
+            text = setting.default
         try:
             values[setting.attr] = setting.parse(text if setting.secret or setting.verbatim else text.strip())
         except (ValueError, InputError) as err:
             shown = "" if setting.secret else f" (got {text!r})"
-            raise ConfigError(f"{setting.names}: {err}{shown}") from err
+            raise ConfigError(setting.names, f"{err}{shown}") from err
     config = Config(**values)
     _check_dhcp_range(config)
     return config

@@ -1,126 +1,51 @@
-"""The long-running process: wires the adapters, the controller, the RPC socket and the gunicorn children.
+"""The long-running process: wires the adapters, the controller, the control API and the portal.
 
 Threads: the main thread waits for SIGTERM/SIGINT; one thread runs the controller's state machine; the
-RPC server answers the web workers. Children: the control API's gunicorn (always) and the portal's
-(while the portal is up), each in its own session so a terminal's Ctrl-C reaches only us and we stop
-them in order; each (like dnsmasq) dies with us even if we are SIGKILLed (``children.py``). On the way
+control API (loopback) is served in-process by ``sidecar_common.http.HttpServer``; the RPC server answers
+the portal's worker. Children, each of which dies with us even if we are SIGKILLed (``children.py``):
+the portal's gunicorn while the portal is up (forked, ``web.server``: master + one hardened gevent
+worker), dnsmasq, and the ``nmcli monitor`` that tells us about NetworkManager's changes. On the way
 out the AP profile, dnsmasq and every child go, even if the controller is stuck.
 """
 
 from __future__ import annotations
 
-import contextlib
+import functools
 import logging
-import os
 import signal
-import subprocess
-import sys
 import threading
-import time
 from dataclasses import replace
+from pathlib import Path
 
-import psutil
-from gunicorn.config import KNOWN_SETTINGS
+from sidecar_common.http import HttpServer, Listen, ServeLimits
 
 from .adapters.dnsmasq import Dnsmasq
+from .adapters.mdns import MdnsCheck
+from .adapters.nm_monitor import NmMonitor
 from .adapters.nmcli import NmcliBackend
-from .children import die_with_parent
-from .config import Config, host_port
+from .config import Config
 from .errors import AdapterError
-from .hooks import HookRunner, environment_without_secrets
+from .hooks import HookRunner
 from .portal.controller import Controller
 from .portal.states import SystemClock
 from .probe import HttpProbe
-from .rpc import RpcServer
+from .rpc import ControllerClient, RpcServer
+from .ssid_template import portal_ssid_for
+from .web import PortalSettings, create_control_app, create_portal_app
+from .web.control import SetupNetwork
+from .web.inprocess import InProcessPortalServer
+from .web.server import ForkedPortalServer
 
 log = logging.getLogger(__name__)
 
-PORTAL_APP = "wifi_connect.web:create_portal_app()"
-CONTROL_APP = "wifi_connect.web:create_control_app()"
-GUNICORN_CONFIG = "python:wifi_connect.gunicorn_config"  # JSON logs on stdout, see gunicorn_config.py
-START_TIMEOUT = 20.0  # gunicorn imports Flask and the app: a few seconds on a slow device
-STOP_TIMEOUT = 5.0
 SHUTDOWN_GRACE = 15.0  # beyond a running connect attempt, before we tear down from the main thread
-# Newer gunicorn opens a control socket in ~/.gunicorn, one path shared by every instance; we never use it.
-NO_CONTROL_SOCKET = (
-    ("--no-control-socket",) if any(s.name == "control_socket_disable" for s in KNOWN_SETTINGS) else ()
-)
+# The control API serves the application on this machine: a few connections, small bodies.
+CONTROL_LIMITS = ServeLimits(max_connections=16, max_per_client=16, max_body_bytes=16 * 1024, threads=2)
 
 
-class GunicornServer:
-    """``WebServer``: one gunicorn process (1 worker, 8 threads) serving ``app`` on ``host:port``."""
-
-    def __init__(self, name: str, app: str, host: str, port: int, env: dict[str, str]) -> None:
-        self.name = name
-        self.host, self.port = host, port
-        self.argv = [sys.executable, "-m", "gunicorn", "--workers", "1", "--threads", "8",
-                     "--graceful-timeout", "3", "--log-level", "warning", *NO_CONTROL_SOCKET,
-                     "--config", GUNICORN_CONFIG,
-                     "--bind", host_port(host, port), app]
-        self.env = env
-        self._process: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        if self.alive():
-            return
-        self._process = subprocess.Popen(self.argv, env=self.env, stdin=subprocess.DEVNULL,
-                                         start_new_session=True, preexec_fn=die_with_parent())
-        try:
-            self._wait_until_listening()
-        except AdapterError:
-            self.stop()
-            raise
-
-    def _wait_until_listening(self) -> None:
-        """Until *our* gunicorn holds the listening socket (a connect could reach another server)."""
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if not self.alive():
-                raise AdapterError(f"{self.name} exited at start; is {self.host}:{self.port} in use?")
-            if self._listening():
-                return
-            time.sleep(0.1)
-        self.stop()
-        raise AdapterError(f"{self.name} did not listen on {self.host}:{self.port} "
-                           f"within {START_TIMEOUT:g}s; is the port in use?")
-
-    def _listening(self) -> bool:
-        try:
-            sockets = psutil.Process(self._process.pid).net_connections(kind="inet")
-        except psutil.Error:
-            return False
-        return any(s.status == psutil.CONN_LISTEN and s.laddr[1] == self.port for s in sockets)
-
-    def alive(self) -> bool:
-        return self._process is not None and self._process.poll() is None
-
-    def stop(self) -> None:
-        process, self._process = self._process, None
-        if process is None:
-            return
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, sig)  # gunicorn's worker too
-            try:
-                process.wait(timeout=STOP_TIMEOUT)
-                return
-            except subprocess.TimeoutExpired:
-                log.warning("%s did not stop on %s", self.name, sig.name)
-
-
-def _child_environment(config: Config) -> dict[str, str]:
-    """What the web workers need, and no secret (PORTAL_PASSPHRASE is removed)."""
-    extra = {
-        "WIFI_CONNECT_SOCKET": str(config.rpc_socket),
-        "PORTAL_GATEWAY": str(config.portal_gateway),
-        "PORTAL_LISTENING_PORT": str(config.portal_listening_port),
-    }
-    if config.ui_directory is not None:
-        extra["UI_DIRECTORY"] = str(config.ui_directory)
-    env = environment_without_secrets(extra)
-    if config.ui_directory is None:
-        env.pop("UI_DIRECTORY", None)
-    return env
+def portal_app(rpc_socket: Path, settings: PortalSettings) -> object:
+    """The portal app as the forked worker runs it: the daemon is one RPC round trip away."""
+    return create_portal_app(ControllerClient(rpc_socket), settings)
 
 
 class Daemon:
@@ -130,21 +55,33 @@ class Daemon:
         self.backend = NmcliBackend(timeout=config.nmcli_timeout)
         # Resolve the device once, up front: dnsmasq binds to it (DeviceError says why there is none).
         interface = self.backend.find_wifi_device(config.portal_interface)
-        self.config = config = replace(config, portal_interface=interface)
-        env = _child_environment(config)
-        self.portal_web = GunicornServer("portal web app", PORTAL_APP, str(config.portal_gateway),
-                                         config.portal_listening_port, env)
-        self.control_web = GunicornServer("control API", CONTROL_APP, *config.control_address, env)
+        portal_ssid = portal_ssid_for(config, lambda: self.backend.hardware_address(interface))
+        self.config = config = replace(config, portal_interface=interface, portal_ssid=portal_ssid)
+        self.portal_web = self._portal_server(config)
         self.dhcp = Dnsmasq(interface=interface, gateway=str(config.portal_gateway),
                             dhcp_range=config.dhcp_range_text, portal_url=config.portal_url,
                             run_dir=config.rpc_socket.parent / "dnsmasq")
         self.hook = HookRunner(config.hook_command)
         probe = HttpProbe(config.connectivity_check_url) if config.connectivity_check_url else None
         self.controller = Controller(config, self.backend, self.dhcp, self.portal_web, self.hook,
-                                     SystemClock(), probe)
+                                     SystemClock(), probe, mdns=MdnsCheck(config.mdns))
         self.rpc = RpcServer(self.controller, config.rpc_socket)
+        host, port = config.control_address
+        setup_network = SetupNetwork(config.portal_ssid, config.portal_passphrase)  # GET /setup-qr.svg
+        self.control_web = HttpServer(create_control_app(self.controller, setup_network), Listen(host, port),
+                                      limits=CONTROL_LIMITS, name="control API")
+        self.nm_monitor = NmMonitor(self.controller.nm_changed)  # NM's events instead of polling
         self._stop_requested = threading.Event()
         self._crashed = False
+
+    def _portal_server(self, config: Config) -> ForkedPortalServer | InProcessPortalServer:
+        settings = PortalSettings.from_config(config)
+        where = (str(config.portal_gateway), config.portal_listening_port, config.portal_limits)
+        if config.portal_server == "in-process":  # the app calls the controller itself, no RPC
+            in_process = lambda: create_portal_app(self.controller, settings)  # noqa: E731
+            return InProcessPortalServer("portal web app", in_process, *where)
+        forked = functools.partial(portal_app, config.rpc_socket, settings)
+        return ForkedPortalServer("portal web app", forked, *where)
 
     def request_stop(self, signum: int = 0, _frame: object = None) -> None:
         if signum:
@@ -156,7 +93,8 @@ class Daemon:
             signal.signal(sig, self.request_stop)
         try:
             self.rpc.start()
-            self.control_web.start()
+            self._start_control_api()
+            self.nm_monitor.start()  # before the first look, so no change falls between the two
             self.controller.start()
             # daemon thread: a controller stuck in nmcli must not keep the process alive after the teardown
             worker = threading.Thread(target=self._run_controller, name="controller", daemon=True)
@@ -171,6 +109,13 @@ class Daemon:
             self._tear_down()
         return 1 if self._crashed else 0
 
+    def _start_control_api(self) -> None:
+        try:
+            self.control_web.start()
+        except OSError as err:
+            where = self.config.control_address_text
+            raise AdapterError(f"the control API cannot listen on {where}: {err}") from err
+
     def _run_controller(self) -> None:
         try:
             self.controller.machine.run_until_stopped()
@@ -180,6 +125,7 @@ class Daemon:
 
     def _tear_down(self) -> None:
         """Idempotent and best effort: every step runs even when an earlier one fails."""
+        self.nm_monitor.stop()
         self.controller.teardown()
         self.control_web.stop()
         self.rpc.stop()

@@ -1,12 +1,15 @@
 """One exception hierarchy for the service; adapters wrap low-level errors with ``raise X from err``."""
 
+import sidecar_common.errors
+
 
 class WifiConnectError(Exception):
     """Base of every error this service raises on purpose."""
 
 
-class ConfigError(WifiConnectError):
-    """A start-up setting is invalid; the message names the flag and the environment variable."""
+class ConfigError(sidecar_common.errors.ConfigError, WifiConnectError):
+    """A start-up setting is invalid: ``ConfigError(key, message)``, the key names the flag and the
+    environment variable (``--portal-gateway/PORTAL_GATEWAY``); the same class as every sidecar's."""
 
 
 class InputError(WifiConnectError):

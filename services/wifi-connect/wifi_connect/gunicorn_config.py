@@ -1,35 +1,46 @@
-"""gunicorn settings for both web apps (``gunicorn -c python:wifi_connect.gunicorn_config``, as the daemon
-runs them): gunicorn's messages and the workers' logs become JSON lines on stdout like the daemon's,
-instead of gunicorn's plain text on stderr; and a client that stops sending mid-request is dropped."""
+"""gunicorn's settings for the portal, as values (no config file, no environment, no command line):
+one hardened gevent worker (``web.worker``), JSON logs on stdout like the daemon's, small request heads."""
 
 from __future__ import annotations
 
-import os
-import socket
-import struct
+import gc
+from collections.abc import Callable
 
+from gunicorn.config import KNOWN_SETTINGS
+
+from .config import ConnectionLimits
 from .logs import gunicorn_logging_config
+from .web.worker import worker_class
 
-# gthread reads a request with a blocking socket: a phone that sends half a request and goes quiet would
-# hold a worker thread forever (8 of them take the portal offline). Kernel timeouts set on the listening
-# sockets are inherited by accepted ones and survive gunicorn's setblocking(True): a stalled recv fails
-# with EAGAIN after this many seconds and gunicorn closes that connection.
-CLIENT_TIMEOUT_ENV = "WIFI_CONNECT_CLIENT_TIMEOUT"
-DEFAULT_CLIENT_TIMEOUT = 10
-
-logconfig_dict = gunicorn_logging_config()
+# Newer gunicorn opens a control socket in ~/.gunicorn, one path shared by every instance; we never use it.
+HAS_CONTROL_SOCKET = any(setting.name == "control_socket_disable" for setting in KNOWN_SETTINGS)
 
 
-def client_timeout() -> int:
-    text = os.environ.get(CLIENT_TIMEOUT_ENV) or str(DEFAULT_CLIENT_TIMEOUT)
-    try:
-        return max(1, int(text))
-    except ValueError as err:
-        raise ValueError(f"{CLIENT_TIMEOUT_ENV}: not a whole number of seconds: {text!r}") from err
+def _freeze_before_forking_the_worker(_arbiter: object, _worker: object) -> None:
+    gc.freeze()  # the worker's collections then never write to (and so copy) the master's pages
 
 
-def when_ready(server) -> None:  # server: gunicorn's Arbiter
-    timeout = struct.pack("ll", client_timeout(), 0)
-    for listener in server.LISTENERS:
-        for option in (socket.SO_RCVTIMEO, socket.SO_SNDTIMEO):
-            listener.sock.setsockopt(socket.SOL_SOCKET, option, timeout)
+def portal_settings(bind: str, limits: ConnectionLimits, when_ready: Callable[[object], None]) -> dict:
+    """gunicorn settings for the portal on ``bind`` (``HOST:PORT``)."""
+    settings = {
+        "bind": [bind],
+        "workers": 1,
+        "worker_class": worker_class(limits),
+        "worker_connections": limits.max_connections,
+        "keepalive": 1,  # >0: gunicorn's keep-alive loop, whose every head read has our head deadline
+        "graceful_timeout": 3,
+        "timeout": 30,  # the worker's heartbeat: a hub blocked this long is restarted by the master
+        "loglevel": "warning",
+        "logconfig_dict": gunicorn_logging_config(),
+        "accesslog": None,
+        "proc_name": "wifi-connect-portal",
+        # request heads a phone sends are a few hundred bytes; these bound what a head may cost
+        "limit_request_line": 4094,
+        "limit_request_fields": 50,
+        "limit_request_field_size": 4096,
+        "when_ready": when_ready,
+        "pre_fork": _freeze_before_forking_the_worker,
+    }
+    if HAS_CONTROL_SOCKET:
+        settings["control_socket_disable"] = True
+    return settings

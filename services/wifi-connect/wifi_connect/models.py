@@ -75,6 +75,19 @@ class Credentials:
     domain_suffix_match: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class Reach:
+    """How a person reaches the device on the network it joined: ``mdns_name`` (``<hostname>.local``)
+    when the host publishes mDNS, and its IPv4 addresses there once known."""
+
+    hostname: str = ""
+    mdns_name: str | None = None
+    addresses: tuple[str, ...] = ()
+
+    def to_json(self) -> dict:
+        return {"hostname": self.hostname, "mdns_name": self.mdns_name, "addresses": list(self.addresses)}
+
+
 class FailureReason(enum.StrEnum):
     """Why a connection attempt failed, in words the portal page can explain."""
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 from .models import AccessPoint, Credentials, FailureReason
@@ -21,6 +22,17 @@ class Connectivity(enum.StrEnum):
     PORTAL = "portal"
     LIMITED = "limited"
     FULL = "full"
+
+
+@dataclass(frozen=True, slots=True)
+class NmChange:
+    """One thing NetworkManager told us (``adapters.nm_monitor``). ``connectivity``: NM's new verdict,
+    when the line said it; ``resync``: the monitor (re)started, so changes may have gone unseen."""
+
+    text: str = ""
+    device: str | None = None
+    connectivity: Connectivity | None = None
+    resync: bool = False
 
 
 class ActivationFailed(Exception):
@@ -38,8 +50,17 @@ class NetworkBackend(Protocol):
     def find_wifi_device(self, interface: str | None) -> str:
         """The named device, or the first managed WiFi device; DeviceError says why not."""
 
-    def connectivity(self) -> Connectivity:
-        """NM's own connectivity verdict (any device, Ethernet included)."""
+    def hardware_address(self, interface: str) -> str:
+        """The device's MAC address (``aa:bb:cc:dd:ee:ff``)."""
+
+    def hostname(self) -> str:
+        """The host's name as NetworkManager knows it (the one avahi publishes as ``<name>.local``)."""
+
+    def ipv4_addresses(self, interface: str) -> list[str]:
+        """The device's IPv4 addresses (without prefix) on that interface; [] when it has none."""
+
+    def connectivity(self, check: bool = False) -> Connectivity:
+        """NM's own connectivity verdict (any device, Ethernet included); ``check``: NM re-checks first."""
 
     def scan(self, interface: str, rescan: bool) -> list[AccessPoint]:
         """Access points the device hears; ``rescan`` asks the driver for a fresh scan first."""

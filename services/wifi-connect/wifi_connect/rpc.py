@@ -26,6 +26,10 @@ METHODS = ("status", "networks", "rescan", "connect", "touch", "enter_setup_mode
 MAX_REQUEST = 64 * 1024  # a connect request is a few short fields
 MAX_RESPONSE = 8 * 1024 * 1024
 DEFAULT_TIMEOUT = 60.0  # a rescan may take a while; the daemon never blocks longer than that
+# Calls answered at once (a thread each). The portal's worker may hold hundreds of connections; beyond this
+# their calls wait in the listen queue (the client retries a full queue until its timeout), so a flood of
+# portal requests cannot make the daemon start hundreds of threads and nmcli processes.
+MAX_CONCURRENT_CALLS = 8
 
 
 def _encode(message: dict) -> bytes:
@@ -92,11 +96,26 @@ class RpcServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     """Serves ``service``'s PortalService methods on ``path`` from a background thread."""
 
     daemon_threads = True
-    request_queue_size = 128  # 8 threads per web worker, plus bursts of phones
+    request_queue_size = 128  # bursts of phones wait here
+
+    def process_request(self, request: socket.socket, client_address: object) -> None:
+        self._slots.acquire()  # the accept loop waits for a free slot: bounded threads
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: socket.socket, client_address: object) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
 
     def __init__(self, service: PortalService, path: Path) -> None:
         self.service = service
         self.path = Path(path)
+        self._slots = threading.BoundedSemaphore(MAX_CONCURRENT_CALLS)
         try:
             self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             self.path.unlink(missing_ok=True)  # a socket left by a killed daemon

@@ -5,8 +5,10 @@ Every check raises errors.InputError(field, message); messages never quote a sec
 
 from __future__ import annotations
 
+import re
 import string
 from collections.abc import Mapping
+from pathlib import Path
 
 from .errors import InputError
 from .models import Credentials, Security
@@ -19,6 +21,9 @@ HEX_DIGITS = frozenset(string.hexdigits)
 EAP_METHODS = ("peap", "ttls")
 TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 FALSE_WORDS = frozenset({"", "0", "false", "no", "off"})
+# ca_cert names a file in the operator's CA_CERT_DIRECTORY: a stranger on the open AP must not point
+# NetworkManager at an arbitrary file on the device.
+CA_CERT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
 
 def _is_hex(text: str) -> bool:
@@ -134,7 +139,22 @@ def _check_secret(security: Security, passphrase: str) -> None:
             raise InputError("passphrase", "passphrase is required for an enterprise network")
 
 
-def _enterprise_options(fields: Mapping[str, object]) -> dict[str, str]:
+def ca_cert_path(name: str, directory: Path | None) -> str:
+    """The certificate ``name`` in ``directory`` as an absolute path ("" for none); InputError otherwise."""
+    if not name:
+        return ""
+    if directory is None:
+        raise InputError("ca_cert", "this device offers no CA certificates to choose from")
+    if not CA_CERT_NAME.fullmatch(name):
+        raise InputError("ca_cert", "ca_cert must be the name of one of the device's CA certificates")
+    root = directory.resolve()
+    path = (root / name).resolve()
+    if path.parent != root or not path.is_file():
+        raise InputError("ca_cert", "the device has no CA certificate of that name")
+    return str(path)
+
+
+def _enterprise_options(fields: Mapping[str, object], ca_directory: Path | None) -> dict[str, str]:
     eap = _text(fields, "eap").strip().lower() or "peap"
     if eap not in EAP_METHODS:
         raise InputError("eap", f"eap must be one of {', '.join(EAP_METHODS)}")
@@ -145,19 +165,19 @@ def _enterprise_options(fields: Mapping[str, object]) -> dict[str, str]:
         value = _text(fields, name).strip()
         check_line(value, name)
         options[name] = value
-    if options["ca_cert"] and not options["ca_cert"].startswith("/"):
-        raise InputError("ca_cert", "ca_cert must be the absolute path of a CA certificate on the device")
+    options["ca_cert"] = ca_cert_path(options["ca_cert"], ca_directory)
     if any(char.isspace() for char in options["domain_suffix_match"]):
         raise InputError("domain_suffix_match", "domain_suffix_match must be a domain name without spaces")
     return options
 
 
-def credentials_from_request(fields: Mapping[str, object], scanned: Security | None) -> Credentials:
+def credentials_from_request(fields: Mapping[str, object], scanned: Security | None,
+                             ca_directory: Path | None = None) -> Credentials:
     """Build Credentials from a connect request (JSON or form fields).
 
     ``scanned`` is the security of the network with that SSID in the last scan, None if it was not seen.
     Fields a network does not need (a passphrase for an open network, an identity for WPA) are ignored,
-    as balena's UI always sends all three.
+    as balena's UI always sends all three. ``ca_directory``: where ``ca_cert`` names are looked up.
     """
     ssid = _text(fields, "ssid")
     check_ssid(ssid)
@@ -165,5 +185,5 @@ def credentials_from_request(fields: Mapping[str, object], scanned: Security | N
     security = _security(fields, scanned, hidden)
     passphrase = _text(fields, "passphrase") if security is not Security.NONE else ""
     _check_secret(security, passphrase)
-    enterprise = _enterprise_options(fields) if security is Security.ENTERPRISE else {}
+    enterprise = _enterprise_options(fields, ca_directory) if security is Security.ENTERPRISE else {}
     return Credentials(ssid=ssid, security=security, passphrase=passphrase, hidden=hidden, **enterprise)

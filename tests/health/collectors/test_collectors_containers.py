@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from health_collector_testing import by_name
 from health_reporter.collectors.containers import ContainersCollector, ContainersOptions
-from health_reporter.collectors.engine_api import EngineError, socket_from_env
+from health_reporter.collectors.engine_api import EngineError
+from health_reporter.config import Config
 
 # Shapes as GET /containers/json?all=1 answers them (trimmed to the fields the collector reads).
 CONTAINERS = [
@@ -110,6 +111,11 @@ def test_refused_socket_fails_the_collector(tmp_path):
         ContainersCollector(None, ContainersOptions(socket=str(stale), timeout=1)).collect()
 
 
-def test_socket_from_docker_host():
-    assert socket_from_env({"DOCKER_HOST": "unix:///var/run/balena.sock"}) == "/var/run/balena.sock"
-    assert socket_from_env({"DOCKER_HOST": "tcp://10.0.0.2:2375"}) is None
+def test_the_engine_socket_is_resolved_only_while_container_health_is_on():
+    off = Config.from_env({"DOCKER_HOST": "unix:///var/run/balena.sock"})
+    assert not off.containers and off.engine_socket == "" and "containers" in off.disabled_collectors
+    on = Config.from_env({"DOCKER_HOST": "unix:///var/run/balena.sock", "HEALTH_CONTAINERS": "on"})
+    assert on.engine_socket == "/var/run/balena.sock" and "containers" not in on.disabled_collectors
+    assert on.options_for_collectors()["containers"] == {"socket": "/var/run/balena.sock"}
+    autoheal = Config.from_env({"DOCKER_HOST": "unix:///run/docker.sock", "HEALTH_AUTOHEAL": "on"})
+    assert autoheal.containers and autoheal.engine_socket == "/run/docker.sock"

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from health_collector_testing import FIXTURES, by_name, tree_paths, value
+from health_reporter.collectors.hwmon import HwmonCollector
 from health_reporter.collectors.thermal import ThermalCollector
 from health_reporter.collectors.throttling import ThrottlingCollector, ThrottlingOptions
 from health_reporter.errors import CollectorError
@@ -23,7 +24,8 @@ def throttling(paths):
 
 def test_thermal_hwmon_zone_and_normalised_cpu_temperature(pi_paths):
     samples = ThermalCollector(pi_paths).collect()
-    assert value(samples, "node_hwmon_temp_celsius", chip="cpu_thermal", sensor="temp1") == pytest.approx(
+    hwmon = HwmonCollector(pi_paths).collect()
+    assert value(hwmon, "node_hwmon_temp_celsius", chip="cpu_thermal", sensor="temp1") == pytest.approx(
         48.686
     )
     assert value(samples, "node_thermal_zone_temp", zone="0", type="cpu-thermal") == pytest.approx(48.686)

@@ -24,6 +24,7 @@ from health_reporter.collectors.load import LoadCollector
 from health_reporter.collectors.memory import MemoryCollector
 from health_reporter.collectors.network import NetworkCollector
 from health_reporter.collectors.processes import ProcessesCollector
+from health_reporter.collectors.time import TimeCollector
 from health_reporter.collectors.uptime import UptimeCollector
 from health_reporter.collectors.wifi import WifiCollector, WifiOptions
 from health_reporter.errors import CollectorError
@@ -138,7 +139,7 @@ def test_network_counters_and_link_state(pi_paths):
 def test_uptime_and_filefd(pi_paths):
     uptime = UptimeCollector(pi_paths).collect()
     assert value(uptime, "node_boot_time_seconds") == 1795000000
-    assert value(uptime, "node_time_seconds") > 1795000000
+    assert value(TimeCollector(pi_paths).collect(), "node_time_seconds") > 1795000000
     filefd = FileFdCollector(pi_paths).collect()
     assert value(filefd, "node_filefd_allocated") == 1184
     assert value(filefd, "node_filefd_maximum") == float(9223372036854775807)

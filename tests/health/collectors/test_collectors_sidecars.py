@@ -15,6 +15,7 @@ from health_collector_testing import by_name, value
 from health_reporter.collectors.sidecars import SidecarsCollector, SidecarsOptions, log_agent_samples
 from health_reporter.collectors.wifi import WifiCollector, WifiOptions
 from health_reporter.errors import ConfigError
+from health_reporter.exposition import build_registry, render
 from health_reporter.snapshot import Snapshot, summary
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 
@@ -186,3 +187,29 @@ def test_wifi_ssid_from_wifi_connect(sidecar_server, pi_paths):
         json.dumps({"state": "portal", "interface": "wlan1"}).encode(),
     )
     assert not by_name(collector.collect(), "device_wifi_info")  # another interface: not our SSID
+
+
+def test_the_metric_carries_a_bounded_reason_and_the_text_stays_in_status(sidecar_server):
+    """A label value per distinct error text would be an unbounded number of series."""
+    base, routes = sidecar_server
+    routes["/metrics"] = (503, "text/plain", b"starting")
+    routes["/status"] = (200, "application/json", b"<html>not json</html>")
+    samples = sidecars(base).collect()
+    reasons = by_name(samples, "device_sidecar_error_info")
+    assert reasons == {
+        (("reason", "bad_response"), ("sidecar", "wifi-connect")): 1,
+        (("reason", "http_5xx"), ("sidecar", "log-agent")): 1,
+    }
+    refused = sidecars(closed_port_url(), wifi_connect_url="").collect()
+    assert by_name(refused, "device_sidecar_error_info") == {
+        (("reason", "refused"), ("sidecar", "log-agent")): 1
+    }
+    text, _ = render(build_registry(lambda: Snapshot(0.0, tuple(samples)), process_metrics=False), None)
+    assert "Service Unavailable" not in text.decode() and "not JSON" not in text.decode()
+    status = summary(Snapshot(0.0, tuple(samples)))["sidecars"]
+    assert (
+        status["log-agent"]["reason"] == "http_5xx" and "Service Unavailable" in status["log-agent"]["error"]
+    )
+    assert (
+        status["wifi-connect"]["reason"] == "bad_response" and "not JSON" in status["wifi-connect"]["error"]
+    )

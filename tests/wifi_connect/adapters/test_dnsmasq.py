@@ -120,3 +120,19 @@ def test_a_killed_runs_leftovers_are_cleared_at_start(netns_pair, tmp_path) -> N
     finally:
         server.stop()
     assert run_dir.is_dir()  # a fixed run dir is kept (and cleared again by the next start)
+
+
+@pytest.mark.rig
+def test_dnsmasq_drops_root_once_bound_and_still_dies_with_its_parent(netns_pair, dnsmasq) -> None:
+    import signal
+
+    import psutil
+
+    guard = psutil.Process(dnsmasq._process.pid)
+    (server,) = guard.children()
+    assert "dnsmasq" in server.name() and server.uids().effective != 0  # nobody
+    assert guard.uids().effective == 0  # the guard keeps the parent-death signal (root, no setuid)
+    assert netns_pair.dhcp_lease()["router"].strip() == GATEWAY  # leases still written as nobody
+    guard.send_signal(signal.SIGTERM)  # what the kernel sends when the daemon dies
+    psutil.wait_procs([guard, server], timeout=10)
+    assert not server.is_running()

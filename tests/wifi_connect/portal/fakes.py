@@ -31,6 +31,7 @@ class FakeBackend:
     """NetworkManager as a few dicts. ``passwords`` says which networks exist and what they accept."""
 
     devices: tuple[str, ...] = ("wlan0",)
+    client_device: str = "wlan0"  # where activations happen (the second device in two-interface tests)
     connectivity_value: Connectivity = Connectivity.NONE
     access_points: list[AccessPoint] = field(default_factory=list)
     passwords: dict[str, str] = field(default_factory=dict)
@@ -56,7 +57,18 @@ class FakeBackend:
             raise DeviceError("no WiFi device")
         return interface or self.devices[0]
 
-    def connectivity(self) -> Connectivity:
+    def hardware_address(self, interface: str) -> str:
+        return "02:00:00:00:" + {"wlan0": "3f:9a", "wlan1": "77:01"}.get(interface, "00:00")
+
+    def hostname(self) -> str:
+        return "kiosk-7"
+
+    def ipv4_addresses(self, interface: str) -> list[str]:
+        active = self.connectivity_value is Connectivity.FULL and interface == self.client_device
+        return ["192.168.1.23"] if active else []
+
+    def connectivity(self, check: bool = False) -> Connectivity:
+        self._record("connectivity", check)
         return self.connectivity_value
 
     def scan(self, interface: str, rescan: bool) -> list[AccessPoint]:

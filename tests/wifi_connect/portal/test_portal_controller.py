@@ -263,6 +263,48 @@ def test_a_portal_in_use_is_not_taken_down_for_a_retry():
     assert "activate_saved" not in rig.backend.names()
 
 
+def test_a_strangers_reads_do_not_defer_the_retry():
+    """Issue 7: a GET every 4 s held the device in the portal for 45 s with RETRY_INTERVAL 10 s. Reads
+    never reach touch() (the web app sends only a person's progress), so the retry runs on time."""
+    rig = Rig(retry_interval=10.0, saved=(HOME,))
+    rig.backend.saved_comes_up = True
+    rig.to_portal()
+    for _ in range(3):
+        rig.controller.status()
+        rig.controller.networks()
+        rig.advance(4)
+    assert rig.state is State.CONNECTED
+
+
+def test_a_persons_progress_defers_the_retry_but_never_beyond_the_bound():
+    from wifi_connect.portal.controller import PERSON_DEFERRAL_LIMIT
+
+    rig = Rig(retry_interval=60.0, saved=(HOME,))
+    rig.backend.saved_comes_up = True
+    rig.to_portal()  # the retry falls due 60 s later
+    started = rig.clock.now
+    while rig.state is State.PORTAL and rig.clock.now - started < 2 * PERSON_DEFERRAL_LIMIT:
+        rig.controller.touch()  # a script posting every 30 s, for ever
+        rig.advance(30)
+    assert rig.state is State.CONNECTED
+    assert rig.clock.now - started <= 60 + PERSON_DEFERRAL_LIMIT + 30
+
+
+def test_failed_attempts_do_not_restart_the_retry_interval_for_ever():
+    """Each failed attempt brings the portal back; the retry owed since the first visit stays owed."""
+    from wifi_connect.portal.controller import PERSON_DEFERRAL_LIMIT
+
+    rig = Rig(retry_interval=100.0, saved=("Cafe",), connect_timeout=5.0)
+    rig.backend.saved_comes_up = True
+    rig.to_portal()
+    started = rig.clock.now
+    while rig.state is not State.CONNECTED and rig.clock.now - started < 3 * PERSON_DEFERRAL_LIMIT:
+        if rig.state is State.PORTAL:
+            connect(rig, passphrase="wrong password")
+        rig.advance(20)
+    assert rig.clock.now - started <= 100 + PERSON_DEFERRAL_LIMIT + 60
+
+
 def test_timers_from_an_earlier_portal_visit_are_dropped():
     rig = Rig(retry_interval=100.0, saved=("Cafe",))
     rig.to_portal()  # t=20, first retry armed for t=120
@@ -352,7 +394,9 @@ def test_every_state_change_reaches_the_hook_without_secrets(rig):
     connect(rig)
     assert rig.states() == ["waiting", "portal", "connecting", "portal", "connecting", "connected"]
     assert all(
-        set(change) == {"state", "previous", "reason", "interface", "ssid"} for change in rig.hook.changes
+        set(change) == {"state", "previous", "reason", "interface", "ssid", "client_interface", "hostname",
+                        "mdns_name", "addresses"}
+        for change in rig.hook.changes
     )
     assert not any(
         HOME_PASSWORD in str(change) or "wrong password" in str(change) for change in rig.hook.changes
@@ -363,8 +407,11 @@ def test_status_has_the_documented_shape(rig):
     rig.to_portal()
     connect(rig)
     status = rig.controller.status()
-    assert set(status) == {"state", "interface", "ssid", "portal_ssid", "gateway", "online", "last_attempt"}
+    assert set(status) == {"state", "interface", "ssid", "portal_ssid", "gateway", "online", "last_attempt",
+                           "client_interface", "reach"}
     assert status["online"] is True and status["ssid"] == HOME and status["interface"] == "wlan0"
+    assert status["client_interface"] == "wlan0"  # one radio: today's behaviour
+    assert status["reach"] == {"hostname": "kiosk-7", "mdns_name": None, "addresses": ["192.168.1.23"]}
     assert set(status["last_attempt"]) == {
         "id",
         "ssid",

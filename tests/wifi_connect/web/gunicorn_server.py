@@ -1,7 +1,6 @@
-"""Run wifi-connect's web apps under real gunicorn for a test or a benchmark, and always stop them.
-
-The apps are started exactly as the daemon starts them (``wifi_connect.web:create_portal_app()``); the
-daemon they talk to is ``fake_daemon()``: the real RPC server over an in-memory PortalService.
+"""Run wifi-connect's portal as the daemon runs it (gunicorn forked by ``web.server.ForkedPortalServer``)
+for a test or a benchmark, and always stop it. The daemon it talks to is ``fake_daemon()``: the real RPC
+server over an in-memory PortalService.
 """
 
 from __future__ import annotations
@@ -13,7 +12,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -22,9 +20,6 @@ from wifi_connect.rpc import RpcServer
 from tests.wifi_connect.web.fake_portal_service import FakePortalService
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
-GUNICORN = Path(sys.executable).with_name("gunicorn")
-PORTAL_APP = "wifi_connect.web:create_portal_app()"
-CONTROL_APP = "wifi_connect.web:create_control_app()"
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -33,40 +28,21 @@ def free_port(host: str = "127.0.0.1") -> int:
         return probe.getsockname()[1]
 
 
-def wait_for_port(host: str, port: int, process: subprocess.Popen, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"gunicorn exited with {process.returncode}")
-        with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
-            return
-        time.sleep(0.1)
-    raise TimeoutError(f"gunicorn did not listen on {host}:{port} within {timeout} s")
-
-
 @contextlib.contextmanager
-def gunicorn(
-    app: str,
-    host: str,
-    port: int,
-    env: dict[str, str] | None = None,
-    prefix: Sequence[str] = (),
-    workers: int = 1,
-    threads: int = 8,
-    log_path: Path | None = None,
-    wait: bool = True,
-) -> Iterator[subprocess.Popen]:
-    """gunicorn serving ``app`` on host:port; ``prefix`` runs it elsewhere (e.g. ``ip netns exec NS``),
-    in which case the caller waits for it (``wait=False``): this namespace cannot reach host:port."""
-    command = [*prefix, str(GUNICORN), "--bind", f"{host}:{port}", "--workers", str(workers),
-               "--threads", str(threads), "--worker-class", "gthread", "--graceful-timeout", "2",
-               "--pythonpath", str(REPO_ROOT), app]
+def portal_server(host: str, port: int, socket_path: Path, prefix: Sequence[str] = (),
+                  log_path: Path | None = None, **limits: object) -> Iterator[subprocess.Popen]:
+    """The portal on host:port until the block ends; ``prefix`` runs it elsewhere (``ip netns exec NS``);
+    ``limits``: ConnectionLimits fields. Yields the runner process once gunicorn listens."""
+    command = [*prefix, sys.executable, "-m", "tests.wifi_connect.web.run_portal", host, str(port),
+               str(socket_path), *(f"{name}={value}" for name, value in limits.items())]
     log = open(log_path, "wb") if log_path else subprocess.DEVNULL  # noqa: SIM115 - closed below
-    process = subprocess.Popen(command, env={**os.environ, **(env or {})}, cwd=REPO_ROOT,
-                               stdout=log, stderr=log, start_new_session=True)
+    # the JSON logs go to log_path; "ready" comes on stderr (a pipe nobody reads later must stay quiet)
+    process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=log, stderr=subprocess.PIPE,
+                               start_new_session=True, text=True)
     try:
-        if wait:
-            wait_for_port(host, port, process)
+        ready = process.stderr.readline()
+        if not ready.startswith("ready"):
+            raise RuntimeError(f"the portal did not start on {host}:{port} (exit {process.wait(10)})")
         yield process
     finally:
         _stop(process)
@@ -96,9 +72,3 @@ def fake_daemon(service: FakePortalService | None = None) -> Iterator[tuple[Fake
             yield service, server.path
         finally:
             server.stop()
-
-
-def portal_env(host: str, port: int, socket_path: Path, **extra: str) -> dict[str, str]:
-    """The environment the daemon gives the portal's gunicorn."""
-    return {"PORTAL_GATEWAY": host, "PORTAL_LISTENING_PORT": str(port),
-            "WIFI_CONNECT_SOCKET": str(socket_path), **extra}

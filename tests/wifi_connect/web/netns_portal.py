@@ -1,5 +1,5 @@
 """The portal as it runs on a device, inside a devrig network namespace: the service's dnsmasq adapter and
-the portal app under gunicorn on the gateway, with a fake daemon behind the real RPC socket.
+the portal (gunicorn forked as the daemon forks it) on the gateway, a fake daemon behind the RPC socket.
 
 ``python -m tests.wifi_connect.web.netns_portal IFACE GATEWAY RANGE`` is run inside the device namespace
 (``ip netns exec``) to start the real ``adapters.dnsmasq.Dnsmasq`` there; it stops it on SIGTERM.
@@ -15,13 +15,14 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from tests.wifi_connect.web.gunicorn_server import PORTAL_APP, REPO_ROOT, fake_daemon, gunicorn, portal_env
+from tests.wifi_connect.web.gunicorn_server import REPO_ROOT, fake_daemon, portal_server
 
 DHCP_RANGE = "192.168.42.10,192.168.42.50"
 
 
 @contextlib.contextmanager
-def portal_in_namespace(pair, service=None, log_dir: Path | None = None) -> Iterator[object]:
+def portal_in_namespace(pair, service=None, log_dir: Path | None = None,
+                        **limits: object) -> Iterator[object]:
     """dnsmasq + portal (port 80) in ``pair.device``; yields the fake service once the phone reaches it."""
     dnsmasq = pair.popen(pair.device, [sys.executable, "-m", "tests.wifi_connect.web.netns_portal",
                                        pair.interface, pair.gateway, DHCP_RANGE],
@@ -30,9 +31,8 @@ def portal_in_namespace(pair, service=None, log_dir: Path | None = None) -> Iter
         if dnsmasq.stdout.readline().strip() != "ready":
             raise RuntimeError("dnsmasq did not start in the device namespace")
         with fake_daemon(service) as (fake, socket_path), \
-                gunicorn(PORTAL_APP, pair.gateway, 80, env=portal_env(pair.gateway, 80, socket_path),
-                         prefix=["ip", "netns", "exec", pair.device], wait=False,
-                         log_path=log_dir / "gunicorn.log" if log_dir else None):
+                portal_server(pair.gateway, 80, socket_path, prefix=["ip", "netns", "exec", pair.device],
+                              log_path=log_dir / "gunicorn.log" if log_dir else None, **limits):
             wait_for_portal(pair)
             yield fake
     finally:

@@ -1,4 +1,4 @@
-"""The JSON API over an in-memory PortalService (Flask test client)."""
+"""The JSON API over an in-memory PortalService (WSGI test client)."""
 
 from __future__ import annotations
 
@@ -87,8 +87,8 @@ def test_daemon_unreachable_is_503(client, fake_service):
     assert "unavailable" in response.get_json()["error"]
 
 
-def test_a_persons_request_tells_the_daemon_someone_is_there(client, fake_service):
-    client.get("/networks")
+def test_a_persons_progress_tells_the_daemon_someone_is_there(client, fake_service):
+    client.post("/rescan")
     assert fake_service.touches == 1
 
 
@@ -96,19 +96,45 @@ def test_a_persons_request_tells_the_daemon_someone_is_there(client, fake_servic
     ("host", "path"),
     [("connectivitycheck.gstatic.com", "/generate_204"), ("captive.apple.com", "/hotspot-detect.html"),
      ("localhost", "/generate_204"), ("example.com", "/"), ("example.com", "/networks"),
-     ("localhost", "/static/app.css")],
+     ("localhost", "/static/app.css"), ("localhost", "/"), ("localhost", "/networks"),
+     ("localhost", "/status")],
 )
 def test_probes_and_foreign_hosts_are_not_portal_activity(client, fake_service, host, path):
     client.get(path, headers={"Host": host})  # a phone that rejoined the AP by itself and probes it
     assert fake_service.touches == 0
 
 
-def test_cors_like_balena(client):
+def test_no_open_cors_on_the_portal(client):
     response = client.options("/connect", headers={"Origin": "http://elsewhere",
                                                    "Access-Control-Request-Method": "POST"})
-    assert response.headers["Access-Control-Allow-Origin"] == "*"
-    assert "POST" in response.headers["Access-Control-Allow-Methods"]
-    assert client.get("/networks").headers["Access-Control-Allow-Origin"] == "*"
+    assert "Access-Control-Allow-Origin" not in response.headers
+    assert "Access-Control-Allow-Origin" not in client.get("/networks").headers
+
+
+@pytest.mark.parametrize("path", ["/connect", "/join", "/rescan", "/scan"])
+@pytest.mark.parametrize("headers", [{"Origin": "http://evil.example"}, {"Origin": "null"},
+                                     {"Referer": "http://evil.example/page"},
+                                     {"Origin": "http://localhost:8080"}])
+def test_posts_from_another_origin_are_refused(client, fake_service, path, headers):
+    response = client.post(path, data={"ssid": "HomeNet", "passphrase": "correct horse"}, headers=headers)
+    assert response.status_code == 403 and "cross-site" in response.get_json()["error"]
+    assert fake_service.received == [] and fake_service.rescans == 0 and fake_service.touches == 0
+
+
+@pytest.mark.parametrize("headers", [{"Origin": "http://localhost"}, {"Referer": "http://localhost/"}, {}])
+def test_posts_from_the_portal_itself_or_non_browsers_are_accepted(client, headers):
+    fields = {"ssid": "HomeNet", "passphrase": "correct horse"}
+    assert client.post("/connect", json=fields, headers=headers).status_code == 202
+
+
+@pytest.mark.parametrize("path", ["/", "/networks", "/static/app.css", "/generate_204", "/nope"])
+def test_every_portal_answer_is_locked_down(client, path):
+    headers = client.get(path).headers
+    policy = headers["Content-Security-Policy"]
+    assert "default-src 'none'" in policy and "script-src 'self'" in policy
+    assert "frame-ancestors 'none'" in policy and "unsafe-inline" not in policy
+    assert headers["X-Content-Type-Options"] == "nosniff" and headers["X-Frame-Options"] == "DENY"
+    assert headers["Referrer-Policy"] == "same-origin"
 
 
 def test_api_answers_are_not_cached(client):

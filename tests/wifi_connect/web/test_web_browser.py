@@ -1,11 +1,13 @@
-"""The onboarding flow in headless Chromium at a phone viewport, against the portal under gunicorn."""
+"""The onboarding flow in headless Chromium (phone viewport), against the portal as served in production."""
 
 from __future__ import annotations
+
+import time
 
 import pytest
 
 from tests.wifi_connect.web.browser import chromium, phone_page, screenshot
-from tests.wifi_connect.web.gunicorn_server import PORTAL_APP, fake_daemon, free_port, gunicorn, portal_env
+from tests.wifi_connect.web.gunicorn_server import fake_daemon, free_port, portal_server
 
 pytestmark = pytest.mark.browser
 HOST = "127.0.0.1"
@@ -16,8 +18,17 @@ def portal():
     """(the fake daemon's service, the portal's URL) under real gunicorn."""
     port = free_port()
     with fake_daemon() as (service, socket_path), \
-            gunicorn(PORTAL_APP, HOST, port, env=portal_env(HOST, port, socket_path)):
+            portal_server(HOST, port, socket_path):
         yield service, f"http://{HOST}:{port}/"
+
+
+@pytest.fixture(autouse=True)
+def no_attempt_pending(portal):
+    """Each test starts on the network list: the previous test's attempt (0.3 s) has settled."""
+    service, _ = portal
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and (service.status()["last_attempt"] or {}).get("result") == "pending":
+        time.sleep(0.05)
 
 
 @pytest.fixture(scope="module")

@@ -1,11 +1,11 @@
-"""The loopback control API (Flask test client)."""
+"""The loopback control API (WSGI test client)."""
 
 from __future__ import annotations
 
 import pytest
-from wifi_connect.errors import AdapterError, ConfigError
+from wifi_connect.errors import AdapterError
 from wifi_connect.models import State
-from wifi_connect.web import PortalSettings, create_control_app
+from wifi_connect.web import PortalSettings
 
 
 def test_status_and_networks(control_client):
@@ -47,11 +47,9 @@ def test_errors_are_json(control_client, fake_service):
     assert control_client.post("/forget").status_code == 503
 
 
-def test_factories_refuse_a_missing_socket_or_bad_port(monkeypatch):
-    monkeypatch.delenv("WIFI_CONNECT_SOCKET", raising=False)
-    with pytest.raises(ConfigError, match="WIFI_CONNECT_SOCKET"):
-        create_control_app()
-    with pytest.raises(ConfigError, match="PORTAL_LISTENING_PORT"):
-        PortalSettings.from_env({"PORTAL_LISTENING_PORT": "eighty"})
-    settings = PortalSettings.from_env({"PORTAL_GATEWAY": "10.0.0.1", "PORTAL_LISTENING_PORT": "8080"})
-    assert settings.url == "http://10.0.0.1:8080/"
+def test_portal_settings_from_validated_values():
+    from wifi_connect.config import load_config
+
+    config = load_config(["-g", "10.0.0.1", "-d", "10.0.0.2,10.0.0.9", "-o", "8080"], {})
+    settings = PortalSettings.from_config(config)
+    assert settings.url == "http://10.0.0.1:8080/" and not settings.custom_ui

@@ -1,30 +1,17 @@
-"""Both apps under real gunicorn on a free loopback port, started as the daemon starts them, talking to a
-fake daemon through the real RPC socket; requests over HTTP."""
+"""The portal served as the daemon serves it (gunicorn forked by ForkedPortalServer, the hardened gevent
+worker) on a free loopback port, talking to a fake daemon through the real RPC socket; over HTTP."""
 
 from __future__ import annotations
 
 import contextlib
 import json
-import os
-import signal
 import socket
-import subprocess
 import time
 
-import psutil
 import pytest
 import requests
-from wifi_connect.daemon import GunicornServer
 
-from tests.wifi_connect.web.gunicorn_server import (
-    CONTROL_APP,
-    PORTAL_APP,
-    fake_daemon,
-    free_port,
-    gunicorn,
-    portal_env,
-    wait_for_port,
-)
+from tests.wifi_connect.web.gunicorn_server import fake_daemon, free_port, portal_server
 
 HOST = "127.0.0.1"
 TIMEOUT = 5
@@ -34,7 +21,7 @@ TIMEOUT = 5
 def portal_url():
     port = free_port()
     with fake_daemon() as (_service, socket_path), \
-            gunicorn(PORTAL_APP, HOST, port, env=portal_env(HOST, port, socket_path), workers=2):
+            portal_server(HOST, port, socket_path, head_timeout=1.5, body_timeout=1.5, max_per_client=6):
         yield f"http://{HOST}:{port}"
 
 
@@ -71,84 +58,90 @@ def wait_until_settled(url: str) -> dict:
 def test_oversized_body_is_refused_with_413(portal_url):
     response = requests.post(f"{portal_url}/connect", data=b"x" * 100_000,
                              headers={"Content-Type": "application/json"}, timeout=TIMEOUT)
+    assert response.status_code == 413 and response.json()["field"] == "body"
+
+
+def test_oversized_chunked_body_is_refused_with_413(portal_url):
+    chunks = (b"x" * 4096 for _ in range(10))  # a generator: requests sends it chunked
+    response = requests.post(f"{portal_url}/connect", data=chunks,
+                             headers={"Content-Type": "application/json"}, timeout=TIMEOUT)
     assert response.status_code == 413
 
 
-def test_control_app_under_gunicorn():
-    port = free_port()
-    with fake_daemon() as (service, socket_path), \
-            gunicorn(CONTROL_APP, HOST, port, env={"WIFI_CONNECT_SOCKET": str(socket_path)}):
-        url = f"http://{HOST}:{port}"
-        assert requests.get(f"{url}/status", timeout=TIMEOUT).json()["state"] == "portal"
-        assert requests.post(f"{url}/setup-mode", timeout=TIMEOUT).status_code == 202
-        assert service.setup_mode_requests == 1
+def test_a_small_chunked_body_is_read(portal_url):
+    body = (part for part in (b'{"ssid": "Home', b'Net", "passphrase": "short"}'))
+    response = requests.post(f"{portal_url}/connect", data=body, headers={"Content-Type": "application/json"},
+                             timeout=TIMEOUT)
+    assert response.status_code == 400 and response.json()["field"] == "passphrase"
 
 
-def test_daemon_gone_is_503(portal_url_without_daemon):
-    response = requests.get(f"{portal_url_without_daemon}/networks", timeout=TIMEOUT)
-    assert response.status_code == 503 and "unavailable" in response.json()["error"]
-    page = requests.get(f"{portal_url_without_daemon}/", timeout=TIMEOUT)
-    assert page.status_code == 503 and page.headers["Content-Type"].startswith("text/html")
-    assert "WiFi setup is busy" in page.text
+def raw(portal_url: str) -> socket.socket:
+    host, port = portal_url.removeprefix("http://").split(":")
+    return socket.create_connection((host, int(port)), timeout=TIMEOUT)
 
 
-@pytest.fixture
-def portal_url_without_daemon(tmp_path):
-    port = free_port()
-    with gunicorn(PORTAL_APP, HOST, port, env=portal_env(HOST, port, tmp_path / "none.sock")):
-        yield f"http://{HOST}:{port}"
+def closed_within(sock: socket.socket, seconds: float) -> float:
+    """Seconds until the server closed ``sock`` (reads whatever it answered first)."""
+    started = time.monotonic()
+    sock.settimeout(seconds)
+    with contextlib.suppress(ConnectionResetError):
+        while sock.recv(4096):
+            pass
+    return time.monotonic() - started
 
 
-def test_gunicorn_and_its_workers_log_json_lines_on_stdout(tmp_path):
-    """As the daemon runs it: a worker's warning (daemon unreachable) and gunicorn's own error (a worker
-    killed) are JSON lines on stdout; nothing is written to stderr."""
-    port = free_port()
-    server = GunicornServer("portal web app", PORTAL_APP, HOST, port, {})
-    env = {**os.environ, **portal_env(HOST, port, tmp_path / "no-daemon.sock")}
-    out_path, err_path = tmp_path / "stdout", tmp_path / "stderr"
-    with out_path.open("wb") as out, err_path.open("wb") as err:
-        process = subprocess.Popen(server.argv, env=env, stdout=out, stderr=err, start_new_session=True)
-    try:
-        wait_for_port(HOST, port, process)
-        assert requests.get(f"http://{HOST}:{port}/networks", timeout=TIMEOUT).status_code == 503
-        worker = psutil.Process(process.pid).children()[0]
-        worker.send_signal(signal.SIGKILL)
-        worker.wait(TIMEOUT)
-        wait_for_lines(out_path, "gunicorn.error")
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=15)
-    lines = [json.loads(line) for line in out_path.read_text().splitlines() if line]
-    loggers = {line["logger"] for line in lines}
-    assert {"gunicorn.error", "wifi_connect.web"} <= loggers and "gunicorn.access" not in loggers, lines
-    assert err_path.read_text() == ""
+def test_an_idle_connection_is_closed_after_the_head_deadline(portal_url):
+    with raw(portal_url) as idle:
+        assert closed_within(idle, 5) < 1.5 + 1
 
 
-def wait_for_lines(path, logger: str) -> None:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        if f'"logger": "{logger}"' in path.read_text():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"no line from {logger} in {path}")
-
-
-def test_stalled_clients_do_not_take_the_portal_offline():
-    """One more half-sent request than the daemon gives the portal threads: each is dropped after the
-    client timeout (2 s here), so a real request still gets its answer."""
-    port = free_port()
-    server = GunicornServer("portal web app", PORTAL_APP, HOST, port, {})
-    threads = int(server.argv[server.argv.index("--threads") + 1])
-    with fake_daemon() as (_service, socket_path), contextlib.ExitStack() as stack:
-        env = {**os.environ, **portal_env(HOST, port, socket_path), "WIFI_CONNECT_CLIENT_TIMEOUT": "2"}
-        process = subprocess.Popen(server.argv, env=env, stdout=subprocess.DEVNULL,
-                                   stderr=subprocess.DEVNULL, start_new_session=True)
-        stack.callback(process.wait, 15)
-        stack.callback(os.killpg, process.pid, signal.SIGTERM)
-        wait_for_port(HOST, port, process)
-        for _ in range(threads + 1):
-            stalled = stack.enter_context(socket.create_connection((HOST, port), timeout=TIMEOUT))
-            stalled.sendall(f"GET /networks HTTP/1.1\r\nHost: {HOST}:{port}\r\n".encode())
+def test_a_trickling_head_is_closed_at_the_deadline(portal_url):
+    with raw(portal_url) as slow:
         started = time.monotonic()
-        response = requests.get(f"http://{HOST}:{port}/networks", timeout=10)
-        assert response.status_code == 200 and time.monotonic() - started < 2 + 2.5
+        with contextlib.suppress(OSError):
+            for byte in b"GET /networks HTTP/1.1\r\nHost: x\r\n":
+                slow.sendall(bytes([byte]))
+                time.sleep(0.2)
+        assert time.monotonic() - started < 1.5 + 1.5
+
+
+def test_a_slow_body_gets_408(portal_url):
+    with raw(portal_url) as slow:
+        slow.sendall(b"POST /connect HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: 100\r\n\r\n{")
+        slow.settimeout(5)
+        assert slow.recv(4096).startswith(b"HTTP/1.1 408")
+
+
+def test_one_client_cannot_hold_more_than_its_connections(portal_url):
+    with contextlib.ExitStack() as stack:
+        held = [stack.enter_context(raw(portal_url)) for _ in range(6)]
+        time.sleep(0.2)
+        extra = stack.enter_context(raw(portal_url))
+        assert closed_within(extra, 1) < 0.5  # closed at once, long before the head deadline
+        assert held[0].fileno() >= 0
+
+
+def test_daemon_gone_is_503(tmp_path):
+    port = free_port()
+    with portal_server(HOST, port, tmp_path / "none.sock"):
+        url = f"http://{HOST}:{port}"
+        response = requests.get(f"{url}/networks", timeout=TIMEOUT)
+        assert response.status_code == 503 and "unavailable" in response.json()["error"]
+        page = requests.get(f"{url}/", timeout=TIMEOUT)
+        assert page.status_code == 503 and page.headers["Content-Type"].startswith("text/html")
+        assert "WiFi setup is busy" in page.text
+
+
+def test_gunicorn_and_its_worker_log_json_lines_on_stdout(tmp_path):
+    """A worker's warning (daemon unreachable) is a JSON line on stdout, from the forked worker."""
+    port = free_port()
+    log_path = tmp_path / "stdout"
+    with portal_server(HOST, port, tmp_path / "no-daemon.sock", log_path=log_path):
+        assert requests.get(f"http://{HOST}:{port}/", timeout=TIMEOUT).status_code == 503
+        deadline = time.monotonic() + 5
+        while "wifi_connect.web" not in log_path.read_text() and time.monotonic() < deadline:
+            time.sleep(0.1)
+    lines = [json.loads(line) for line in log_path.read_text().splitlines() if line]
+    loggers = {line["logger"] for line in lines}
+    assert "wifi_connect.web" in loggers and "gunicorn.access" not in loggers, lines

@@ -1,10 +1,12 @@
-"""The server-rendered portal page and its no-JavaScript form flow (Flask test client)."""
+"""The server-rendered portal page and its no-JavaScript form flow (WSGI test client)."""
 
 from __future__ import annotations
 
 import re
 
 import pytest
+
+from tests.wifi_connect.web.wsgi_client import WsgiClient
 
 
 def page_text(response) -> str:
@@ -156,7 +158,7 @@ def custom_ui(tmp_path, fake_service):
     (tmp_path / "js").mkdir()
     (tmp_path / "js" / "main.js").write_text("console.log(1)")
     app = create_portal_app(fake_service, PortalSettings(gateway="localhost", ui_directory=tmp_path))
-    return app.test_client()
+    return WsgiClient(app)
 
 
 def test_ui_directory_replaces_the_page_and_keeps_the_api(custom_ui):
@@ -184,7 +186,7 @@ def test_ssids_are_escaped_and_round_trip_exactly():
 
     tricky = ['<img src=x onerror=alert(1)>', 'say "hi" & \'bye\'', "café ☕ \\", "x" * 32]
     service = FakePortalService(0, networks={ssid: (Security.NONE, 50, 2412, "") for ssid in tricky})
-    client = create_portal_app(service, PortalSettings(gateway="localhost")).test_client()
+    client = WsgiClient(create_portal_app(service, PortalSettings(gateway="localhost")))
     html = page_text(client.get("/"))
     assert "<img src=x" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
     for ssid in tricky:

@@ -1,4 +1,4 @@
-"""Captive-portal probes and the foreign-Host redirect (Flask test client)."""
+"""Captive-portal probes and the foreign-Host redirect (WSGI test client)."""
 
 from __future__ import annotations
 

@@ -18,7 +18,7 @@ from typing import Any
 from ..errors import ConfigError
 from ..models import Level, Sample, gauge
 from ..snapshot import Snapshot
-from .base import Check, Reading
+from .base import Check, Pending, Reading
 from .clock import ClockCheck
 from .containers import ContainersCheck
 from .disk import DiskCheck
@@ -57,7 +57,7 @@ def build_checks(overrides: Mapping[str, Mapping[str, Any]]) -> list[Check]:
     """Every registered check with its defaults overridden per check; ``enabled: false`` leaves one out."""
     unknown = sorted(set(overrides) - set(REGISTRY))
     if unknown:
-        raise ConfigError(f"HEALTH_CHECKS.{unknown[0]}: unknown check (known: {', '.join(REGISTRY)})")
+        raise ConfigError(f"HEALTH_CHECKS.{unknown[0]}", f"unknown check (known: {', '.join(REGISTRY)})")
     checks = [cls.from_dict(dict(overrides.get(name, {}))) for name, cls in REGISTRY.items()]
     return [check for check in checks if check.settings.enabled]
 
@@ -68,17 +68,27 @@ class CheckState:
     title: str
     level: Level
     value: float | None
-    message: str
+    message: str  # what was observed
     since: float  # when the check entered this level
+    pending: Pending | None = None
+
+    @property
+    def reading(self) -> Level:
+        """The worst of the level and what the latest readings point to (a pending rise counts)."""
+        return max(self.level, self.pending.level) if self.pending else self.level
 
     def to_json(self) -> dict[str, Any]:
+        # While debouncing the message says so next to the level it still has, so that "ok" beside
+        # "clock not synchronised" is never read as a contradiction by an API client either.
+        suffix = f" ({self.pending.describe(self.level)})" if self.pending else ""
         return {
             "check": self.name,
             "title": self.title,
             "status": self.level.name.lower(),
             "value": self.value,
-            "message": self.message,
+            "message": self.message + suffix,
             "since": self.since,
+            "pending": self.pending.to_json() if self.pending else None,
         }
 
 
@@ -154,6 +164,12 @@ class CheckRunner:
         """The worst measured check; unknown only when no check measured anything."""
         return max((state.level for state in self._states.values()), default=Level.UNKNOWN)
 
+    @property
+    def worst_reading(self) -> Level:
+        """The worst current reading, pending rises included: what the dashboard's header shows, so it
+        never says ok while a sidecar is down but not yet confirmed down."""
+        return max((state.reading for state in self._states.values()), default=Level.UNKNOWN)
+
     def samples(self) -> list[Sample]:
         samples = []
         for state in self._states.values():
@@ -167,4 +183,6 @@ class CheckRunner:
 
 
 def _state(check: Check, reading: Reading, since: float) -> CheckState:
-    return CheckState(check.name, check.title, reading.level, reading.value, reading.message, since)
+    return CheckState(
+        check.name, check.title, reading.level, reading.value, reading.message, since, reading.pending
+    )

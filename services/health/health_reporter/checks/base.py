@@ -27,13 +27,33 @@ LEVEL_NAMES = {level.name.lower(): level for level in Level}
 NOT_MEASURED = "not measured on this device"
 
 
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """A condition check waiting out its debounce: the level the readings point to, how many consecutive
+    readings it needs and how many it has so far. Shown as its own state ("pending"), never as the old
+    level's colour beside the new reading's words."""
+
+    level: Level
+    needed: int
+    so_far: int
+
+    def describe(self, current: Level) -> str:
+        target = self.level.name.lower() if self.level > current else f"back to {self.level.name.lower()}"
+        return f"{target} after {self.needed} samples, {self.so_far} so far"
+
+    def to_json(self) -> dict[str, object]:
+        return {"status": self.level.name.lower(), "after": self.needed, "so_far": self.so_far}
+
+
 @dataclass(frozen=True)
 class Reading:
-    """A check's verdict on one snapshot. ``value`` is None for conditions and when nothing was measured."""
+    """A check's verdict on one snapshot. ``value`` is None for conditions and when nothing was measured;
+    ``message`` is what was observed, ``pending`` set while a condition's level waits to follow it."""
 
     level: Level
     value: float | None
     message: str
+    pending: Pending | None = None
 
 
 @dataclass(frozen=True)
@@ -48,12 +68,12 @@ class Settings:
         kwargs = {}
         for key, raw in data.items():
             if key not in known:
-                raise ConfigError(f"{where}.{key}: unknown key (known: {', '.join(sorted(known))})")
+                raise ConfigError(f"{where}.{key}", f"unknown key (known: {', '.join(sorted(known))})")
             kwargs[key] = _coerce(raw, type(known[key].default), f"{where}.{key}")
         try:
             return cls(**kwargs)
         except ValueError as err:
-            raise ConfigError(f"{where}: {err}") from err
+            raise ConfigError(where, str(err)) from err
 
 
 def _coerce(raw: Any, kind: type, where: str) -> Any:
@@ -66,7 +86,7 @@ def _coerce(raw: Any, kind: type, where: str) -> Any:
         # An int field (raise_after) takes 3 or 3.0, never 1.9 quietly truncated to 1.
         if number is not None and (kind is float or number.is_integer()):
             return kind(raw)
-    raise ConfigError(f"{where}: expected {_describe(kind)}, got {raw!r}")
+    raise ConfigError(where, f"expected {_describe(kind)}, got {raw!r}")
 
 
 def _finite(raw: float) -> float | None:
@@ -148,7 +168,7 @@ class ThresholdCheck(Check):
         warn, critical = settings.warn, settings.critical
         if not (warn <= critical if self.higher_is_worse else warn >= critical):
             worse = "above" if self.higher_is_worse else "below"
-            raise ConfigError(f"HEALTH_CHECKS.{self.name}: critical must be at or {worse} warn")
+            raise ConfigError(f"HEALTH_CHECKS.{self.name}", f"critical must be at or {worse} warn")
 
     @abstractmethod
     def measure(self, snap: Snapshot) -> tuple[float, str] | None:
@@ -205,13 +225,8 @@ class ConditionCheck(Check):
         needed = self.settings.raise_after if wanted > self.level else self.settings.clear_after
         if wanted != self.level and self._streak >= needed:
             self.level = wanted
-        if wanted != self.level:  # debouncing: say so, or /status reads "ok: clock not synchronised"
-            message += f" ({_pending(wanted, self.level)} after {needed} samples, {self._streak} so far)"
-        return Reading(self.level, None, message)
-
-
-def _pending(wanted: Level, current: Level) -> str:
-    return wanted.name.lower() if wanted > current else f"back to {wanted.name.lower()}"
+        pending = Pending(wanted, needed, self._streak) if wanted != self.level else None
+        return Reading(self.level, None, message, pending)
 
 
 class ListCheck(ConditionCheck):

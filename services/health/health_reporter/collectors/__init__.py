@@ -15,7 +15,31 @@ uptime      fast    <proc>/stat btime (psutil)                    -
 clock       fast    adjtimex(2) read-only, else <root>/run/       use_adjtimex (true)
                     systemd/timesync/synchronized
 filefd      fast    <proc>/sys/fs/file-nr                         -
+stat        fast    <proc>/stat intr, ctxt, processes             -
+pressure    fast    <proc>/pressure/{cpu,io,memory,irq}           -
+vmstat      fast    <proc>/vmstat                                 fields (node_exporter's default regex)
+cpufreq     fast    <sys>/devices/system/cpu/cpu*/cpufreq         -
+time        fast    clock, local zone, <sys>/devices/system/      -
+                    clocksource/clocksource*
+timex       fast    adjtimex(2) read-only                         -
+entropy     fast    <proc>/sys/kernel/random                      -
+netstat     fast    <proc>/net/{netstat,snmp,snmp6}               fields (node_exporter's default regex)
+sockstat    fast    <proc>/net/sockstat{,6}                       -
+softnet     fast    <proc>/net/softnet_stat                       -
+conntrack   fast    <proc>/sys/net/netfilter/nf_conntrack_*       -
+arp         fast    <proc>/net/arp                                -
+udp_queues  fast    <proc>/net/udp{,6}                            -
+schedstat   fast    <proc>/schedstat                              -
+textfile    fast    *.prom files in a directory, each parsed      directory ("" = off), max_file_bytes
+                    again only when it changes                    (1 MiB), max_files (100), max_series
+                                                                  (10000)
 thermal     slow    <sys>/class/hwmon, <sys>/class/thermal        -
+                    (zones, cooling devices)
+power_supply slow   <sys>/class/power_supply/*                    -
+hwmon       slow    <sys>/class/hwmon/* (every sensor)            -
+uname       slow    uname(2), <proc>/sys/kernel/domainname        -
+os          slow    <root>/etc/os-release, else <root>/usr/lib/   -
+                    os-release (parsed again only when changed)
 throttling  slow    <sys>/devices/platform/soc*/..firmware/       vcgencmd ("vcgencmd"; "" = never),
                     get_throttled, vcgencmd, rpi_volt hwmon       timeout (2)
 processes   slow    <proc>/stat, numeric entries of <proc>        -
@@ -40,22 +64,41 @@ from typing import Any
 
 from ..errors import ConfigError
 from ..paths import Paths
+from .arp import ArpCollector
 from .base import Cadence, Collector
 from .clock import ClockCollector
 from .common import OPTIONS_VARIABLE
+from .conntrack import ConntrackCollector
 from .containers import ContainersCollector
 from .cpu import CpuCollector
+from .cpufreq import CpuFreqCollector
 from .diskio import DiskIoCollector
+from .entropy import EntropyCollector
 from .filefd import FileFdCollector
 from .filesystem import FilesystemCollector
+from .hwmon import HwmonCollector
 from .load import LoadCollector
 from .memory import MemoryCollector
+from .netstat import NetstatCollector
 from .network import NetworkCollector
+from .os_release import OsReleaseCollector
+from .power_supply import PowerSupplyCollector
+from .pressure import PressureCollector
 from .processes import ProcessesCollector
+from .schedstat import SchedstatCollector
 from .sidecars import SidecarsCollector
+from .sockstat import SockstatCollector
+from .softnet import SoftnetCollector
+from .stat import StatCollector
+from .textfile import TextfileCollector
 from .thermal import ThermalCollector
 from .throttling import ThrottlingCollector
+from .time import TimeCollector
+from .timex import TimexCollector
+from .udp_queues import UdpQueuesCollector
+from .uname import UnameCollector
 from .uptime import UptimeCollector
+from .vmstat import VmstatCollector
 from .wifi import WifiCollector
 
 CollectorFactory = Callable[[Paths, Mapping[str, Any] | None], Collector]
@@ -72,7 +115,26 @@ REGISTRY: dict[str, CollectorFactory] = {
         UptimeCollector,
         ClockCollector,
         FileFdCollector,
+        StatCollector,
+        PressureCollector,
+        VmstatCollector,
+        CpuFreqCollector,
+        TimeCollector,
+        TimexCollector,
+        EntropyCollector,
+        NetstatCollector,
+        SockstatCollector,
+        SoftnetCollector,
+        ConntrackCollector,
+        ArpCollector,
+        UdpQueuesCollector,
+        SchedstatCollector,
+        TextfileCollector,
         ThermalCollector,
+        HwmonCollector,
+        PowerSupplyCollector,
+        UnameCollector,
+        OsReleaseCollector,
         ThrottlingCollector,
         ProcessesCollector,
         WifiCollector,
@@ -88,7 +150,7 @@ def reject_unknown(setting: str, names: Iterable[str], known: Iterable[str]) -> 
     unknown = set(names) - set(listed)
     if unknown:
         raise ConfigError(
-            f"{setting}: unknown collector(s) {', '.join(sorted(unknown))} (known: {', '.join(listed)})"
+            setting, f"unknown collector(s) {', '.join(sorted(unknown))} (known: {', '.join(listed)})"
         )
 
 

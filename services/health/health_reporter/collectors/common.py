@@ -33,14 +33,14 @@ def options_from_dict(cls: type, section: str, data: Mapping[str, Any]) -> Any:
     for key in data:
         if key not in known:
             raise ConfigError(
-                f"{section}.{key}: unknown option (known: {', '.join(sorted(known)) or 'none'})"
+                f"{section}.{key}", f"unknown option (known: {', '.join(sorted(known)) or 'none'})"
             )
     try:
         return cls(**data)
     except OptionError as err:
-        raise ConfigError(f"{section}.{err.key}: {err.problem}") from err
+        raise ConfigError(f"{section}.{err.key}", err.problem) from err
     except (TypeError, ValueError) as err:
-        raise ConfigError(f"{section}: {err}") from err
+        raise ConfigError(section, str(err)) from err
 
 
 class BaseCollector(ABC):

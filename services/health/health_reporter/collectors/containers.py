@@ -11,7 +11,7 @@ from typing import Any
 from ..models import Sample
 from .base import Cadence
 from .common import BaseCollector, check_text, check_timeout, flag, gauge, info
-from .engine_api import EngineClient, socket_from_env
+from .engine_api import EngineClient
 
 STATE_HELP = "The container's state (running, exited, restarting, ...)."
 HEALTHY_HELP = "1 when the container's healthcheck passes, 0 when unhealthy; absent without a healthcheck."
@@ -51,7 +51,9 @@ def container_samples(containers: list[dict[str, Any]]) -> list[Sample]:
 
 @dataclass(frozen=True)
 class ContainersOptions:
-    socket: str = ""  # "" = DOCKER_HOST (unix://) or the first of /var/run/balena.sock, /var/run/docker.sock
+    # Resolved once by config.py (DOCKER_HOST, else /var/run/balena.sock, else /var/run/docker.sock) and
+    # only while container health is on; "" = no engine: no samples.
+    socket: str = ""
     timeout: float = 3.0
 
     def __post_init__(self) -> None:
@@ -65,7 +67,7 @@ class ContainersCollector(BaseCollector):
     Options = ContainersOptions
 
     def collect(self) -> list[Sample]:
-        socket_path = self.options.socket or socket_from_env()
-        if socket_path is None or not Path(socket_path).exists():
+        socket_path = self.options.socket
+        if not socket_path or not Path(socket_path).exists():
             return []
         return container_samples(EngineClient(socket_path, self.options.timeout).containers())

@@ -11,10 +11,11 @@ from ..models import Sample
 from .common import BaseCollector, counter, gauge
 
 SECONDS_HELP = "Seconds the CPUs spent in each mode."
+GUEST_HELP = "Seconds the CPUs spent in guests (VMs) for each mode."
 USAGE_HELP = "Share of the whole CPU that was busy since the previous fast sample (0-1)."
 CORE_USAGE_HELP = "Share of one core that was busy since the previous fast sample (0-1)."
 
-# node_exporter's modes; psutil's guest times are already inside user/nice, so they are left out.
+# node_exporter's modes; psutil's guest times are already inside user/nice, so they are exported apart.
 MODES = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal")
 
 
@@ -47,6 +48,15 @@ class CpuCollector(BaseCollector):
             )
             for index, times in enumerate(per_core)
             for mode in MODES
+        ]
+        # psutil's guest times (also counted in user and nice), node_exporter's node_cpu_guest_seconds_total
+        samples += [
+            counter(
+                "node_cpu_guest_seconds_total", getattr(times, field), GUEST_HELP, cpu=str(index), mode=mode
+            )
+            for index, times in enumerate(per_core)
+            for field, mode in (("guest", "user"), ("guest_nice", "nice"))
+            if hasattr(times, field)
         ]
         samples += self._usage(per_core)
         self._previous = per_core

@@ -5,30 +5,14 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import socket
-from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from ..errors import CollectorError
 
-# balena's io.balena.features.balena-socket mounts the engine here; plain Docker uses the second.
-DEFAULT_SOCKETS = ("/var/run/balena.sock", "/var/run/docker.sock")
-
 
 class EngineError(CollectorError):
     """The engine socket exists but the request failed (refused, timeout, non-2xx, not JSON)."""
-
-
-def socket_from_env(env: Mapping[str, str] | None = None) -> str | None:
-    """DOCKER_HOST=unix:///path if set (a tcp:// engine is not supported: None), else the first
-    default socket that exists; None when there is none, which disables the containers collector."""
-    env = os.environ if env is None else env
-    docker_host = env.get("DOCKER_HOST", "")
-    if docker_host:
-        return docker_host.removeprefix("unix://") if docker_host.startswith("unix://") else None
-    return next((path for path in DEFAULT_SOCKETS if Path(path).exists()), None)
 
 
 class _UnixConnection(http.client.HTTPConnection):

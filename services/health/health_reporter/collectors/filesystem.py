@@ -103,9 +103,10 @@ class FilesystemCollector(BaseCollector):
 
     def collect(self) -> list[Sample]:
         mounts = real_mounts(parse_mounts(self._mounts_text()))
+        devices = self._host_devices()
         samples = []
         for mount in mounts:
-            samples += self._stat(mount)
+            samples += self._stat(mount, devices)
         data = data_mount(mounts, self.options.data_mounts)
         if data is not None:
             samples.append(
@@ -123,9 +124,11 @@ class FilesystemCollector(BaseCollector):
                 last_error = err
         raise CollectorError(f"cannot read mounts under {self.paths.proc}: {last_error}")
 
-    def _stat(self, mount: Mount) -> list[Sample]:
+    def _stat(self, mount: Mount, devices: dict[str, int] | None) -> list[Sample]:
         labels = {"device": mount.device, "mountpoint": mount.mountpoint, "fstype": mount.fstype}
         path = str(self.paths.on_host(mount.mountpoint))
+        if not is_network_fs(mount.fstype) and not self._reachable(path, mount.mountpoint, devices):
+            return []  # not bind-mounted into our root: the normal case inside a container
         try:
             stat = self._guarded_stat(path) if is_network_fs(mount.fstype) else os.statvfs(path)
         except FileNotFoundError:
@@ -144,6 +147,43 @@ class FilesystemCollector(BaseCollector):
             "device_error": 0,
         }
         return [gauge(f"node_filesystem_{key}", value, HELP[key], **labels) for key, value in values.items()]
+
+
+    def _reachable(self, path: str, mountpoint: str, devices: dict[str, int] | None) -> bool:
+        """Under a HOST_ROOT only what is mounted there is the host's: with just the data partition bound
+        at <root>/mnt/data, <root> itself is a directory of the container's image, and statvfs on it
+        would report the image's filesystem as the host's "/". So the path must be on the device PID 1's
+        mountinfo gives for that mount point (no mountinfo, as in a copied tree: no check)."""
+        if devices is None or mountpoint not in devices:
+            return True
+        try:
+            return os.stat(path).st_dev == devices[mountpoint]
+        except OSError:
+            return False
+
+    def _host_devices(self) -> dict[str, int] | None:
+        """{mount point: st_dev} from <proc>/1/mountinfo; None (no check) when we share PID 1's mount
+        namespace, where every mount point is the host's own."""
+        if self.paths.root == Paths().root and self._same_mount_namespace():
+            return None
+        try:
+            text = self.paths.in_proc("1", "mountinfo").read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return None
+        devices = {}
+        for line in text.splitlines():
+            fields = line.split()
+            if len(fields) > 4 and fields[2].count(":") == 1:
+                major, minor = fields[2].split(":")
+                devices[_unescape(fields[4])] = os.makedev(int(major), int(minor))
+        return devices
+
+
+    def _same_mount_namespace(self) -> bool:
+        try:
+            return os.readlink(self.paths.in_proc("1", "ns", "mnt")) == os.readlink("/proc/self/ns/mnt")
+        except OSError:  # not allowed to look (not root): assume a container, and check
+            return False
 
 
 def is_network_fs(fstype: str) -> bool:

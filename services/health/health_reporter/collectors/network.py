@@ -1,39 +1,77 @@
-"""Per-interface traffic counters (<proc>/net/dev through psutil) and link state (<sys>/class/net)."""
+"""Per-interface counters from <proc>/net/dev (every field, node_exporter's netdev names) and link
+attributes from <sys>/class/net (node_exporter's netclass: up, carrier, MTU, speed).
+
+Both are per network namespace: host interfaces need network_mode: host.
+"""
 
 from __future__ import annotations
 
-import psutil
-
+from ..errors import CollectorError
 from ..models import Sample
-from .common import BaseCollector, counter, flag, gauge, read_optional
+from .common import BaseCollector, counter, flag, gauge, parse_number, read_optional, read_text
 
-UP_HELP = "1 when the interface's operstate is up."
-FIELDS = {  # psutil field -> node_exporter metric
-    "bytes_recv": "node_network_receive_bytes_total",
-    "packets_recv": "node_network_receive_packets_total",
-    "errin": "node_network_receive_errs_total",
-    "dropin": "node_network_receive_drop_total",
-    "bytes_sent": "node_network_transmit_bytes_total",
-    "packets_sent": "node_network_transmit_packets_total",
-    "errout": "node_network_transmit_errs_total",
-    "dropout": "node_network_transmit_drop_total",
+RECEIVE = ("bytes", "packets", "errs", "drop", "fifo", "frame", "compressed", "multicast")
+TRANSMIT = ("bytes", "packets", "errs", "drop", "fifo", "colls", "carrier", "compressed")
+UP_HELP = "Value is 1 if operstate is 'up', 0 otherwise."
+LINK_ATTRIBUTES = {  # file under <sys>/class/net/<device> -> (metric, scale)
+    "carrier": ("node_network_carrier", 1),
+    "mtu": ("node_network_mtu_bytes", 1),
+    "speed": ("node_network_speed_bytes", 1_000_000 / 8),  # Mbit/s
+    "statistics/rx_nohandler": ("node_network_receive_nohandler_total", 1),
 }
 
 
-class NetworkCollector(BaseCollector):
-    """<proc>/net/dev is per network namespace: host interfaces need network_mode: host."""
+def parse_net_dev(text: str) -> dict[str, dict[str, float]]:
+    """{device: {'receive_bytes': n, ..., 'transmit_compressed': n}} from /proc/net/dev."""
+    devices = {}
+    for line in text.splitlines()[2:]:
+        device, _, counts = line.partition(":")
+        values = counts.split()
+        if len(values) != len(RECEIVE) + len(TRANSMIT):
+            raise CollectorError(f"net/dev: unexpected line {line[:60]!r}")
+        try:
+            numbers = [float(value) for value in values]
+        except ValueError as err:
+            raise CollectorError(f"net/dev: unexpected line {line[:60]!r}") from err
+        names = [f"receive_{f}" for f in RECEIVE] + [f"transmit_{f}" for f in TRANSMIT]
+        devices[device.strip()] = dict(zip(names, numbers, strict=True))
+    return devices
 
+
+class NetworkCollector(BaseCollector):
     name = "network"
 
     def collect(self) -> list[Sample]:
-        nics = self.read_with_psutil("net/dev", lambda: psutil.net_io_counters(pernic=True, nowrap=False))
+        devices = parse_net_dev(read_text(self.paths.in_proc("net", "dev")))
         samples = []
-        for device, io in sorted(nics.items()):
+        for device, values in sorted(devices.items()):
             samples += [
-                counter(metric, getattr(io, field), f"Network device statistic {field}.", device=device)
-                for field, metric in FIELDS.items()
+                counter(
+                    f"node_network_{field}_total", value, f"Network device statistic {field}.", device=device
+                )
+                for field, value in values.items()
             ]
-            operstate = read_optional(self.paths.in_sys("class", "net", device, "operstate"))
-            if operstate is not None:
-                samples.append(gauge("node_network_up", flag(operstate == "up"), UP_HELP, device=device))
+            samples += self._link(device)
+        return samples
+
+    def _link(self, device: str) -> list[Sample]:
+        """netclass attributes; a down link answers EINVAL for carrier and speed: those are left out."""
+        directory = self.paths.in_sys("class", "net", device)
+        samples = []
+        operstate = read_optional(directory / "operstate")
+        if operstate is not None:
+            samples.append(gauge("node_network_up", flag(operstate == "up"), UP_HELP, device=device))
+        for file, (metric, scale) in LINK_ATTRIBUTES.items():
+            text = read_optional(directory / file)
+            if not text:
+                continue
+            # speed -1 (unknown) is exported as -125000, as node_exporter does by default
+            value = parse_number(text, directory / file) * scale
+            if metric.endswith("_total"):
+                samples.append(
+                    counter(metric, value, "Network device statistic receive_nohandler.", device=device)
+                )
+            else:
+                help_text = f"Network device property: {metric.removeprefix('node_network_')}"
+                samples.append(gauge(metric, value, help_text, device=device))
         return samples

@@ -8,20 +8,22 @@ from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import Any
 
-from prometheus_client.parser import text_string_to_metric_families
-
 from ..errors import CollectorError
-from ..models import Kind, Sample
+from ..models import Kind, Sample, note
 from ..paths import Paths
 from .base import Cadence
 from .common import BaseCollector, check_text, check_timeout, check_url, gauge, info
 from .local_http import EndpointDown, fetch, fetch_json
+from .metrics_text import family_values
 
 log = logging.getLogger(__name__)
 
 UP_HELP = "1 when the sidecar's endpoint answered the last probe."
-ERROR_HELP = "Why the sidecar's last probe failed; present only while the sidecar is down."
-MAX_ERROR_CHARS = 200  # a label value: keep an HTML error page or a long traceback out of it
+ERROR_HELP = (
+    "Why the sidecar's last probe failed (timeout, refused, reset, unreachable, name_unresolved, "
+    "http_4xx, http_5xx, bad_response); present only while the sidecar is down."
+)
+MAX_ERROR_CHARS = 500  # the text shown in /status: keep an HTML error page or a long traceback out
 STATE_HELP = "wifi-connect's current state."
 BACKLOG_HELP = "Records the log agent has spooled but not yet delivered (all outputs)."
 BACKLOG_BYTES_HELP = "Spooled bytes the log agent has not yet delivered (all outputs)."
@@ -71,15 +73,10 @@ def log_agent_samples(text: str, options: SidecarsOptions) -> list[Sample]:
 
 
 def _family_values(text: str) -> dict[str, list[float]]:
-    """Sample values per family; counter families are keyed without _total, however they were written."""
-    values: dict[str, list[float]] = {}
     try:
-        for family in text_string_to_metric_families(text):
-            samples = values.setdefault(family.name.removesuffix("_total"), [])
-            samples += [s.value for s in family.samples if not s.name.endswith("_created")]
+        return family_values(text)
     except ValueError as err:
         raise EndpointDown(f"log agent metrics do not parse: {err}") from err
-    return values
 
 
 def wifi_connect_samples(status: Any) -> list[Sample]:
@@ -119,10 +116,12 @@ class SidecarsCollector(BaseCollector):
             samples = read()
         except CollectorError as err:  # EndpointDown and malformed answers alike: the sidecar is not healthy
             error = str(err)[:MAX_ERROR_CHARS]
+            reason = err.reason if isinstance(err, EndpointDown) else "bad_response"
             self._note_down(sidecar, error)
             return [
                 gauge("device_sidecar_up", 0, UP_HELP, sidecar=sidecar),
-                info("device_sidecar_error_info", ERROR_HELP, sidecar=sidecar, error=error),
+                info("device_sidecar_error_info", ERROR_HELP, sidecar=sidecar, reason=reason),
+                note("device_sidecar_error", sidecar=sidecar, error=error),
             ]
         if self.last_errors.pop(sidecar, None) is not None:
             log.info("sidecar %s answers again", sidecar)

@@ -1,6 +1,7 @@
-"""Temperatures from <sys>/class/hwmon and <sys>/class/thermal, read directly: psutil's
-sensors_temperatures() costs ~25 ms and hard-codes /sys. One normalised CPU temperature on top, since
-a Pi shows it as hwmon cpu_thermal or only as thermal zone cpu-thermal (node_exporter #1722)."""
+"""Thermal zones and cooling devices from <sys>/class/thermal and one normalised CPU temperature, read
+directly: psutil's sensors_temperatures() costs ~25 ms and hard-codes /sys. A Pi shows its CPU
+temperature as hwmon cpu_thermal or only as thermal zone cpu-thermal (node_exporter #1722), so both are
+looked at; the hwmon series themselves come from the hwmon collector, with node_exporter's chip labels."""
 
 from __future__ import annotations
 
@@ -10,8 +11,11 @@ from ..models import Sample
 from .base import Cadence
 from .common import BaseCollector, gauge, parse_number, read_optional
 
-HWMON_HELP = "Hardware monitor temperature sensor reading."
 ZONE_HELP = "Thermal zone temperature in degrees Celsius."
+COOLING_HELP = {
+    "cur_state": "Current throttle state of the cooling device",
+    "max_state": "Maximum throttle state of the cooling device",
+}
 CPU_HELP = "CPU temperature: a CPU hwmon chip if there is one, else a CPU thermal zone."
 
 CPU_CHIPS = ("cpu_thermal", "coretemp", "k10temp", "zenpower", "soc_thermal", "cpu-thermal")
@@ -31,13 +35,10 @@ class ThermalCollector(BaseCollector):
         hwmon = self._hwmon()
         zones = self._zones()
         samples = [
-            gauge("node_hwmon_temp_celsius", celsius, HWMON_HELP, chip=chip, sensor=sensor)
-            for chip, sensor, celsius in hwmon
-        ]
-        samples += [
             gauge("node_thermal_zone_temp", celsius, ZONE_HELP, zone=zone, type=kind)
             for zone, kind, celsius in zones
         ]
+        samples += self._cooling_devices()
         cpu = cpu_temperature(hwmon, zones)
         if cpu is not None:
             samples.append(gauge("device_cpu_temperature_celsius", cpu, CPU_HELP))
@@ -52,6 +53,23 @@ class ThermalCollector(BaseCollector):
                 if celsius is not None:
                     readings.append((chip, sensor_file.name.removesuffix("_input"), celsius))
         return readings
+
+    def _cooling_devices(self) -> list[Sample]:
+        """Fans and throttling states (node_exporter's thermal_zone collector exports them too)."""
+        samples = []
+        for device in sorted(self.paths.in_sys("class", "thermal").glob("cooling_device*")):
+            name = device.name.removeprefix("cooling_device")
+            kind = read_optional(device / "type") or ""
+            for state in ("cur_state", "max_state"):
+                text = read_optional(device / state)
+                if text:
+                    value = parse_number(text, device / state)
+                    samples.append(
+                        gauge(
+                            f"node_cooling_device_{state}", value, COOLING_HELP[state], name=name, type=kind
+                        )
+                    )
+        return samples
 
     def _zones(self) -> list[tuple[str, str, float]]:
         readings = []

@@ -7,14 +7,16 @@ phone that joins its real network must not keep the portal's answers), and annou
 in DHCP option 114 (RFC 8910 captive-portal API). Nothing is read from /etc: ``--conf-file=/dev/null
 --no-hosts --no-resolv``. Leases and pid live in ``run_dir``. dnsmasq's log goes to a file there, so
 a start-up failure (typically port 53 already taken) surfaces as an ``AdapterError`` with its words.
-The daemon gives a fixed ``run_dir`` (next to its RPC socket): a SIGKILLed daemon leaves nothing behind
-that the next start does not clear. Without one, a private temp directory is made and removed on stop.
+dnsmasq drops root for ``nobody`` once its sockets are bound (under a root ``sh`` guard that keeps the
+parent-death signal). The daemon gives a fixed ``run_dir`` (next to its RPC socket): a SIGKILLed
+daemon leaves nothing behind that the next start does not clear. Without one, a private temp directory
+is made and removed on stop.
 """
 
 from __future__ import annotations
 
 import grp
-import os
+import pwd
 import shutil
 import subprocess
 import tempfile
@@ -28,13 +30,26 @@ from ..errors import AdapterError
 READY_MARK = "started, version"  # dnsmasq logs this once its sockets are bound
 DNS_TTL_SECONDS = 1
 RUN_FILES = ("dnsmasq.leases", "dnsmasq.pid", "dnsmasq.log")
+UNPRIVILEGED_USER = "nobody"  # dnsmasq runs as it once its sockets are bound and its files open
+# dnsmasq's change of user makes the kernel forget the parent-death signal (children.py), so it runs under
+# a root shell that keeps it and, when signalled (also by that signal), stops dnsmasq and exits with it.
+GUARD = (
+    'trap \'kill -TERM "$child" 2>/dev/null\' TERM INT HUP\n'
+    '"$@" &\n'
+    "child=$!\n"
+    'wait "$child"; status=$?\n'
+    'while kill -0 "$child" 2>/dev/null; do wait "$child"; status=$?; done\n'
+    'exit "$status"\n'
+)
 
 
-def _own_group() -> str:
+def _user_and_group(user: str) -> tuple[str, str]:
+    """``user`` and its primary group's name (Debian: nobody/nogroup); root's when there is no such user."""
     try:
-        return grp.getgrgid(os.getegid()).gr_name
-    except KeyError:  # a gid without a name in /etc/group
-        return "root"
+        entry = pwd.getpwnam(user)
+        return user, grp.getgrgid(entry.pw_gid).gr_name
+    except KeyError:
+        return "root", "root"
 
 
 class Dnsmasq:
@@ -54,6 +69,7 @@ class Dnsmasq:
         self._prefix = list(command_prefix)
         self._start_timeout = start_timeout
         self._process: subprocess.Popen[bytes] | None = None
+        self._user, self._group = _user_and_group(UNPRIVILEGED_USER)
 
     @property
     def run_dir(self) -> Path:
@@ -94,10 +110,9 @@ class Dnsmasq:
             f"--dhcp-leasefile={self.lease_file}",
             f"--pid-file={run_dir / 'dnsmasq.pid'}",
             f"--log-facility={self.log_file}",
-            "--user=root",  # the lease and log files live in our private run dir
-            # Stay in our group: dnsmasq's default (dip) is a setgid, and a credential change makes the
-            # kernel forget the parent-death signal that stops dnsmasq when the daemon is SIGKILLed.
-            f"--group={_own_group()}",
+            # root only to bind ports 53/67 and open its files (the private run dir stays root's 0700)
+            f"--user={self._user}",
+            f"--group={self._group}",
         ]
 
     def start(self) -> None:
@@ -106,9 +121,9 @@ class Dnsmasq:
         self._clear_run_dir()
         self.log_file.write_text("")
         try:
-            self._process = subprocess.Popen([*self._prefix, *self.argv()], stdin=subprocess.DEVNULL,
-                                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                             preexec_fn=die_with_parent())
+            argv = [*self._prefix, "/bin/sh", "-c", GUARD, "dnsmasq-guard", *self.argv()]
+            self._process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                             stderr=subprocess.PIPE, preexec_fn=die_with_parent())
         except OSError as err:
             raise AdapterError(f"cannot run {self._binary}: {err}") from err
         self._wait_until_ready()

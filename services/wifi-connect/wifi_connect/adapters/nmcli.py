@@ -165,14 +165,12 @@ class NmcliBackend:
         timeout: float = 15.0,
         env: Mapping[str, str] | None = None,
         binary: str = "nmcli",
-        check_connectivity: bool = True,
     ) -> None:
         nmcli.disable_use_sudo()
         self._cmd = TimedNmcli(timeout, env, binary)
         self._device = nmcli.DeviceControl(self._cmd)
         self._connection = nmcli.ConnectionControl(self._cmd)
         self._networking = nmcli.NetworkingControl(self._cmd)
-        self._check_connectivity = check_connectivity
         self._security_words: dict[str, set[str]] = {}  # ssid -> SECURITY words from the last scan
 
     # -- devices and state -----------------------------------------------------------------
@@ -193,8 +191,21 @@ class NmcliBackend:
             raise DeviceError(f"interface {interface!r} is not managed by NetworkManager (PORTAL_INTERFACE)")
         return interface
 
-    def connectivity(self) -> Connectivity:
-        return Connectivity(self._networking.connectivity(check=self._check_connectivity).value)
+    def hardware_address(self, interface: str) -> str:
+        """The device's MAC address as NM reports it (``GENERAL.HWADDR``), e.g. ``11:22:33:44:55:66``."""
+        return self._values(["-f", "GENERAL.HWADDR", "device", "show", interface])[0]
+
+    def hostname(self) -> str:
+        return self._cmd.run(["general", "hostname"]).stdout.strip()
+
+    def ipv4_addresses(self, interface: str) -> list[str]:
+        """``-g IP4.ADDRESS``: ``10.1.2.3/24 | 10.1.2.4/24`` (nothing while unconfigured)."""
+        output = self._cmd.run(["-g", "IP4.ADDRESS", "device", "show", interface]).stdout
+        return [item.strip().split("/")[0] for item in output.replace("\n", " ").split("|") if item.strip()]
+
+    def connectivity(self, check: bool = False) -> Connectivity:
+        """NM's last verdict (a property read); ``check`` makes NM probe again first (its own URI)."""
+        return Connectivity(self._networking.connectivity(check=check).value)
 
     def scan(self, interface: str, rescan: bool) -> list[AccessPoint]:
         if rescan:

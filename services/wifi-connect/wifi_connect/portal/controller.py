@@ -13,14 +13,15 @@ import logging
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from typing import TypeVar
 
 from ..config import Config
 from ..errors import AdapterError, BusyError
-from ..models import AccessPoint, Credentials, FailureReason, Network, State
-from ..ports import ActivationFailed, Connectivity, Dhcp, NetworkBackend
+from ..models import AccessPoint, Credentials, FailureReason, Network, Reach, State
+from ..ports import ActivationFailed, Connectivity, Dhcp, NetworkBackend, NmChange
 from ..validation import credentials_from_request
+from .attempts import Attempt
+from .connectivity import ConnectivityWatch
 from .networks import networks_from_scan
 from .ports import Clock, ConnectivityProbe, StateHook, WebServer
 from .states import Event, Handler, StateMachine, Table
@@ -29,12 +30,18 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 state_log = logging.getLogger("wifi_connect.state")
 
-ONLINE_VERDICTS = (Connectivity.FULL, Connectivity.LIMITED)
 # After a connect, NM may take a moment to finish its own connectivity check (wifi-connect waits 20 s).
 ONLINE_CHECK_WINDOW = 20.0
 ONLINE_POLL = 1.0
 PORTAL_RETRY_DELAY = 10.0  # when the access point itself could not be raised
 SUPERVISE_INTERVAL = 2.0  # how often dnsmasq and the portal web app are checked while the portal is up
+# A person's progress (a choice posted, an attempt submitted) lets the retry of saved networks wait until
+# one RETRY_INTERVAL after it, but never longer than this past the moment the retry first fell due, however
+# often anyone posts: a stranger on the open AP cannot hold the device offline while its network is there.
+PERSON_DEFERRAL_LIMIT = 600.0
+# Two interfaces: after a successful join the portal stays up this long, so the phone (still on it) can
+# show the person where to reach the device; then it goes down.
+SUCCESS_LINGER = 60.0
 CONNECTABLE = frozenset({State.WAITING, State.PORTAL, State.CONNECTED})
 SETUP_MODE_REFUSALS = {
     State.PORTAL: "the portal is already up",
@@ -42,57 +49,11 @@ SETUP_MODE_REFUSALS = {
     State.RETRYING: "saved networks are being retried; the portal comes back if none comes up",
 }
 
-MESSAGES = {
-    FailureReason.WRONG_PASSWORD: "{ssid} did not accept the password. Check it and try again.",
-    FailureReason.NOT_FOUND: "{ssid} could not be found. Is it in range, and is the name right?",
-    FailureReason.TIMEOUT: "{ssid} did not answer in time. Try again, closer to the router.",
-    FailureReason.NO_IP: "{ssid} accepted the device but gave it no address (DHCP).",
-    FailureReason.NO_INTERNET: "The device joined {ssid}, but it has no internet access.",
-    FailureReason.FAILED: "Joining {ssid} failed.",
-}
-
-
-def _iso(timestamp: float) -> str:
-    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="seconds")
-
-
-@dataclass
-class Attempt:
-    """One connection attempt, as ``GET /status`` reports it after the phone rejoins."""
-
-    id: int
-    ssid: str
-    started_at: float
-    result: str = "pending"  # pending | connected | failed
-    reason: FailureReason | None = None
-    message: str = ""
-    finished_at: float | None = None
-
-    def finish(self, at: float, reason: FailureReason | None) -> None:
-        self.finished_at = at
-        self.result = "connected" if reason is None else "failed"
-        self.reason = reason
-        template = "Connected to {ssid}." if reason is None else MESSAGES[reason]
-        self.message = template.format(ssid=self.ssid)
-
-    def to_json(self) -> dict:
-        return {
-            "id": self.id,
-            "ssid": self.ssid,
-            "result": self.result,
-            "reason": None if self.reason is None else str(self.reason),
-            "message": self.message,
-            "started_at": _iso(self.started_at),
-            "finished_at": None if self.finished_at is None else _iso(self.finished_at),
-        }
-
-
 @dataclass
 class _Session:
     """What belongs to the current visit to PORTAL or CONNECTED."""
 
-    used: bool = False  # someone used the portal since it went up (cancels the activity timeout)
-    last_used: float | None = None
+    used: bool = False  # a person made progress since it went up (cancels the activity timeout)
     lost_since: float | None = None  # CONNECTED: when connectivity was first seen missing
 
 
@@ -108,6 +69,7 @@ class Controller:
         hook: StateHook,
         clock: Clock,
         probe: ConnectivityProbe | None = None,
+        mdns: Callable[[], bool] | None = None,
     ) -> None:
         self.config = config
         self.backend = backend
@@ -116,16 +78,22 @@ class Controller:
         self.hook = hook
         self.clock = clock
         self.probe = probe
-        self.interface = config.portal_interface or ""
+        self.interface = config.portal_interface or ""  # the access point's
+        self._client_interface = config.client_interface  # None: the AP's device joins networks too
+        self.mdns = mdns or (lambda: False)
+        self._portal_up = False
+        self._reach = Reach()
         self.machine = StateMachine(self._table(), clock, self._announce)
         self._lock = threading.Lock()
         self._networks: list[Network] = []
         self._session = _Session()
+        self._last_progress: float | None = None  # a person's last progress on the portal
+        self._retry_due_at: float | None = None  # when saved networks are owed a retry (this time offline)
         self._attempt_ids = itertools.count(1)
         self._last_attempt: Attempt | None = None
         self._connect_pending = False
-        self._online = False
         self._ssid: str | None = None
+        self.connectivity = ConnectivityWatch(backend, probe, self._quietly)  # NM's events and verdict
 
     # -- the table -------------------------------------------------------------------------------------
 
@@ -139,6 +107,8 @@ class Controller:
             (S.PORTAL, E.RETRY_DUE): self._portal_retry_due,
             (S.PORTAL, E.ACTIVITY_TIMEOUT): self._portal_activity_timeout,
             (S.CONNECTED, E.TICK): self._connected_tick,
+            (S.CONNECTED, E.LOST_TIMEOUT): self._connected_lost_timeout,
+            (S.CONNECTED, E.LINGER_OVER): lambda _: self._take_portal_down(),
             (S.WAITING, E.SETUP_MODE): self._raise_portal_because("setup mode requested"),
             (S.CONNECTED, E.SETUP_MODE): self._raise_portal_because("setup mode requested"),
         }
@@ -147,6 +117,7 @@ class Controller:
         for state in State:
             if state is not S.STOPPING:
                 table[(state, E.STOP)] = self._stop
+                table[(state, E.NM_CHANGED)] = self._nm_changed
         return table
 
     # -- lifecycle -------------------------------------------------------------------------------------
@@ -164,8 +135,11 @@ class Controller:
 
     def _start(self, _: object) -> None:
         self.interface = self.backend.find_wifi_device(self.config.portal_interface)
+        client = self.config.client_interface
+        self._client_interface = self.backend.find_wifi_device(client) if client else None
+        self._reach = self._find_reach(addresses=False)  # the connecting page names the device in advance
         self._quietly(self.backend.stop_access_point, self.config.portal_ssid)  # stale portal profiles
-        if self._check_online():
+        if self._check_online(recheck=True):
             self._enter_connected("already online")
         else:
             self._enter_waiting("offline at start; giving saved networks a grace period",
@@ -178,30 +152,82 @@ class Controller:
         self.machine.after(self.config.check_interval, Event.TICK)
 
     def _waiting_tick(self, _: object) -> None:
-        if self._check_online():
+        if self._check_online(recheck=True):
             self._enter_connected("a saved network came up")
         else:
             self.machine.after(self.config.check_interval, Event.TICK)
 
-    def _enter_connected(self, reason: str) -> None:
-        self._ssid = self._quietly(self.backend.active_wifi_ssid, self.interface)
+    def _nm_changed(self, _: object) -> None:
+        """NetworkManager said something changed: look (NM's own verdict, no probe unless it changed).
+        In other states the change is someone else's doing (our AP, our attempt) and is not looked at."""
+        verdict = self.connectivity.take_heard()
+        if self.machine.state is State.WAITING:
+            if self._check_online(verdict):
+                self._enter_connected("a saved network came up")
+        elif self.machine.state is State.CONNECTED:
+            self._watch_connection(self._check_online(verdict))
+
+    @property
+    def client_interface(self) -> str:
+        """The WiFi device that joins networks (CLIENT_INTERFACE, else the AP's own)."""
+        return self._client_interface or self.interface
+
+    @property
+    def two_interfaces(self) -> bool:
+        """The AP has a device of its own: joining a network never takes the portal down."""
+        return self.client_interface != self.interface
+
+    def _enter_connected(self, reason: str, linger: bool = False) -> None:
+        """CONNECTED. ``linger`` (two interfaces, a person's join): the portal stays up SUCCESS_LINGER
+        seconds so the phone still on it shows where to reach the device; otherwise it goes now."""
+        self._ssid = self._quietly(self.backend.active_wifi_ssid, self.client_interface)
+        self._reach = self._find_reach()
         self._session = _Session()
+        self._retry_due_at = self._last_progress = None  # online: nothing is owed
+        if self._portal_up and not linger:
+            self._take_portal_down()
         self.machine.enter(State.CONNECTED, reason)
         self.machine.after(self.config.check_interval, Event.TICK)
+        if self._portal_up:
+            self.machine.after(SUCCESS_LINGER, Event.LINGER_OVER)
+
+    def _find_reach(self, addresses: bool = True) -> Reach:
+        """The name (``<hostname>.local`` when the host publishes mDNS) and the addresses on the joined
+        network, for the success page, ``GET /status`` and the hook."""
+        hostname = self._quietly(self.backend.hostname) or ""
+        found = self._quietly(self.backend.ipv4_addresses, self.client_interface) if addresses else None
+        published = bool(hostname) and self.mdns()
+        return Reach(hostname, f"{hostname}.local" if published else None, tuple(found or ()))
 
     def _connected_tick(self, _: object) -> None:
-        now, session = self.clock.monotonic(), self._session
-        if self._check_online():
+        self._watch_connection(self._check_online(recheck=True))
+        if not self._lost_too_long():
+            self.machine.after(self.config.check_interval, Event.TICK)
+
+    def _watch_connection(self, online: bool) -> None:
+        """CONNECTED: note a loss (and when the tolerance ends) or a recovery."""
+        session = self._session
+        if online:
             session.lost_since = None
             # The network may change under us (POST /forget, NM roaming to another saved network).
-            self._ssid = self._quietly(self.backend.active_wifi_ssid, self.interface)
+            self._ssid = self._quietly(self.backend.active_wifi_ssid, self.client_interface)
         elif session.lost_since is None:
-            session.lost_since = now
+            session.lost_since = self.clock.monotonic()
             log.warning("connectivity lost; tolerating it for %gs", self.config.lost_tolerance)
-        if session.lost_since is not None and now - session.lost_since >= self.config.lost_tolerance:
-            self._raise_portal("connectivity lost for longer than the tolerance")
-            return
-        self.machine.after(self.config.check_interval, Event.TICK)
+            self.machine.after(self.config.lost_tolerance, Event.LOST_TIMEOUT)
+
+    def _connected_lost_timeout(self, _: object) -> None:
+        """The tolerance is over: look once more (asking NM to re-check) before giving up on the network."""
+        if self._session.lost_since is not None:
+            self._watch_connection(self._check_online(recheck=True))
+            self._lost_too_long()
+
+    def _lost_too_long(self) -> bool:
+        lost_since = self._session.lost_since
+        if lost_since is None or self.clock.monotonic() - lost_since < self.config.lost_tolerance:
+            return False
+        self._raise_portal("connectivity lost for longer than the tolerance")
+        return True
 
     def _raise_portal_because(self, reason: str) -> Handler:
         return lambda _: self._raise_portal(reason)
@@ -212,22 +238,31 @@ class Controller:
         After a failed attempt NM's list is seconds old: skip the fresh scan so the AP is back sooner."""
         self._refresh_networks(rescan)
         try:
-            self.backend.start_access_point(self.interface, self.config.portal_ssid,
-                                            self.config.portal_passphrase, str(self.config.portal_gateway))
-            self.dhcp.start()
-            self.web.start()
+            if not self._portal_up:  # two interfaces: it may still be up (a failed attempt, a loss)
+                config = self.config
+                self.backend.start_access_point(self.interface, config.portal_ssid, config.portal_passphrase,
+                                                str(config.portal_gateway))
+                self._portal_up = True
+                self.dhcp.start()
+                self.web.start()
         except AdapterError as err:
             log.error("could not raise the portal, trying again in %gs: %s", PORTAL_RETRY_DELAY, err)
             self._take_portal_down()
             self._enter_waiting(f"portal failed: {err}", PORTAL_RETRY_DELAY)
             return
         self._ssid = None
-        self._online = False  # the AP replaced the uplink: the probes must send phones to the portal
+        if not self.two_interfaces:  # the AP took the radio: the joined network's addresses are gone
+            self._reach = replace(self._reach, addresses=())
+        self.connectivity.online = False  # the AP replaced the uplink: the probes send phones to the portal
         self._session = _Session()
         self.machine.enter(State.PORTAL, reason)
         self.machine.after(SUPERVISE_INTERVAL, Event.TICK)
         if self.config.retry_interval > 0:
-            self.machine.after(self.config.retry_interval, Event.RETRY_DUE)
+            # Owed since the portal first went up: a failed attempt does not start the interval again.
+            now = self.clock.monotonic()
+            if self._retry_due_at is None:
+                self._retry_due_at = now + self.config.retry_interval
+            self.machine.after(max(0.0, self._retry_due_at - now), Event.RETRY_DUE)
         if self.config.activity_timeout > 0:
             self.machine.after(self.config.activity_timeout, Event.ACTIVITY_TIMEOUT)
 
@@ -240,12 +275,23 @@ class Controller:
         self.machine.after(SUPERVISE_INTERVAL, Event.TICK)
 
     def _portal_retry_due(self, _: object) -> None:
-        last_used = self._session.last_used
-        in_use = last_used is not None and self.clock.monotonic() - last_used < self.config.retry_interval
-        if in_use or not self._has_saved_networks():
+        now = self.clock.monotonic()
+        hold_until = self._person_holds_retry_until(now)
+        if hold_until is not None:
+            log.info("a person is using the portal; retrying saved networks in %.0fs", hold_until - now)
+            self.machine.after(hold_until - now, Event.RETRY_DUE)
+        elif not self._has_saved_networks():
             self.machine.after(self.config.retry_interval, Event.RETRY_DUE)
-            return
-        self._retry_saved_networks("retry interval: trying saved networks")
+        else:
+            self._retry_saved_networks("retry interval: trying saved networks")
+
+    def _person_holds_retry_until(self, now: float) -> float | None:
+        """Until when a person's recent progress defers the due retry (bounded), or None: retry now."""
+        if self._last_progress is None or self._retry_due_at is None:
+            return None
+        until = min(self._last_progress + self.config.retry_interval,
+                    self._retry_due_at + PERSON_DEFERRAL_LIMIT)
+        return until if until > now else None
 
     def _portal_activity_timeout(self, _: object) -> None:
         if not self._session.used and self._has_saved_networks():
@@ -259,9 +305,12 @@ class Controller:
         return bool(saved)
 
     def _retry_saved_networks(self, reason: str) -> None:
+        self._retry_due_at = None  # paid: the next visit to the portal owes a full interval again
         self.machine.enter(State.RETRYING, reason)
-        self._take_portal_down()
-        activated = self._quietly(self.backend.activate_saved, self.interface, self.config.connect_timeout)
+        if not self.two_interfaces:
+            self._take_portal_down()
+        activated = self._quietly(self.backend.activate_saved, self.client_interface,
+                                  self.config.connect_timeout)
         if activated and self._wait_online():
             self._enter_connected("a saved network came back")
         else:
@@ -279,7 +328,7 @@ class Controller:
             with self._lock:
                 self._connect_pending = False
         if reason is None:
-            self._enter_connected(f"connected to {credentials.ssid}")
+            self._enter_connected(f"connected to {credentials.ssid}", linger=True)
         else:
             self._raise_portal(f"attempt failed: {reason}", rescan=False)
 
@@ -306,11 +355,12 @@ class Controller:
     def _try_credentials(self, credentials: Credentials) -> FailureReason | None:
         """Add the profile, drop the AP, activate, check connectivity; on failure delete the new profile."""
         try:
-            uuid = self.backend.add_profile(self.interface, credentials)
+            uuid = self.backend.add_profile(self.client_interface, credentials)
         except AdapterError as err:
             log.error("could not create a profile for %s: %s", credentials.ssid, err)
             return FailureReason.FAILED
-        self._take_portal_down()
+        if not self.two_interfaces:  # one radio: the AP must make way for the attempt
+            self._take_portal_down()
         reason = self._activate(uuid, credentials)
         if reason is not None:
             self._quietly(self.backend.delete_profile, uuid)
@@ -335,24 +385,22 @@ class Controller:
 
     def _take_portal_down(self) -> None:
         """Web app, dnsmasq, then the AP profile; each failure is logged and the rest still happens."""
+        self._portal_up = False
         self._quietly(self.web.stop)
         self._quietly(self.dhcp.stop)
         self._quietly(self.backend.stop_access_point, self.config.portal_ssid)
 
-    def _check_online(self) -> bool:
-        """NM says full or limited (Ethernet counts), and the optional HTTP probe agrees."""
-        verdict = self._quietly(self.backend.connectivity) or Connectivity.UNKNOWN
-        online = verdict in ONLINE_VERDICTS or (verdict is Connectivity.UNKNOWN and self.probe is not None)
-        if online and self.probe is not None:
-            online = self.probe.online()
-        self._online = online
-        return online
+    def _check_online(self, verdict: Connectivity | None = None, recheck: bool = False) -> bool:
+        return self.connectivity.check(verdict, recheck)
 
     def _wait_online(self) -> bool:
+        """After an activation (a change we made): ask NM to re-check once, then read its verdict."""
         deadline = self.clock.monotonic() + min(ONLINE_CHECK_WINDOW, self.config.connect_timeout)
-        while not self._check_online():
+        recheck = True
+        while not self._check_online(recheck=recheck):
             if self.clock.monotonic() >= deadline:
                 return False
+            recheck = False
             self.clock.sleep(ONLINE_POLL)
         return True
 
@@ -372,12 +420,12 @@ class Controller:
 
     def _scan(self, rescan: bool) -> list[AccessPoint]:
         try:
-            return self.backend.scan(self.interface, rescan)
+            return self.backend.scan(self.client_interface, rescan)
         except AdapterError as err:
             if not rescan:
                 raise
             log.warning("rescan refused, reading NetworkManager's last list instead: %s", err)
-            return self.backend.scan(self.interface, False)
+            return self.backend.scan(self.client_interface, False)
 
     def _quietly(self, action: Callable[..., T], *args: object) -> T | None:
         """Run a best-effort adapter call: log an AdapterError and return None instead."""
@@ -390,9 +438,19 @@ class Controller:
     def _announce(self, previous: State, state: State, reason: str) -> None:
         """One JSON line per state change on stdout, and the hook (no secrets in either)."""
         change = {"state": str(state), "previous": str(previous), "reason": reason,
-                  "interface": self.interface, "ssid": self._ssid or ""}
+                  "interface": self.interface, "ssid": self._ssid or "",
+                  "client_interface": self.client_interface, "hostname": self._reach.hostname,
+                  "mdns_name": self._reach.mdns_name or "", "addresses": " ".join(self._reach.addresses)}
         state_log.info("state %s -> %s: %s", previous, state, reason, extra={"fields": change})
         self.hook.state_changed(change)
+
+    # -- NetworkManager's events ------------------------------------------------------------------------
+
+    def nm_changed(self, change: NmChange) -> None:
+        """From the monitor's thread: remember NM's newest verdict, queue one NM_CHANGED (bursts of lines
+        during an activation become one look)."""
+        if self.connectivity.heard(change):
+            self.machine.post(Event.NM_CHANGED)
 
     # -- PortalService ---------------------------------------------------------------------------------
 
@@ -402,10 +460,12 @@ class Controller:
         return {
             "state": str(self.machine.state),
             "interface": self.interface,
+            "client_interface": self.client_interface,
+            "reach": self._reach.to_json(),
             "ssid": self._ssid,
             "portal_ssid": self.config.portal_ssid,
             "gateway": str(self.config.portal_gateway),
-            "online": self._online,
+            "online": self.connectivity.online,
             "last_attempt": attempt,
         }
 
@@ -426,19 +486,22 @@ class Controller:
     def connect(self, fields: dict[str, str]) -> dict:
         with self._lock:
             scanned = {network.ssid: network.security for network in self._networks}
-            credentials = credentials_from_request(fields, scanned.get(str(fields.get("ssid", ""))))
+            credentials = credentials_from_request(fields, scanned.get(str(fields.get("ssid", ""))),
+                                                   self.config.ca_cert_directory)
             if self._connect_pending or self.machine.state not in CONNECTABLE:
                 raise BusyError(f"busy ({self.machine.state}); try again in a moment")
             self._connect_pending = True
             attempt = Attempt(next(self._attempt_ids), credentials.ssid, self.clock.time())
+            self._last_progress = self.clock.monotonic()  # a submitted attempt is a person's progress
             self._last_attempt = attempt
         self.machine.post(Event.CONNECT, (attempt, credentials))
         return attempt.to_json()
 
     def touch(self) -> None:
+        """A person's progress on the portal (the web app sends only choices and submitted attempts)."""
         with self._lock:
             self._session.used = True
-            self._session.last_used = self.clock.monotonic()
+            self._last_progress = self.clock.monotonic()
 
     def enter_setup_mode(self) -> dict:
         """Queue SETUP_MODE when the state takes it; otherwise say why not (the portal is already up, or

@@ -24,7 +24,10 @@ log = logging.getLogger(__name__)
 
 class Event(enum.StrEnum):
     START = "start"
-    TICK = "tick"  # periodic: watch connectivity, supervise the portal's processes
+    TICK = "tick"  # periodic: re-check connectivity (a long safety net), supervise the portal's processes
+    NM_CHANGED = "nm_changed"  # NetworkManager reported a change (nmcli monitor); payload: None
+    LOST_TIMEOUT = "lost_timeout"  # CONNECTED: connectivity has been missing for the tolerance
+    LINGER_OVER = "linger_over"  # CONNECTED, two interfaces: the success page had its time; portal down
     GRACE_OVER = "grace_over"  # saved networks had their chance at start
     CONNECT = "connect"  # payload: (Attempt, Credentials)
     RETRY_DUE = "retry_due"  # time to retry saved networks from the portal

@@ -1,47 +1,71 @@
-"""wifi-connect's HTTP apps: the captive portal (page, JSON API, OS probes) and the loopback control API.
+"""wifi-connect's HTTP apps, built by factories from validated values (bottle, SimpleTemplate).
 
-gunicorn runs them by factory: ``gunicorn 'wifi_connect.web:create_portal_app()'`` and
-``gunicorn 'wifi_connect.web:create_control_app()'``. Without an explicit ``service`` both talk to the
-daemon through ``rpc.ControllerClient`` on the socket named by ``WIFI_CONNECT_SOCKET``.
+``create_portal_app(service, settings)``: what phones see on gateway:port (page, JSON API, OS probes),
+served by gunicorn with ``web.worker.PortalWorker`` in a process forked from the daemon
+(``web.server.ForkedPortalServer``); its ``service`` is ``rpc.ControllerClient``.
+``create_control_app(service)``: the application's local API, served in the daemon itself on loopback;
+its ``service`` is the controller.
 """
 
 from __future__ import annotations
 
-import os
+import functools
+import json
+import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
-from flask import Flask, current_app, jsonify, render_template, request
-from werkzeug.exceptions import HTTPException
+import bottle
 
-from ..errors import BusyError, ConfigError, InputError, WifiConnectError
+from ..config import Config
+from ..errors import BusyError, InputError, WifiConnectError
 from ..ports import PortalService
+from . import i18n
+
+if TYPE_CHECKING:
+    from .control import SetupNetwork
+
+log = logging.getLogger(__name__)
 
 # A /connect body is a few short fields; anything bigger is a mistake or an attack (HTTP 413).
 MAX_BODY_BYTES = 16 * 1024
 PACKAGE_UI_DIRECTORY = Path(__file__).resolve().parent.parent / "ui"
-DEFAULT_GATEWAY = "192.168.42.1"
-DEFAULT_PORT = 80
-# The daemon only needs to know someone is there, not every request: one touch per worker per second.
-TOUCH_INTERVAL_SECONDS = 1.0
-# A person's actions. OS probes and foreign-Host traffic do not count: a phone that rejoins the AP on its
-# own and probes it would otherwise postpone the saved-network retry (and the activity timeout) forever.
-PERSON_PATHS = frozenset({"/", "/join", "/scan", "/connect", "/rescan", "/networks"})
+TEMPLATE_DIRECTORY = Path(__file__).resolve().parent / "templates"
 # A person submits a form now and then; a script hammering /connect or /rescan (a driver scan each) gets 429.
 POST_LIMIT, POST_WINDOW_SECONDS = 20, 10.0
-HTML_BLUEPRINT = "portal"  # the page and its forms; every other route answers JSON
 UNAVAILABLE_RETRY_SECONDS = 5
+# A person's progress in the form (a choice sent, an attempt submitted). Page views, probes and reads do
+# not count: a phone (or a stranger) that merely polls the portal must not hold the device offline.
+PERSON_ACTIONS = frozenset({"/join", "/scan", "/connect", "/rescan"})
+# The daemon only needs to know someone is there, not every request: one touch per worker per second.
+TOUCH_INTERVAL_SECONDS = 1.0
+JSON_TYPE = "application/json"
+# On every portal answer: only the portal's own files run or load (no inline script or style, no other
+# origin; a UI_DIRECTORY replacement must follow the same rule), no framing (clickjacking of the form),
+# no MIME sniffing, and no Referer carrying the portal's URLs to other origins.
+CONTENT_SECURITY_POLICY = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+                           "font-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; "
+                           "frame-ancestors 'none'")
+SECURITY_HEADERS = (
+    ("Content-Security-Policy", CONTENT_SECURITY_POLICY),
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+    ("Referrer-Policy", "same-origin"),  # not no-referrer: that makes form posts send "Origin: null"
+)
 
 
 @dataclass(frozen=True, slots=True)
 class PortalSettings:
-    """Where the portal is reachable and which UI it serves."""
+    """Where the portal is reachable and which UI it serves (from ``config.Config``, validated there)."""
 
-    gateway: str = DEFAULT_GATEWAY
-    port: int = DEFAULT_PORT
+    gateway: str
+    port: int = 80
     ui_directory: Path = PACKAGE_UI_DIRECTORY
 
     @property
@@ -54,6 +78,11 @@ class PortalSettings:
         return f"http://{self.host}/"
 
     @property
+    def origin(self) -> str:
+        """The portal's web origin (RFC 6454), as browsers send it in ``Origin``."""
+        return f"http://{self.host}"
+
+    @property
     def custom_ui(self) -> bool:
         return self.ui_directory != PACKAGE_UI_DIRECTORY
 
@@ -61,103 +90,111 @@ class PortalSettings:
         return host in (self.host, f"{self.gateway}:{self.port}")
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> PortalSettings:
-        """Read the balena-compatible variables the daemon passes to gunicorn."""
-        env = os.environ if environ is None else environ
-        port_text = env.get("PORTAL_LISTENING_PORT") or str(DEFAULT_PORT)
-        try:
-            port = int(port_text)
-        except ValueError as err:
-            raise ConfigError(f"PORTAL_LISTENING_PORT: not a port number: {port_text!r}") from err
-        ui = env.get("UI_DIRECTORY")
-        return cls(
-            gateway=env.get("PORTAL_GATEWAY") or DEFAULT_GATEWAY,
-            port=port,
-            ui_directory=Path(ui).resolve() if ui else PACKAGE_UI_DIRECTORY,
-        )
+    def from_config(cls, config: Config) -> PortalSettings:
+        return cls(str(config.portal_gateway), config.portal_listening_port,
+                   config.ui_directory or PACKAGE_UI_DIRECTORY)
 
 
-def _default_service() -> PortalService:
-    """The daemon's RPC client; imported late so the web package has no hard tie to it at import time."""
-    from ..rpc import ControllerClient
-
-    socket_path = os.environ.get("WIFI_CONNECT_SOCKET")
-    if not socket_path:
-        raise ConfigError("WIFI_CONNECT_SOCKET is not set: the web apps need the daemon's socket path")
-    return ControllerClient(socket_path)
+def request_host() -> str:
+    """The Host the client asked for (HTTP/1.0 clients may send none)."""
+    environ = bottle.request.environ
+    return environ.get("HTTP_HOST") or f"{environ.get('SERVER_NAME', '')}:{environ.get('SERVER_PORT', '')}"
 
 
-def service() -> PortalService:
-    """The PortalService of the app handling the current request."""
-    return current_app.extensions["wifi_connect.service"]
+def json_response(body: object, status: int = 200, **headers: str) -> bottle.HTTPResponse:
+    return bottle.HTTPResponse(json.dumps(body, ensure_ascii=False), status,
+                               {"Content-Type": JSON_TYPE, **headers})
 
 
-def settings() -> PortalSettings:
-    return current_app.extensions["wifi_connect.settings"]
-
-
-def error_response(message: str, status: int, field: str | None = None):
+def error_response(message: str, status: int, field: str | None = None,
+                   **headers: str) -> bottle.HTTPResponse:
     body: dict[str, str] = {"error": message}
     if field is not None:
         body["field"] = field
-    return jsonify(body), status
+    return json_response(body, status, **headers)
 
 
-def _register_error_handlers(app: Flask) -> None:
-    """One mapping from the service's exceptions to HTTP answers, shared by both apps."""
-
-    @app.errorhandler(InputError)
-    def input_error(err: InputError):
-        return error_response(err.message, 400, err.field)
-
-    @app.errorhandler(BusyError)
-    def busy(err: BusyError):
-        return error_response(str(err) or "a connection attempt is already running", 409)
-
-    @app.errorhandler(WifiConnectError)
-    def unavailable(err: WifiConnectError):
-        # The daemon or NetworkManager did not answer: the request may work in a moment.
-        if request.blueprint == HTML_BLUEPRINT:  # a person's page: words and a retry, not JSON
-            current_app.logger.warning("portal page unavailable: %s", err)
-            page = render_template("unavailable.html", retry_seconds=UNAVAILABLE_RETRY_SECONDS)
-            return page, 503, {"Retry-After": str(UNAVAILABLE_RETRY_SECONDS)}
-        return error_response(f"wifi-connect is unavailable: {err}", 503)
-
-    @app.errorhandler(HTTPException)
-    def http_error(err: HTTPException):
-        field = "body" if err.code == 413 else None
-        return error_response(err.description or err.name, err.code or 500, field)
+def read_body() -> bytes:
+    """The request body, at most MAX_BODY_BYTES (else 413), also when it is chunked."""
+    if bottle.request.content_length > MAX_BODY_BYTES:
+        raise error_response(f"the request body is larger than {MAX_BODY_BYTES} bytes", 413, "body")
+    data = bottle.request.body.read(MAX_BODY_BYTES + 1)
+    if len(data) > MAX_BODY_BYTES:
+        raise error_response(f"the request body is larger than {MAX_BODY_BYTES} bytes", 413, "body")
+    return data
 
 
-def _new_app(service_: PortalService) -> Flask:
-    app = Flask(__name__, static_folder=None)  # the UI directory is served by the portal blueprint
-    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
-    app.json.sort_keys = False
-    app.extensions["wifi_connect.service"] = service_
-    _register_error_handlers(app)
+def form_fields() -> dict[str, str]:
+    """An urlencoded or multipart form as text (bottle hands out latin-1 strings; browsers send UTF-8)."""
+    read_body()  # size check first; bottle caches the body for ``forms``
+    forms = bottle.request.forms.decode("utf-8")
+    return {key: forms.get(key, "") for key in forms}
+
+
+def _origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ("null" if url else "")
+
+
+def render(name: str, **values: object) -> str:
+    return bottle.template(name, template_lookup=[str(TEMPLATE_DIRECTORY)], **values)
+
+
+class ServiceErrors:
+    """Bottle plugin: one mapping from the service's exceptions to HTTP answers, shared by both apps.
+
+    Routes declared with ``html=True`` are a person's page: when the daemon does not answer they get
+    words and a retry instead of JSON."""
+
+    name = "wifi_connect_errors"
+    api = 2
+
+    def apply(self, callback: Callable, route: bottle.Route) -> Callable:
+        html = bool(route.config.get("html"))
+
+        @functools.wraps(callback)
+        def wrapper(*args: object, **kwargs: object) -> object:
+            try:
+                return callback(*args, **kwargs)
+            except InputError as err:
+                return error_response(err.message, 400, err.field)
+            except BusyError as err:
+                return error_response(str(err) or "a connection attempt is already running", 409)
+            except WifiConnectError as err:
+                # The daemon or NetworkManager did not answer: the request may work in a moment.
+                if html:
+                    log.warning("portal page unavailable: %s", err)
+                    t = i18n.for_header(bottle.request.get_header("Accept-Language"))
+                    page = render("unavailable", retry_seconds=UNAVAILABLE_RETRY_SECONDS, t=t, lang=t.lang)
+                    return bottle.HTTPResponse(page, 503, {"Retry-After": str(UNAVAILABLE_RETRY_SECONDS)})
+                return error_response(f"wifi-connect is unavailable: {err}", 503)
+
+        return wrapper
+
+
+def _json_error_page(err: bottle.HTTPError) -> str:
+    """bottle's own errors (404, 405, 413, 500) as ``{"error", "field"?}`` instead of an HTML page."""
+    bottle.response.content_type = JSON_TYPE
+    body = {"error": str(err.body or err.status_line)}
+    if err.status_code == 413:
+        body["field"] = "body"
+    if err.status_code >= 500 and err.exception is not None:
+        log.error("request failed: %s", err.exception, exc_info=err.exception)
+        body["error"] = "internal error"
+    return json.dumps(body)
+
+
+def new_app(service: PortalService) -> bottle.Bottle:
+    app = bottle.Bottle()
+    app.config["json.enable"] = False  # every JSON answer goes through json_response
+    app.config["wifi_connect.service"] = service
+    app.default_error_handler = _json_error_page
+    app.install(ServiceErrors())
     return app
 
 
-def _touch_on_request(app: Flask) -> None:
-    """A person's action on the portal cancels the activity timeout and postpones the retry (rate-limited)."""
-    last_touch = 0.0
-
-    @app.before_request
-    def touch() -> None:
-        nonlocal last_touch
-        if request.path not in PERSON_PATHS or not settings().is_portal_host(request.host):
-            return
-        now = time.monotonic()
-        if now - last_touch >= TOUCH_INTERVAL_SECONDS:
-            last_touch = now
-            try:
-                service().touch()
-            except WifiConnectError:
-                current_app.logger.warning("could not tell the daemon about portal activity")
-
-
 class PostRateLimit:
-    """At most ``limit`` POSTs per client address in any ``window`` seconds (per gunicorn worker)."""
+    """At most ``limit`` POSTs per client address in any ``window`` seconds (per web worker)."""
 
     def __init__(self, limit: int = POST_LIMIT, window: float = POST_WINDOW_SECONDS) -> None:
         self.limit, self.window = limit, window
@@ -176,44 +213,67 @@ class PostRateLimit:
             return True
 
 
-def _limit_posts(app: Flask, limiter: PostRateLimit) -> None:
-    @app.before_request
-    def refuse_floods():
-        if request.method == "POST" and not limiter.allow(request.remote_addr or ""):
-            response, status = error_response("too many requests: wait a few seconds", 429)
-            response.headers["Retry-After"] = str(int(limiter.window))
-            return response, status
-        return None
-
-
-def create_portal_app(
-    service: PortalService | None = None, portal_settings: PortalSettings | None = None
-) -> Flask:
+def create_portal_app(service: PortalService, settings: PortalSettings) -> bottle.Bottle:
     """The app phones see on gateway:port: portal page, JSON API and captive-portal probes."""
     from . import api, portal, probes
 
-    app = _new_app(service if service is not None else _default_service())
-    app.extensions["wifi_connect.settings"] = portal_settings or PortalSettings.from_env()
-    _touch_on_request(app)
-    _limit_posts(app, PostRateLimit())
+    app = new_app(service)
+    limiter = PostRateLimit()
 
-    @app.after_request
-    def no_store(response):
+    @app.hook("before_request")
+    def refuse_cross_site_posts() -> None:
+        """A page on another origin must not make a visitor's browser change the device's WiFi: every
+        browser sends Origin (or at least Referer) with a POST; a client that sends neither is no browser."""
+        if bottle.request.method != "POST":
+            return
+        origin = bottle.request.get_header("Origin") or _origin_of(bottle.request.get_header("Referer", ""))
+        if origin and origin != settings.origin:
+            raise error_response("cross-site request refused: post from the portal's own page", 403)
+
+    @app.hook("before_request")
+    def refuse_floods() -> None:
+        if bottle.request.method == "POST" and not limiter.allow(bottle.request.remote_addr or ""):
+            raise error_response("too many requests: wait a few seconds", 429,
+                                 **{"Retry-After": str(int(limiter.window))})
+
+    last_touch = 0.0
+
+    @app.hook("before_request")
+    def touch() -> None:
+        """A person's progress cancels the activity timeout and defers the retry (bounded by the daemon)."""
+        nonlocal last_touch
+        request = bottle.request
+        if request.method != "POST" or request.path not in PERSON_ACTIONS:
+            return
+        if not settings.is_portal_host(request_host()):
+            return
+        now = time.monotonic()
+        if now - last_touch >= TOUCH_INTERVAL_SECONDS:
+            last_touch = now
+            try:
+                service.touch()
+            except WifiConnectError:
+                log.warning("could not tell the daemon about a person's progress on the portal")
+
+    @app.hook("after_request")
+    def no_store_and_lock_down() -> None:
         # Phones must never cache a hijacked answer or a stale status; static files set their own max-age.
-        response.headers.setdefault("Cache-Control", "no-store")
-        return response
+        if "Cache-Control" not in bottle.response.headers:
+            bottle.response.set_header("Cache-Control", "no-store")
+        for name, value in SECURITY_HEADERS:
+            bottle.response.set_header(name, value)
 
-    # Probes first: their before_request hook redirects foreign Hosts before any other route runs.
-    app.register_blueprint(probes.bp)
-    app.register_blueprint(api.bp)
-    app.register_blueprint(portal.bp)
+    probes.install(app, service, settings)  # first: its hook sends foreign Hosts to the portal
+    api.install(app, service)
+    portal.install(app, service, settings)
     return app
 
 
-def create_control_app(service: PortalService | None = None) -> Flask:
-    """The application's local control API (bind it to loopback only: it is not authenticated)."""
+def create_control_app(service: PortalService, setup_network: SetupNetwork | None = None) -> bottle.Bottle:
+    """The application's local control API (loopback only: it is not authenticated). With
+    ``setup_network`` it also serves ``GET /setup-qr.svg``."""
     from . import control
 
-    app = _new_app(service if service is not None else _default_service())
-    app.register_blueprint(control.bp)
+    app = new_app(service)
+    control.install(app, service, setup_network)
     return app

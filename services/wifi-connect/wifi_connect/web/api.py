@@ -2,22 +2,31 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify, request
+import json
+
+import bottle
 
 from ..errors import InputError
-from . import service
-
-bp = Blueprint("api", __name__)
+from ..ports import PortalService
+from . import JSON_TYPE, form_fields, json_response, read_body
 
 
 def connect_fields() -> dict[str, str]:
     """The /connect body as text fields, from JSON or a form. The daemon validates the values."""
-    if not request.is_json:
-        return request.form.to_dict()
-    body = request.get_json(silent=True)
+    if not is_json():
+        return form_fields()
+    try:
+        body = json.loads(read_body())
+    except ValueError:
+        body = None
     if not isinstance(body, dict):
         raise InputError("body", "the request body must be a JSON object")
     return {name: _as_text(name, value) for name, value in body.items() if value is not None}
+
+
+def is_json() -> bool:
+    mimetype = bottle.request.content_type.split(";", 1)[0].strip().lower()
+    return mimetype == JSON_TYPE or (mimetype.startswith("application/") and mimetype.endswith("+json"))
 
 
 def _as_text(name: str, value: object) -> str:
@@ -28,30 +37,25 @@ def _as_text(name: str, value: object) -> str:
     raise InputError(name, f"{name} must be a string")
 
 
-@bp.after_request
-def allow_any_origin(response: Response) -> Response:
-    """Like balena's server: a UI served from elsewhere (e.g. during development) may call the API."""
-    response.headers["Access-Control-Allow-Origin"] = "*"
-    response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
-    response.headers["Access-Control-Allow-Headers"] = "Content-Type"
-    return response
+def install_reads(app: bottle.Bottle, service: PortalService) -> None:
+    """The routes both apps share: same answers, one implementation."""
+
+    @app.get("/networks")
+    def networks() -> bottle.HTTPResponse:
+        return json_response(service.networks())
+
+    @app.post("/rescan")
+    def rescan() -> bottle.HTTPResponse:
+        return json_response(service.rescan())
+
+    @app.get("/status")
+    def status() -> bottle.HTTPResponse:
+        return json_response(service.status())
 
 
-@bp.get("/networks")
-def networks():
-    return jsonify(service().networks())
+def install(app: bottle.Bottle, service: PortalService) -> None:
+    install_reads(app, service)
 
-
-@bp.post("/rescan")
-def rescan():
-    return jsonify(service().rescan())
-
-
-@bp.get("/status")
-def status():
-    return jsonify(service().status())
-
-
-@bp.post("/connect")
-def connect():
-    return jsonify(service().connect(connect_fields())), 202
+    @app.post("/connect")
+    def connect() -> bottle.HTTPResponse:
+        return json_response(service.connect(connect_fields()), 202)

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import Blueprint, Response, redirect, request
+import bottle
 
 from ..errors import WifiConnectError
-from . import service, settings
-
-bp = Blueprint("probes", __name__)
+from ..ports import PortalService
+from . import PortalSettings, request_host
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,37 +51,31 @@ PROBES: dict[str, OnlineAnswer | None] = {
 }
 
 
-def to_portal() -> Response:
-    return redirect(settings().url, code=302)  # no-store: the portal app's after_request sets it
+def install(app: bottle.Bottle, service: PortalService, settings: PortalSettings) -> None:
+    def to_portal() -> bottle.HTTPResponse:
+        return bottle.HTTPResponse("", 302, {"Location": settings.url})  # no-store: set by the portal app
 
+    @app.hook("before_request")
+    def redirect_foreign_hosts() -> None:
+        """Any request not addressed to the portal (DNS answers every name with the gateway) goes there."""
+        if bottle.request.path not in PROBES and not settings.is_portal_host(request_host()):
+            raise to_portal()
 
-@bp.before_app_request
-def redirect_foreign_hosts() -> Response | None:
-    """Any request not addressed to the portal (DNS answers every name with the gateway) goes there."""
-    if request.path in PROBES or settings().is_portal_host(request.host):
-        return None
-    return to_portal()
+    def device_online() -> bool:
+        """Online and not in portal mode: while the AP is up the phone is on the setup network, whatever
+        the last connectivity check said."""
+        try:
+            status = service.status()
+            return bool(status.get("online")) and status.get("state") != "portal"
+        except WifiConnectError:
+            return False  # daemon unreachable: keep showing the portal rather than claim we are online
 
+    def answer_probe() -> bottle.HTTPResponse:
+        online_answer = PROBES[bottle.request.path]
+        if online_answer is None or not device_online():
+            return to_portal()
+        headers = {"Content-Type": online_answer.content_type, **dict(online_answer.headers)}
+        return bottle.HTTPResponse(online_answer.body, online_answer.status, headers)
 
-def _device_online() -> bool:
-    """Online and not in portal mode: while the AP is up the phone is on the setup network, whatever the
-    last connectivity check said."""
-    try:
-        status = service().status()
-        return bool(status.get("online")) and status.get("state") != "portal"
-    except WifiConnectError:
-        return False  # daemon unreachable: keep showing the portal rather than claim we are online
-
-
-def answer_probe() -> Response:
-    online_answer = PROBES[request.path]
-    if online_answer is None or not _device_online():
-        return to_portal()
-    response = Response(online_answer.body, online_answer.status, content_type=online_answer.content_type)
-    response.headers.extend(online_answer.headers)
-    return response
-
-
-for _path in PROBES:
-    _endpoint = _path.strip("/").replace("/", "_").replace(".", "_")  # endpoints may not contain dots
-    bp.add_url_rule(_path, endpoint=_endpoint, view_func=answer_probe)
+    for path in PROBES:
+        app.route(path, "GET", answer_probe)

@@ -48,14 +48,18 @@ function followAttempt(region) {
       if (String(attempt.id) !== attemptId || attempt.result === "pending") return;
       clearInterval(timer);
       if (attempt.result === "connected") {
-        region.textContent = `Connected to “${attempt.ssid}”. You can close this page.`;
+        // the words come from the page (data-msg-*), in the language the server chose
+        const reach = status.reach || {};
+        const where = [reach.mdns_name, ...(reach.addresses || [])].filter(Boolean).join(", ");
+        region.textContent = region.dataset.msgConnected.replace("{ssid}", attempt.ssid);
+        if (where) region.append(" " + region.dataset.msgReach.replace("{where}", where));
       } else {
         window.location.assign("/");
       }
     } catch (err) {
       if (!leftNetwork) {
         leftNetwork = true;
-        region.insertAdjacentText("beforeend", " Your phone has left the setup network.");
+        region.insertAdjacentText("beforeend", " " + region.dataset.msgLeft);
       }
     }
   }, 2000);

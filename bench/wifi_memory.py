@@ -1,0 +1,205 @@
+"""PSS of wifi-connect's whole process tree on the simulated device, with the portal up and once connected.
+
+The real daemon runs in a devrig "device" namespace over the simulated NetworkManager (as in
+``tests/wifi_connect/test_wifi_daemon.py``). State 1, **portal**: the portal is up and a phone (the
+"phone" namespace) took a lease and loaded the page, so the worker has served requests. State 2,
+**connected**: the phone joined the device to its network through the portal. In each state, after a
+short settle, we sum ``Pss`` from ``/proc/<pid>/smaps_rollup`` over the daemon and every descendant
+(gunicorn master and worker, dnsmasq and its guard, the ``nmcli monitor``), and keep the per-process rows.
+
+Variants: ``PORTAL_SERVER=gunicorn`` (the default) and ``PORTAL_SERVER=in-process``. The same run
+measures the implementation before issue 7 (commit ``--before``, checked out into a
+temporary worktree: Flask apps under two gunicorn gthread servers started with exec) as the baseline.
+balena's wifi-connect (one Rust process) cannot run on the simulated device; its figure is not measured.
+Needs root. Run from the repository root: ``.venv/bin/python bench/wifi_memory.py``. Writes
+``bench/results/wifi_memory.json`` and ``.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))  # devrig is the repository's simulated device, not an installed package
+
+from devrig.netns import NetnsPair  # noqa: E402
+from devrig.nm import SimulatedNetworkManager  # noqa: E402
+
+RESULTS = REPO_ROOT / "bench" / "results" / "wifi_memory"
+SSID, PASSWORD = "HomeNet", "correct horse battery"
+CONTROL = "http://127.0.0.1:8081"
+TARGETS_MIB = {"portal": 40.0, "connected": 25.0}
+SETTLE_SECONDS = 3.0
+BEFORE_COMMIT = "5a72214"  # the branch point of this work: Flask + two exec'd gunicorn gthread servers
+
+
+def pss_kib(pid: int) -> int:
+    with open(f"/proc/{pid}/smaps_rollup") as rollup:
+        for line in rollup:
+            if line.startswith("Pss:"):
+                return int(line.split()[1])
+    return 0
+
+
+def tree_rows(root: int) -> list[dict]:
+    """Every process of the service (the daemon and its descendants) with its PSS."""
+    daemon = psutil.Process(root)
+    rows = []
+    for process in [daemon, *daemon.children(recursive=True)]:
+        with contextlib.suppress(psutil.Error, FileNotFoundError, ProcessLookupError):
+            command = " ".join(process.cmdline())[:80]
+            rows.append({"pid": process.pid, "ppid": process.ppid(), "command": command,
+                         "pss_kib": pss_kib(process.pid)})
+    return rows
+
+
+def curl(pair: NetnsPair, namespace: str, url: str, *args: str) -> tuple[int, str]:
+    done = pair.run(namespace, ["curl", "-s", "-m", "5", "-w", "\n%{http_code}", *args, url], timeout=10)
+    body, _, code = done.stdout.rpartition("\n")
+    return int(code or 0), body
+
+
+def wait_for_state(pair: NetnsPair, process: subprocess.Popen, state: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the daemon exited with {process.returncode}")
+        code, body = curl(pair, pair.device, f"{CONTROL}/status")
+        if code == 200 and json.loads(body).get("state") == state:
+            return
+        time.sleep(0.2)
+    raise TimeoutError(f"the daemon did not reach {state!r}")
+
+
+@contextlib.contextmanager
+def running_daemon(variant: str, source: Path, log_dir: Path,
+                   extra: dict[str, str]) -> Iterator[tuple[NetnsPair, subprocess.Popen]]:
+    """The daemon of ``source`` (a checkout) in a fresh device namespace over a fresh simulator."""
+    with SimulatedNetworkManager() as sim, NetnsPair() as pair:
+        sim.add_network(SSID, "wpa-psk", PASSWORD, signal=80)
+        env = {**sim.env, "PYTHONPATH": f"{source}/services/wifi-connect:{source}/services/common",
+               "GRACE_PERIOD": "0.5", "CONNECT_TIMEOUT": "8", "RETRY_INTERVAL": "0",
+               "CONTROL_ADDRESS": "127.0.0.1:8081", "WIFI_CONNECT_SOCKET": str(log_dir / f"{variant}.sock"),
+               **extra}
+        with (log_dir / f"{variant}.log").open("wb") as log:
+            process = pair.popen(pair.device, [sys.executable, "-m", "wifi_connect"], env=env, cwd=log_dir,
+                                 stdout=log, stderr=subprocess.STDOUT)
+        try:
+            yield pair, process
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def measure(variant: str, source: Path, log_dir: Path, **extra: str) -> dict:
+    with running_daemon(variant, source, log_dir, extra) as (pair, process):
+        wait_for_state(pair, process, "portal")
+        pair.dhcp_lease()
+        for path in ("/", "/static/app.css", "/static/app.js", "/networks", "/status"):
+            assert curl(pair, pair.phone, f"http://{pair.gateway}{path}")[0] == 200, path
+        time.sleep(SETTLE_SECONDS)
+        portal = tree_rows(process.pid)
+        body = json.dumps({"ssid": SSID, "passphrase": PASSWORD})
+        code, _ = curl(pair, pair.phone, f"http://{pair.gateway}/connect", "-H",
+                       "Content-Type: application/json", "--data-binary", body)
+        assert code == 202, code
+        wait_for_state(pair, process, "connected")
+        time.sleep(SETTLE_SECONDS)
+        connected = tree_rows(process.pid)
+    return {state: {"pss_mib": round(sum(r["pss_kib"] for r in rows) / 1024, 1), "processes": rows}
+            for state, rows in (("portal", portal), ("connected", connected))}
+
+
+@contextlib.contextmanager
+def checkout(commit: str) -> Iterator[Path]:
+    directory = Path(tempfile.mkdtemp(prefix="wifi-memory-before-"))
+    subprocess.run(["git", "worktree", "add", "--detach", str(directory), commit], cwd=REPO_ROOT,
+                   check=True, capture_output=True)
+    try:
+        yield directory
+    finally:
+        subprocess.run(["git", "worktree", "remove", "--force", str(directory)], cwd=REPO_ROOT,
+                       check=False, capture_output=True)
+
+
+def plot(result: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    states = ["portal", "connected"]
+    variants = list(result["variants"])
+    figure, axes = plt.subplots(figsize=(7, 4))
+    width = 0.8 / len(variants)
+    for index, variant in enumerate(variants):
+        values = [result["variants"][variant][state]["pss_mib"] for state in states]
+        bars = axes.bar([x + index * width for x in range(len(states))], values, width, label=variant)
+        axes.bar_label(bars, fmt="%.1f")
+    for x, state in enumerate(states):
+        axes.hlines(TARGETS_MIB[state], x - width / 2, x + width * (len(variants) - 0.5), colors="red",
+                    linestyles="dashed", label="target" if x == 0 else None)
+    axes.set_xticks([x + width * (len(variants) - 1) / 2 for x in range(len(states))], states)
+    axes.set_ylabel("PSS of the service's process tree (MiB)")
+    axes.set_title("wifi-connect memory on the simulated device")
+    axes.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--before", default=BEFORE_COMMIT, help="baseline commit ('' to skip it)")
+    args = parser.parse_args()
+    if os.geteuid() != 0:
+        raise SystemExit("needs root (network namespaces)")
+    variants: dict[str, dict] = {}
+    with tempfile.TemporaryDirectory(prefix="wifi-memory-") as log_dir:
+        variants["gunicorn (default)"] = measure("current", REPO_ROOT, Path(log_dir))
+        variants["in-process"] = measure("in-process", REPO_ROOT, Path(log_dir), PORTAL_SERVER="in-process")
+        if args.before:
+            with checkout(args.before) as before:
+                variants[f"before ({args.before})"] = measure("before", before, Path(log_dir))
+    result = {
+        "benchmark": "PSS (sum of smaps_rollup Pss) of the daemon and every descendant, simulated device",
+        "targets_mib": TARGETS_MIB,
+        "within_targets": {name: all(data[state]["pss_mib"] <= limit for state, limit in TARGETS_MIB.items())
+                           for name, data in variants.items()},
+        "variants": variants,
+        "python": sys.version.split()[0],
+        "versions": {name: _version(name)
+                     for name in ("gunicorn", "gevent", "greenlet", "bottle", "waitress")},
+    }
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
+    plot(result, RESULTS.with_suffix(".png"))
+    summary = {name: {state: data[state]["pss_mib"] for state in ("portal", "connected")}
+               for name, data in variants.items()}
+    print(json.dumps({"targets_mib": TARGETS_MIB, "pss_mib": summary}, indent=2))
+
+
+def _version(name: str) -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+if __name__ == "__main__":
+    main()
