@@ -91,9 +91,13 @@ class JournaldInputConfig(SectionConfig):
             return []
         return [f"--file={self.path}" if os.path.isfile(self.path) else f"--directory={self.path}"]
 
+    def fields_read(self) -> tuple[str, ...]:
+        """The fields asked of journalctl and kept from its output (the cursor and time too)."""
+        return tuple(dict.fromkeys(("__CURSOR", "__REALTIME_TIMESTAMP", *FIELDS_READ, *self.extra_fields)))
+
     def command(self, cursor: str | None) -> list[str]:
-        fields = ",".join(dict.fromkeys((*FIELDS_READ, *self.extra_fields)))
-        command = [self.journalctl, "--output=json", f"--output-fields={fields}", "--follow", "--all",
+        fields = ",".join(name for name in self.fields_read() if not name.startswith("__"))
+        command = [self.journalctl, "--output=export", f"--output-fields={fields}", "--follow", "--all",
                    "--no-pager"]
         command += self.location()
         if cursor:
