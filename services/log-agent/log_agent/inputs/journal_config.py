@@ -58,7 +58,7 @@ class JournaldInputConfig(SectionConfig):
     include_containers: tuple[str, ...] = field(default=(), metadata={PARSE: _patterns})
     exclude_containers: tuple[str, ...] = field(default=(), metadata={PARSE: _patterns})
     read_from: Literal["head", "tail"] = "tail"
-    batch_max_entries: int = 1000
+    batch_max_entries: int = 5000
     batch_wait: float = field(default=0.05, metadata={PARSE: parse_duration})  # latency for fewer fsyncs
     checkpoint_interval: float = field(default=5.0, metadata={PARSE: parse_duration})
     max_line_bytes: int = field(default=1024 * 1024, metadata={PARSE: parse_size})

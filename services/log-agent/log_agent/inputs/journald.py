@@ -17,7 +17,9 @@ journal refuses is dropped (counted as a gap) and reading starts at the oldest e
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import fcntl
 import json
 import logging
 import os
@@ -46,7 +48,8 @@ from .journal_fields import (
 from .report import emitter_report
 
 log = logging.getLogger(__name__)
-_READ_BYTES = 256 * 1024
+_READ_BYTES = 1024 * 1024
+_PIPE_BYTES = 1024 * 1024  # Linux's default limit for an unprivileged process (fs.pipe-max-size)
 _RESTART_SECONDS = (1.0, 2.0, 5.0, 10.0, 30.0)  # journalctl exited: wait, then start it again
 
 __all__ = ["JournaldInput", "JournaldInputConfig"]  # the config class is the registry's too
@@ -147,6 +150,8 @@ class JournaldInput:
                                            stdin=subprocess.DEVNULL, preexec_fn=die_with_agent())
         child = self._child
         assert child.stdout is not None and child.stderr is not None
+        with contextlib.suppress(OSError):  # a larger pipe: fewer, larger reads and wakeups when busy
+            fcntl.fcntl(child.stdout.fileno(), fcntl.F_SETPIPE_SZ, _PIPE_BYTES)
         self._stderr = b""
         try:
             self._pump(child.stdout.fileno(), resume, child.stderr.fileno())
