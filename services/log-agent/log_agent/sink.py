@@ -67,6 +67,27 @@ class SpoolSink:
             self._ack_latency.observe(time.monotonic() - started)
         return stored
 
+    def store_packed(self, tag: str, entries: bytes, count: int, *, durable: bool) -> int:
+        """Store entries the agent packed itself (``inputs.emit.pack_chunks``: valid ``[EventTime,
+        map]`` entries, ``count`` exact, about a spool frame in size) without walking them again."""
+        if not count or not entries:
+            return self(tag, entries, count, durable=durable)
+        started = time.monotonic()
+        with self.budget.hold(working_bytes(len(entries))):
+            try:
+                own_from = getattr(self._batch, "own_from", None)
+                if own_from is None:
+                    own_from = self.spool.batch_start()
+                self.spool.append_chunks([Chunk(tag, entries, count)], durable, own_from)
+            except SpoolError:
+                if self._metrics:
+                    self._metrics.input_errors.labels(self.name).inc()
+                raise
+        if self._records_in is not None:
+            self._records_in.inc(count)
+            self._ack_latency.observe(time.monotonic() - started)
+        return count
+
     @contextmanager
     def batch(self) -> Iterator[None]:
         """Calls made inside (one frame stored in several calls: an inflated payload, piece by

@@ -92,3 +92,18 @@ def test_splicing_equals_decoding_and_merging(bodies: list[dict], piece: int) ->
     entries = b"".join(pack_entry(T + i, body) for i, body in enumerate(bodies))
     out = records_of(entries, len(bodies), enricher, piece)
     assert [r.record for r in out] == [enricher.merge(body) for body in bodies]
+
+
+@pytest.mark.parametrize("nanoseconds", [0, 0x3AFFFFFF, 0x3B000000, 999_999_999, 1_000_000_000, 0xFFFFFFFF])
+def test_event_time_nanoseconds_up_to_a_second_pass_and_beyond_are_refused(nanoseconds: int) -> None:
+    """The fast path takes every valid EventTime (also ns from 0x3B000000 to 1e9 - 1); an
+    invalid one (ns of a second or more) is still checked and refused."""
+    seconds = 1_700_000_000
+    ext = msgpack.ExtType(0, seconds.to_bytes(4, "big") + nanoseconds.to_bytes(4, "big"))
+    entry = b"\x92" + msgpack.packb(ext) + msgpack.packb({"m": 1})
+    if nanoseconds >= 10**9:
+        with pytest.raises(ProtocolError, match="event time"):
+            records_of(entry, 1, Enricher(IDENTITY))
+        return
+    [out] = records_of(entry, 1, Enricher(IDENTITY))
+    assert out.time_ns == seconds * 10**9 + nanoseconds and out.record == {"m": 1, "device": IDENTITY}

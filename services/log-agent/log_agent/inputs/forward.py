@@ -77,6 +77,7 @@ class ForwardInput:
         self._connections_lock = threading.Lock()
         self._tls: ssl.SSLContext | None = None
         self._sink: EntrySink | None = None
+        self._partial: Any = None  # the DockerPartialSink in front of the core's sink, if enabled
         self._budget = MemoryBudget()  # replaced by the sink's (the agent's one budget) at start
         self._unix_bound = False  # stop() removes the socket file only if this input created it
         self.address: tuple[str, int] | None = None
@@ -85,6 +86,13 @@ class ForwardInput:
 
     def start(self, sink: EntrySink) -> None:
         """Bind every socket and start serving; on failure nothing is left bound (ConfigError)."""
+        self._partial = None
+        if self.config.docker_partial:  # Docker's fluentd driver: lines over 16 KiB come in pieces
+            from ..processors.partial import DockerPartialConfig, DockerPartialSink
+
+            joining = DockerPartialConfig(max_bytes=self.config.docker_partial_max_bytes,
+                                          timeout=self.config.docker_partial_timeout)
+            sink = self._partial = DockerPartialSink(sink, joining)
         self._sink = sink
         self._budget = getattr(sink, "budget", None) or self._budget
         self._stopping.clear()  # start() after stop() serves again (configuration reload)
@@ -124,6 +132,8 @@ class ForwardInput:
         if not self._connections_ended(_DRAIN_SECONDS):
             self._shutdown_connections(socket.SHUT_RDWR)  # past the grace: those acks are given up
             self._connections_ended(_STOP_SECONDS)
+        if self._partial is not None:
+            self._partial.flush()  # lines still waiting for pieces are stored as they are
         if self._unix_bound and self.config.unix_path:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.config.unix_path)

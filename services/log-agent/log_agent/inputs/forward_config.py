@@ -46,6 +46,11 @@ class ForwardInputConfig(SectionConfig):
     max_connections: int = 64
     idle_timeout: float = field(default=60.0, metadata={PARSE: parse_duration})
     handshake_timeout: float = field(default=10.0, metadata={PARSE: parse_duration})
+    # Docker's fluentd log driver splits lines over 16 KiB: join its partial_message pieces
+    # (processors/partial.py; chunks without pieces are passed on undecoded)
+    docker_partial: bool = True
+    docker_partial_timeout: float = field(default=5.0, metadata={PARSE: parse_duration})
+    docker_partial_max_bytes: int = field(default=1024 * 1024, metadata={PARSE: parse_size})
     name: str = "forward"
 
     def validate(self) -> None:
@@ -62,7 +67,8 @@ class ForwardInputConfig(SectionConfig):
         except ValueError:
             message = f"expected an octal mode such as 0660, got {self.unix_mode!r}"
             raise ConfigError("forward.unix_mode", message) from None
-        for key in ("max_frame_bytes", "max_decompressed_bytes", "max_connections"):
+        for key in ("max_frame_bytes", "max_decompressed_bytes", "max_connections",
+                    "docker_partial_max_bytes"):
             if getattr(self, key) <= 0:
                 raise ConfigError(f"forward.{key}", "must be positive")
 

@@ -58,7 +58,7 @@ class JournaldInputConfig(SectionConfig):
     include_containers: tuple[str, ...] = field(default=(), metadata={PARSE: _patterns})
     exclude_containers: tuple[str, ...] = field(default=(), metadata={PARSE: _patterns})
     read_from: Literal["head", "tail"] = "tail"
-    batch_max_entries: int = 1000
+    batch_max_entries: int = 5000
     batch_wait: float = field(default=0.05, metadata={PARSE: parse_duration})  # latency for fewer fsyncs
     checkpoint_interval: float = field(default=5.0, metadata={PARSE: parse_duration})
     max_line_bytes: int = field(default=1024 * 1024, metadata={PARSE: parse_size})
@@ -91,9 +91,13 @@ class JournaldInputConfig(SectionConfig):
             return []
         return [f"--file={self.path}" if os.path.isfile(self.path) else f"--directory={self.path}"]
 
+    def fields_read(self) -> tuple[str, ...]:
+        """The fields asked of journalctl and kept from its output (the cursor and time too)."""
+        return tuple(dict.fromkeys(("__CURSOR", "__REALTIME_TIMESTAMP", *FIELDS_READ, *self.extra_fields)))
+
     def command(self, cursor: str | None) -> list[str]:
-        fields = ",".join(dict.fromkeys((*FIELDS_READ, *self.extra_fields)))
-        command = [self.journalctl, "--output=json", f"--output-fields={fields}", "--follow", "--all",
+        fields = ",".join(name for name in self.fields_read() if not name.startswith("__"))
+        command = [self.journalctl, "--output=export", f"--output-fields={fields}", "--follow", "--all",
                    "--no-pager"]
         command += self.location()
         if cursor:

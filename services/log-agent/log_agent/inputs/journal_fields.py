@@ -1,4 +1,4 @@
-"""Pure parts of the journald input: one ``journalctl -o json`` entry -> ``(time_ns, record)``, the
+"""Pure parts of the journald input: one journalctl entry -> ``(time_ns, record)``, the
 unit/container filter, and joining the pieces of a line Docker split.
 
 Field mapping (balenaEngine and Docker run with the journald log driver):
@@ -23,6 +23,7 @@ time                     __REALTIME_TIMESTAMP (microseconds) at full precision
 from __future__ import annotations
 
 import fnmatch
+import functools
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -48,10 +49,16 @@ def extra_field_key(name: str) -> str:
 
 
 def field_value(value: Any) -> str | bytes | None:
-    """journalctl's JSON form of one field -> str (UTF-8) or bytes. A field that occurs several times
-    in an entry comes as an array of values: the first one is taken."""
+    """One field as journalctl gave it (export form: bytes; JSON form: a string, or an array of byte
+    values for binary data) -> str (UTF-8) or bytes. A field that occurs several times in an entry
+    comes as an array of values in JSON: the first one is taken."""
     if value is None or isinstance(value, str):
         return value
+    if isinstance(value, bytes):
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError:
+            return value
     if isinstance(value, list):
         if value and all(isinstance(item, int) for item in value):
             raw = bytes(value)
@@ -64,41 +71,52 @@ def field_value(value: Any) -> str | bytes | None:
 
 
 def text(entry: dict[str, Any], name: str) -> str | None:
-    value = field_value(entry.get(name))
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+    return _text(entry.get(name))
 
 
+@functools.lru_cache(maxsize=256)  # a device runs a handful of containers
 def service_name(container_name: str) -> str:
     match = _BALENA_NAME.match(container_name)
     return match.group("service") if match else container_name
 
 
+def _text(value: Any) -> str | None:
+    """``text()`` for a value already fetched; the common case (a str) costs one check."""
+    if value is None or value.__class__ is str:
+        return value
+    value = field_value(value)
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+
+
 def to_record(entry: dict[str, Any], extra_fields: Sequence[str] = ()) -> TimedRecord:
-    realtime = text(entry, "__REALTIME_TIMESTAMP")
+    get = entry.get
+    realtime = _text(get("__REALTIME_TIMESTAMP"))
     time_ns = int(realtime) * 1000 if realtime and realtime.isdigit() else 0
-    message = field_value(entry.get("MESSAGE"))
+    message = get("MESSAGE")
+    if message.__class__ is not str:
+        message = field_value(message)
     record: dict[str, Any] = {"message": "" if message is None else message}
     for journal_key, key in _COPIED:
-        value = text(entry, journal_key)
+        value = _text(get(journal_key))
         if value is not None:
             record[key] = value
     container = record.get("container_name")
-    container_id = text(entry, "CONTAINER_ID_FULL") or text(entry, "CONTAINER_ID")
+    container_id = _text(get("CONTAINER_ID_FULL")) or _text(get("CONTAINER_ID"))
     if container_id:
         record["container_id"] = container_id
-    priority = text(entry, "PRIORITY")
+    priority = _text(get("PRIORITY"))
     if container is not None:
         record["service"] = service_name(container)
         if priority in _STREAMS:
             record["stream"] = _STREAMS[priority]
     else:
-        service = record.get("syslog_identifier") or record.get("unit") or text(entry, "_COMM")
+        service = record.get("syslog_identifier") or record.get("unit") or _text(get("_COMM"))
         if service:
             record["service"] = service
     if priority and priority.isdigit() and int(priority) < len(SYSLOG_NAMES):
         record["level"] = SYSLOG_NAMES[int(priority)]
     for name in extra_fields:
-        value = field_value(entry.get(name))
+        value = field_value(get(name))
         if value is not None:
             record[extra_field_key(name)] = value
     return time_ns, record

@@ -32,6 +32,7 @@ _MAP32 = struct.Struct(">BI")
 # other forms (int64, negative, float, ext8...) are checked and normalised on the slow path
 _PLAIN_SECONDS = frozenset([*range(0x00, 0x80), 0xCC, 0xCD, 0xCE])
 _NS_FIRST_BYTE_OK = 0x3B  # EventTime nanoseconds < 1e9 = 0x3B9ACA00: a first byte below is always fine
+_NS_PER_SECOND = 1_000_000_000
 _FIXEXT8 = 0xD7
 _MIN_BYTES_PER_ELEMENT = 1
 
@@ -92,7 +93,9 @@ def walk(entries: bytes, count: int, splice: Splice | None, piece_bytes: int) ->
                 raise ProtocolError(f"more entries than the {count} announced")
             start = pos
             kind = entries[pos + 1] if entries[pos] == 0x92 else -1
-            if kind == _FIXEXT8 and entries[pos + 2] == 0 and entries[pos + 7] < _NS_FIRST_BYTE_OK:
+            if kind == _FIXEXT8 and entries[pos + 2] == 0 and (entries[pos + 7] < _NS_FIRST_BYTE_OK or (
+                    entries[pos + 7] == _NS_FIRST_BYTE_OK
+                    and int.from_bytes(entries[pos + 7:pos + 11], "big") < _NS_PER_SECOND)):
                 read_array_header()
                 skip()
                 pos += 11

@@ -88,10 +88,28 @@ def resync(data: bytes | memoryview, pos: int) -> int | None:
     return None
 
 
-def _boundaries(data: bytes | memoryview, pos: int) -> Iterator[tuple[int, int, bool]]:
+def claimed_end(data: bytes | memoryview, pos: int) -> int | None:
+    """Where the frame at ``pos`` says it ends (its header only, nothing checked but plausibility)."""
+    if pos + HEADER.size > len(data):
+        return None
+    length = HEADER.unpack_from(data, pos)[0]
+    if length < CHUNK_HEAD.size or length > MAX_FRAME_BYTES:
+        return None
+    return pos + HEADER.size + length
+
+
+def _boundaries(data: bytes | memoryview, pos: int, whole: bool = True) -> Iterator[tuple[int, int, bool]]:
     """(start, end, good) of every frame from ``pos``; a bad stretch followed by good frames is one
-    bad frame. Stops at a bad stretch nothing good follows (a torn tail, or a frame being written)."""
+    bad frame. Stops at a bad stretch nothing good follows (a torn tail, or a frame being written).
+    ``whole=False``: ``data`` is a window, a prefix of what was written; a frame that runs past its end
+    (or a header cut by it) ends the scan (the next window has it) instead of being searched past
+    byte by byte."""
     while pos < len(data):
+        if not whole:
+            claimed = claimed_end(data, pos)
+            if (claimed is None and pos + HEADER.size > len(data)) or \
+                    (claimed is not None and claimed > len(data)):
+                return
         end = frame_end(data, pos)
         good = end is not None
         if end is None:
@@ -102,9 +120,9 @@ def _boundaries(data: bytes | memoryview, pos: int) -> Iterator[tuple[int, int, 
         pos = end
 
 
-def scan(data: bytes | memoryview, pos: int = 0) -> Iterator[Frame]:
+def scan(data: bytes | memoryview, pos: int = 0, whole: bool = True) -> Iterator[Frame]:
     """Every frame from ``pos`` (see ``_boundaries``); a bad stretch yields one corrupt Frame."""
-    for start, end, good in _boundaries(data, pos):
+    for start, end, good in _boundaries(data, pos, whole):
         frame = frame_at(data, start) if good else None
         yield frame or Frame(start, end, None)
 

@@ -133,10 +133,18 @@ class SpoolReading:
         """Frames from ``start``: a window of ``max_bytes``, widened for one chunk larger than that;
         whole chunks until ``max_records`` is reached (a chunk is never split)."""
         data = self._store.read(start.segment, start.offset, min(available, max_bytes))
-        frames = take(codec.scan(data), max_records)
+        # a window shorter than what was written ends at a frame it cuts: not a bad frame
+        frames = take(codec.scan(data, whole=len(data) >= available), max_records)
         if not frames and len(data) < available:
-            data = self._store.read(start.segment, start.offset, available)
-            frames = take(codec.scan(data), max_records)
+            # the first frame is larger than the window: read to its end (all that was written
+            # when its header is not plausible: the scan then finds what follows the bad stretch)
+            claimed = codec.claimed_end(data, 0)
+            size = available if claimed is None or claimed > available else claimed
+            data = self._store.read(start.segment, start.offset, size)
+            frames = take(codec.scan(data, whole=size >= available), max_records)
+            if not frames and size < available:
+                data = self._store.read(start.segment, start.offset, available)
+                frames = take(codec.scan(data), max_records)
         if not data:
             return []  # the segment was dropped by the cap meanwhile: its records are counted there
         if not frames:
