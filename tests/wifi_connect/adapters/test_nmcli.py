@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from wifi_connect.adapters.nmcli import NmcliBackend, escape_terse, parse_scan, passwd_file_value, split_terse
+from wifi_connect.adapters.nmcli import NmcliBackend
+from wifi_connect.adapters.nmcli_security import passwd_file_value
+from wifi_connect.adapters.nmcli_terse import escape_terse, parse_scan, split_terse
 from wifi_connect.config import load_config
 from wifi_connect.errors import AdapterError, DeviceError, NmcliError
 from wifi_connect.models import Credentials, FailureReason, Security

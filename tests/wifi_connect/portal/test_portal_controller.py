@@ -277,7 +277,7 @@ def test_a_strangers_reads_do_not_defer_the_retry():
 
 
 def test_a_persons_progress_defers_the_retry_but_never_beyond_the_bound():
-    from wifi_connect.portal.controller import PERSON_DEFERRAL_LIMIT
+    from wifi_connect.portal.retry_schedule import PERSON_DEFERRAL_LIMIT
 
     rig = Rig(retry_interval=60.0, saved=(HOME,))
     rig.backend.saved_comes_up = True
@@ -292,7 +292,7 @@ def test_a_persons_progress_defers_the_retry_but_never_beyond_the_bound():
 
 def test_failed_attempts_do_not_restart_the_retry_interval_for_ever():
     """Each failed attempt brings the portal back; the retry owed since the first visit stays owed."""
-    from wifi_connect.portal.controller import PERSON_DEFERRAL_LIMIT
+    from wifi_connect.portal.retry_schedule import PERSON_DEFERRAL_LIMIT
 
     rig = Rig(retry_interval=100.0, saved=("Cafe",), connect_timeout=5.0)
     rig.backend.saved_comes_up = True

@@ -1,41 +1,31 @@
 """``NmcliBackend``: ports.NetworkBackend on the real ``nmcli``.
 
 The PyPI ``nmcli`` package does what it does well (device status, connectivity, rescan, ``connection
-add``); it runs through ``TimedNmcli``, our SystemCommand, so every call has a timeout and LANG is
-C.UTF-8 (English messages, SSIDs in UTF-8). What the package lacks - terse escaped scan output,
-``passwd-file``, ``uuid``/``id`` keywords, ``--wait`` on activation - goes through the same runner.
-
-Secrets never reach argv: profiles are created without them and ``connection up ... passwd-file F``
-hands them to nmcli's secret agent, which NetworkManager asks during activation; F is 0600 in a
-private temp directory and deleted as soon as nmcli returns. NetworkManager then saves the secret
-(psk-flags 0 = system-owned) so the profile autoconnects after a reboot (see devrig/nm_template.py).
+add``); it runs through ``TimedNmcli`` (``nmcli_runner``), so every call has a timeout and LANG is
+C.UTF-8. What the package lacks - terse escaped scan output (``nmcli_terse``), ``passwd-file``
+(``nmcli_security``: secrets never reach argv), ``uuid``/``id`` keywords, ``--wait`` on activation -
+goes through the same runner.
 """
 
 from __future__ import annotations
 
 import contextlib
 import math
-import os
-import subprocess
-import tempfile
 import uuid as uuidlib
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from pathlib import Path
+from collections.abc import Mapping, Sequence
 
 import nmcli
 
-from ..errors import AdapterError, DeviceError, NmcliError
-from ..models import AccessPoint, Credentials, FailureReason, Security
+from ..errors import DeviceError, NmcliError
+from ..models import AccessPoint, Credentials, FailureReason
 from ..ports import ActivationFailed, Connectivity
+from .nmcli_runner import EXIT_NOT_FOUND, EXIT_TIMEOUT, TimedNmcli
+from .nmcli_security import passwd_file, passwd_file_value, secret_lines, security_options
+from .nmcli_terse import SCAN_FIELDS, access_point_from_row, split_terse, terse_rows
 
 WIFI_TYPE = "802-11-wireless"
-SCAN_FIELDS = "IN-USE,SSID,BSSID,SECURITY,SIGNAL,FREQ"
 PROFILE_FIELDS = "connection.uuid,802-11-wireless.ssid,802-11-wireless.mode,connection.autoconnect"
 AP_START_TIMEOUT = 30.0
-EXIT_TIMEOUT = 3
-EXIT_ACTIVATION_FAILED = 4
-EXIT_NOT_FOUND = 10
 # nmcli's words for a failed activation (NM device state reasons), most specific first
 FAILURE_MESSAGES = (
     ("Secrets were required", FailureReason.WRONG_PASSWORD),
@@ -45,116 +35,6 @@ FAILURE_MESSAGES = (
     ("IP configuration could not be reserved", FailureReason.NO_IP),
     ("DHCP", FailureReason.NO_IP),
 )
-
-
-# ---- running nmcli -----------------------------------------------------------------------------
-
-
-class TimedNmcli(nmcli.SystemCommandInterface):
-    """Runs nmcli with a timeout and C.UTF-8; any failure is an ``NmcliError`` (exit code kept)."""
-
-    def __init__(
-        self, timeout: float = 15.0, env: Mapping[str, str] | None = None, binary: str = "nmcli"
-    ) -> None:
-        self.timeout = timeout
-        self._env = env
-        self._binary = binary
-
-    # nmcli.SystemCommandInterface
-    def nmcli(self, parameters: str | list[str]) -> str:
-        return self.run([parameters] if isinstance(parameters, str) else list(parameters)).stdout
-
-    def disable_use_sudo(self) -> None:  # we never use sudo
-        pass
-
-    def set_lang(self, lang: str) -> None:  # the locale is ours to choose, see _environment
-        pass
-
-    def run(self, args: Sequence[str], timeout: float | None = None) -> subprocess.CompletedProcess[str]:
-        argv = [self._binary, *args]
-        limit = self.timeout if timeout is None else timeout
-        try:
-            result = subprocess.run(
-                argv,
-                capture_output=True,
-                text=True,
-                encoding="utf-8",
-                errors="replace",
-                env=self._environment(),
-                timeout=limit,
-                stdin=subprocess.DEVNULL,
-                check=False,
-            )
-        except subprocess.TimeoutExpired as err:
-            raise NmcliError(f"nmcli {' '.join(args)} did not finish within {limit:g}s") from err
-        except OSError as err:
-            raise NmcliError(f"cannot run {self._binary}: {err}") from err
-        except UnicodeError as err:  # text that has no UTF-8 form (a lone surrogate) cannot reach argv
-            raise NmcliError(f"nmcli {' '.join(args[:2])}: an argument is not valid Unicode text") from err
-        if result.returncode != 0:
-            message = result.stderr.strip() or result.stdout.strip()
-            raise NmcliError(f"nmcli {' '.join(args)}: {message}", result.returncode, result.stderr)
-        return result
-
-    def _environment(self) -> dict[str, str]:
-        base = dict(os.environ if self._env is None else self._env)
-        # English messages (we match them) but UTF-8 output: in the C locale nmcli prints '?' for non-ASCII
-        return {**base, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
-
-
-# ---- terse output ------------------------------------------------------------------------------
-
-
-def split_terse(line: str) -> list[str]:
-    """Split one line of ``nmcli -t -e yes`` output: ':' separates, '\\' escapes ':' and '\\'."""
-    fields, current, chars = [], [], iter(line)
-    for char in chars:
-        if char == "\\":
-            current.append(next(chars, "\\"))
-        elif char == ":":
-            fields.append("".join(current))
-            current = []
-        else:
-            current.append(char)
-    fields.append("".join(current))
-    return fields
-
-
-def escape_terse(field: str) -> str:
-    """What nmcli does to a value in terse mode (the inverse of ``split_terse``)."""
-    return field.replace("\\", "\\\\").replace(":", "\\:")
-
-
-def terse_rows(output: str) -> list[list[str]]:
-    """Every non-empty line of ``nmcli -t -e yes`` output, split into its fields."""
-    return [split_terse(line) for line in output.splitlines() if line]
-
-
-def parse_scan(output: str) -> list[AccessPoint]:
-    """``-t -e yes -f IN-USE,SSID,BSSID,SECURITY,SIGNAL,FREQ device wifi list`` -> access points."""
-    return [_access_point(row) for row in terse_rows(output)]
-
-
-def _access_point(row: list[str]) -> AccessPoint:
-    in_use, ssid, bssid, security, signal, frequency = row
-    return AccessPoint(
-        ssid=ssid,
-        bssid=bssid,
-        security=Security.from_nmcli(security),
-        signal=int(signal or 0),
-        frequency=int(frequency.split()[0] if frequency else 0),
-        in_use=in_use.strip() == "*",
-    )
-
-
-def passwd_file_value(secret: str) -> str:
-    """Escape a secret for nmcli's passwd-file, which strips blanks and reads '\\' as an escape."""
-    if any(char in secret for char in "\n\r\0"):
-        raise AdapterError("a secret cannot contain a line break or NUL (nmcli's passwd-file is line-based)")
-    return secret.replace("\\", "\\\\").replace(" ", "\\ ").replace("\t", "\\t")
-
-
-# ---- the backend -------------------------------------------------------------------------------
 
 
 class NmcliBackend:
@@ -214,7 +94,7 @@ class NmcliBackend:
         listing = ["device", "wifi", "list", "ifname", interface, "--rescan", "yes" if rescan else "no"]
         rows = terse_rows(self._cmd.run(["-t", "-e", "yes", "-f", SCAN_FIELDS, *listing]).stdout)
         self._security_words.update({row[1]: set(row[3].split()) for row in rows})
-        return [_access_point(row) for row in rows]
+        return [access_point_from_row(row) for row in rows]
 
     def active_wifi_ssid(self, interface: str) -> str | None:
         fields = "GENERAL.STATE,GENERAL.CON-UUID"
@@ -268,45 +148,25 @@ class NmcliBackend:
         options = {
             "connection.uuid": new_uuid,
             "ssid": credentials.ssid,
-            **self._security_options(credentials),
+            **security_options(credentials, self._security_words.get(credentials.ssid) == {"WPA3"}),
         }
         if credentials.hidden:
             options["802-11-wireless.hidden"] = "yes"
         self._connection.add("wifi", options, ifname=interface, name=credentials.ssid, autoconnect=True)
         return new_uuid
 
-    def _security_options(self, credentials: Credentials) -> dict[str, str]:
-        match credentials.security:
-            case Security.NONE:
-                return {}
-            case Security.WEP:
-                # 5/13 characters or 10/26 hex digits are keys (type 1); anything else is a passphrase (2)
-                key_type = "1" if _is_wep_key(credentials.passphrase) else "2"
-                return {
-                    "wifi-sec.key-mgmt": "none",
-                    "wifi-sec.wep-key-type": key_type,
-                    "wifi-sec.wep-key-flags": "0",
-                }
-            case Security.WPA:
-                # NM 1.42's wpa-psk covers WPA2 and WPA3-transition; a WPA3-only network needs sae
-                key_mgmt = "sae" if self._security_words.get(credentials.ssid) == {"WPA3"} else "wpa-psk"
-                return {"wifi-sec.key-mgmt": key_mgmt, "wifi-sec.psk-flags": "0"}
-            case Security.ENTERPRISE:
-                return _enterprise_options(credentials)
-        raise AdapterError(f"unknown security {credentials.security!r}")
-
     # -- activation --------------------------------------------------------------------------
 
     def activate(self, uuid: str, credentials: Credentials, timeout: float) -> None:
         try:
-            self._up(uuid, _secret_lines(credentials), timeout)
+            self._up(uuid, secret_lines(credentials), timeout)
         except NmcliError as err:
             raise self._activation_failure(uuid, err) from err
 
     def _up(self, uuid: str, secret_lines: list[str], timeout: float) -> None:
         """``connection up uuid U [passwd-file F]``: nmcli's agent hands F's secrets to NetworkManager."""
         wait = max(1, math.ceil(timeout))
-        with _passwd_file(secret_lines) as path:
+        with passwd_file(secret_lines) as path:
             extra = ["passwd-file", str(path)] if path else []
             self._cmd.run(["-w", str(wait), "connection", "up", "uuid", uuid, *extra], timeout=wait + 10)
 
@@ -399,60 +259,6 @@ class _Profile:
 
     def __init__(self, uuid: str, ssid: str, mode: str, autoconnect: bool) -> None:
         self.uuid, self.ssid, self.mode, self.autoconnect = uuid, ssid, mode, autoconnect
-
-
-def _is_wep_key(key: str) -> bool:
-    hex_digits = all(c in "0123456789abcdefABCDEF" for c in key)
-    return len(key) in (5, 13) or (len(key) in (10, 26) and hex_digits)
-
-
-def _enterprise_options(credentials: Credentials) -> dict[str, str]:
-    options = {
-        "wifi-sec.key-mgmt": "wpa-eap",
-        "802-1x.eap": credentials.eap or "peap",
-        "802-1x.phase2-auth": "mschapv2",
-        "802-1x.identity": credentials.identity,
-        "802-1x.password-flags": "0",
-    }
-    if credentials.anonymous_identity:
-        options["802-1x.anonymous-identity"] = credentials.anonymous_identity
-    if credentials.ca_cert:
-        options["802-1x.ca-cert"] = credentials.ca_cert
-    if credentials.domain_suffix_match:
-        options["802-1x.domain-suffix-match"] = credentials.domain_suffix_match
-    return options
-
-
-def _secret_lines(credentials: Credentials) -> list[str]:
-    """passwd-file lines for the secret this security type needs (none for open networks)."""
-    secret = passwd_file_value(credentials.passphrase)
-    match credentials.security:
-        case Security.WPA:
-            return [f"802-11-wireless-security.psk:{secret}"]
-        case Security.WEP:
-            return [f"802-11-wireless-security.wep-key0:{secret}"]
-        case Security.ENTERPRISE:
-            # nmcli's agent asks for identity and password together; the identity is not secret
-            return [f"802-1x.identity:{passwd_file_value(credentials.identity)}", f"802-1x.password:{secret}"]
-    return []
-
-
-@contextmanager
-def _passwd_file(lines: list[str]) -> Iterator[Path | None]:
-    """A 0600 file in a private 0700 directory, removed on exit; None when there is nothing to hand over."""
-    if not lines:
-        yield None
-        return
-    with tempfile.TemporaryDirectory(prefix="wifi-connect-") as directory:
-        path = Path(directory) / "secrets"
-        try:
-            content = ("\n".join(lines) + "\n").encode("utf-8")
-        except UnicodeError as err:
-            raise AdapterError("a secret is not valid Unicode text (it cannot be written for nmcli)") from err
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(content)
-        yield path
 
 
 def _first_error_line(message: str) -> str:

@@ -12,9 +12,12 @@ import threading
 from collections.abc import Callable
 
 from ..ports import Connectivity, NetworkBackend, NmChange
-from .ports import ConnectivityProbe
+from .ports import Clock, ConnectivityProbe
 
 ONLINE_VERDICTS = (Connectivity.FULL, Connectivity.LIMITED)
+# After a connect, NM may take a moment to finish its own connectivity check (wifi-connect waits 20 s).
+ONLINE_CHECK_WINDOW = 20.0
+ONLINE_POLL = 1.0
 
 
 class ConnectivityWatch:
@@ -63,3 +66,14 @@ class ConnectivityWatch:
             self._probe_online = self.probe.online()
         self.online = nm_online and (self.probe is None or self._probe_online)
         return self.online
+
+    def wait_online(self, clock: Clock, connect_timeout: float) -> bool:
+        """After an activation (a change we made): ask NM to re-check once, then read its verdict."""
+        deadline = clock.monotonic() + min(ONLINE_CHECK_WINDOW, connect_timeout)
+        recheck = True
+        while not self.check(recheck=recheck):
+            if clock.monotonic() >= deadline:
+                return False
+            recheck = False
+            clock.sleep(ONLINE_POLL)
+        return True
