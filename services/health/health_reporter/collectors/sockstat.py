@@ -7,7 +7,7 @@ import resource
 
 from ..errors import CollectorError
 from ..models import Sample, gauge
-from .common import BaseCollector
+from .common import BaseCollector, read_file
 
 PAGE_SIZE = resource.getpagesize()
 FIELDS = ("inuse", "orphan", "tw", "alloc", "mem", "memory")
@@ -41,7 +41,7 @@ class SockstatCollector(BaseCollector):
         for name, ipv6 in (("sockstat", False), ("sockstat6", True)):
             path = self.paths.in_proc("net", name)
             try:
-                text = path.read_text()
+                text = read_file(path)
             except OSError as err:
                 if err.errno == errno.ENOENT:
                     continue  # IPv4 or IPv6 disabled

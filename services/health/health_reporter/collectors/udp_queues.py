@@ -9,7 +9,7 @@ import errno
 
 from ..errors import CollectorError
 from ..models import Sample, gauge
-from .common import BaseCollector
+from .common import BaseCollector, read_file
 
 HELP = "Number of allocated memory in the kernel for UDP datagrams in bytes."
 
@@ -37,7 +37,7 @@ class UdpQueuesCollector(BaseCollector):
         for name, ip in (("udp", "v4"), ("udp6", "v6")):
             path = self.paths.in_proc("net", name)
             try:
-                text = path.read_text()
+                text = read_file(path)
             except OSError as err:
                 if err.errno == errno.ENOENT:
                     continue
