@@ -7,6 +7,7 @@ import resource
 
 from ..errors import CollectorError
 from ..models import Sample, gauge
+from .base import Cadence
 from .common import BaseCollector, read_file
 
 PAGE_SIZE = resource.getpagesize()
@@ -35,6 +36,8 @@ class SockstatCollector(BaseCollector):
     """Per network namespace, like every /proc/net file."""
 
     name = "sockstat"
+    # Slow tier: socket counts in use are a current state dashboards plot at minute resolution.
+    cadence = Cadence.SLOW
 
     def collect(self) -> list[Sample]:
         samples = []

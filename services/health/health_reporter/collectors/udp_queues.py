@@ -9,6 +9,7 @@ import errno
 
 from ..errors import CollectorError
 from ..models import Sample, gauge
+from .base import Cadence
 from .common import BaseCollector, read_file
 
 HELP = "Number of allocated memory in the kernel for UDP datagrams in bytes."
@@ -31,6 +32,8 @@ def sum_queues(text: str, source: str) -> tuple[int, int]:
 
 class UdpQueuesCollector(BaseCollector):
     name = "udp_queues"
+    # Slow tier: queue depths are a current state dashboards plot at minute resolution.
+    cadence = Cadence.SLOW
 
     def collect(self) -> list[Sample]:
         samples = []
