@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import errno
-import os
 import shutil
 import subprocess
 from abc import ABC, abstractmethod
@@ -16,6 +15,7 @@ from ..errors import CollectorError, ConfigError
 from ..models import Sample, counter, gauge, info  # noqa: F401  (collectors import them from here)
 from ..paths import Paths
 from .base import Cadence
+from .kept_files import read_file
 
 T = TypeVar("T")
 
@@ -112,26 +112,6 @@ def check_text(key: str, value: object, allow_empty: bool = True) -> None:
     if not isinstance(value, str) or (not allow_empty and not value.strip()):
         wanted = "a string" if allow_empty else "a non-empty string"
         raise OptionError(key, f"must be {wanted}, got {value!r}")
-
-
-READ_CHUNK = 65536
-
-
-def read_file(path: Path | str) -> str:
-    """The whole file as text, with plain os calls: /proc and /sys files are read dozens of times a
-    sample and Path.read_text's TextIOWrapper costs about three times as much. Raises OSError."""
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        data = os.read(fd, READ_CHUNK)
-        # Some /proc files hand out one page or one record set per read: read on until end of file.
-        if data and (chunk := os.read(fd, READ_CHUNK)):
-            chunks = [data, chunk]
-            while chunk := os.read(fd, READ_CHUNK):
-                chunks.append(chunk)
-            data = b"".join(chunks)
-    finally:
-        os.close(fd)
-    return data.decode("utf-8", "replace")
 
 
 def read_text(path: Path | str) -> str:
