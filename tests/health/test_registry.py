@@ -120,6 +120,11 @@ def test_every_collector_is_registered_with_a_cadence():
         "power_supply",
         "uname",
         "os",
+        "sockstat",
+        "conntrack",
+        "arp",
+        "udp_queues",
+        "uptime",
     }
 
 

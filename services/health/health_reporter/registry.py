@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from .collectors import reject_unknown
 from .collectors.base import Cadence, Collector
 from .errors import CollectorError
-from .models import Sample, gauge
+from .models import Kind, Sample
 
 log = logging.getLogger(__name__)
 
@@ -70,14 +70,14 @@ class CollectorRegistry:
             del self.last_errors[collector.name]
         elif error is not None:
             self.last_errors[collector.name] = error
-        name = collector.name
-        samples.append(gauge("device_collector_success", error is None, SUCCESS_HELP, collector=name))
-        samples.append(gauge("device_collector_duration_seconds", duration, DURATION_HELP, collector=name))
-        samples.append(
-            gauge("node_scrape_collector_success", error is None, NODE_SUCCESS_HELP, collector=name)
-        )
-        samples.append(
-            gauge("node_scrape_collector_duration_seconds", duration, NODE_DURATION_HELP, collector=name)
+        labels = (("collector", collector.name),)
+        success = 1.0 if error is None else 0.0
+        gauge = Kind.GAUGE
+        samples += (
+            Sample("device_collector_success", success, gauge, SUCCESS_HELP, labels),
+            Sample("device_collector_duration_seconds", duration, gauge, DURATION_HELP, labels),
+            Sample("node_scrape_collector_success", success, gauge, NODE_SUCCESS_HELP, labels),
+            Sample("node_scrape_collector_duration_seconds", duration, gauge, NODE_DURATION_HELP, labels),
         )
         return samples
 

@@ -139,7 +139,7 @@ class Sampler:
             self._telemetry.on_sample(device, overall, levels)
         if self._autoheal is not None:
             self._autoheal.on_sample(base)
-        snap = Snapshot(base.taken_at, base.samples + tuple(self._own_samples()))
+        snap = base.extended(tuple(self._own_samples()))
         self._history.record(snap)
         status = {
             **device,

@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 
 from .models import Sample
@@ -34,10 +33,26 @@ class Snapshot:
     _by_name: dict[str, list[Sample]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        index: dict[str, list[Sample]] = defaultdict(list)
+        index: dict[str, list[Sample]] = {}
         for sample in self.samples:
-            index[sample.name].append(sample)
-        object.__setattr__(self, "_by_name", dict(index))
+            found = index.get(sample.name)
+            if found is None:
+                index[sample.name] = [sample]
+            else:
+                found.append(sample)
+        object.__setattr__(self, "_by_name", index)
+
+    def extended(self, extra: tuple[Sample, ...]) -> Snapshot:
+        """This snapshot plus ``extra`` samples, reusing this one's index (built once per tick, not twice)."""
+        snap = object.__new__(Snapshot)
+        index = dict(self._by_name)
+        for sample in extra:
+            found = index.get(sample.name)
+            index[sample.name] = [sample] if found is None else [*found, sample]
+        object.__setattr__(snap, "taken_at", self.taken_at)
+        object.__setattr__(snap, "samples", self.samples + extra)
+        object.__setattr__(snap, "_by_name", index)
+        return snap
 
     def find(self, name: str, **labels: str) -> list[Sample]:
         """Samples of that name whose labels include every given label."""

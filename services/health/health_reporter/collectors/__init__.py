@@ -11,7 +11,7 @@ filesystem  fast    <proc>/1/mounts (else self/mounts), statvfs   data_mounts (/
                     under the root
 diskio      fast    <proc>/diskstats (psutil)                     -
 network     fast    <proc>/net/dev (psutil), <sys>/class/net      -
-uptime      fast    <proc>/stat btime (psutil)                    -
+uptime      slow    <proc>/stat btime (psutil)                    -
 clock       fast    adjtimex(2) read-only, else <root>/run/       use_adjtimex (true)
                     systemd/timesync/synchronized
 filefd      fast    <proc>/sys/fs/file-nr                         -
@@ -24,11 +24,11 @@ time        fast    clock, local zone, <sys>/devices/system/      -
 timex       fast    adjtimex(2) read-only                         -
 entropy     fast    <proc>/sys/kernel/random                      -
 netstat     fast    <proc>/net/{netstat,snmp,snmp6}               fields (node_exporter's default regex)
-sockstat    fast    <proc>/net/sockstat{,6}                       -
+sockstat    slow    <proc>/net/sockstat{,6}                       -
 softnet     fast    <proc>/net/softnet_stat                       -
-conntrack   fast    <proc>/sys/net/netfilter/nf_conntrack_*       -
-arp         fast    <proc>/net/arp                                -
-udp_queues  fast    <proc>/net/udp{,6}                            -
+conntrack   slow    <proc>/sys/net/netfilter/nf_conntrack_*       -
+arp         slow    <proc>/net/arp                                -
+udp_queues  slow    <proc>/net/udp{,6}                            -
 schedstat   fast    <proc>/schedstat                              -
 textfile    fast    *.prom files in a directory, each parsed      directory ("" = off), max_file_bytes
                     again only when it changes                    (1 MiB), max_files (100), max_series

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import Counter
 
 from ..models import Sample, gauge
+from .base import Cadence
 from .common import BaseCollector, read_text
 
 HELP = "ARP entries by device"
@@ -18,6 +19,8 @@ def count_arp_entries(text: str) -> Counter[str]:
 
 class ArpCollector(BaseCollector):
     name = "arp"
+    # Slow tier: neighbour table size changes at human pace.
+    cadence = Cadence.SLOW
 
     def collect(self) -> list[Sample]:
         counts = count_arp_entries(read_text(self.paths.in_proc("net", "arp")))

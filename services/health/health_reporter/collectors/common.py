@@ -15,6 +15,7 @@ from ..errors import CollectorError, ConfigError
 from ..models import Sample, counter, gauge, info  # noqa: F401  (collectors import them from here)
 from ..paths import Paths
 from .base import Cadence
+from .kept_files import read_file
 
 T = TypeVar("T")
 
@@ -113,10 +114,10 @@ def check_text(key: str, value: object, allow_empty: bool = True) -> None:
         raise OptionError(key, f"must be {wanted}, got {value!r}")
 
 
-def read_text(path: Path) -> str:
+def read_text(path: Path | str) -> str:
     """A file that must exist; any OSError (ENOENT, EACCES, EISDIR) becomes a CollectorError naming it."""
     try:
-        return path.read_text(encoding="utf-8", errors="replace")
+        return read_file(path)
     except OSError as err:
         raise CollectorError(f"cannot read {path}: {err.strerror or err}") from err
 
@@ -126,10 +127,10 @@ def read_text(path: Path) -> str:
 _NO_READING = frozenset({errno.ENOENT, errno.ENODATA, errno.EINVAL, errno.EAGAIN, errno.ENXIO, errno.ENODEV})
 
 
-def read_optional(path: Path) -> str | None:
+def read_optional(path: Path | str) -> str | None:
     """A sensor file that may be absent (no sensor is not a failure); unreadable is still an error."""
     try:
-        return path.read_text(encoding="utf-8", errors="replace").strip()
+        return read_file(path).strip()
     except OSError as err:
         if err.errno in _NO_READING:
             return None

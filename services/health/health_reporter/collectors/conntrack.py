@@ -5,6 +5,7 @@ no samples."""
 from __future__ import annotations
 
 from ..models import Sample, gauge
+from .base import Cadence
 from .common import BaseCollector, parse_number, read_optional
 
 FILES = {
@@ -18,6 +19,8 @@ FILES = {
 
 class ConntrackCollector(BaseCollector):
     name = "conntrack"
+    # Slow tier: table fill level, a current state alerted on over minutes.
+    cadence = Cadence.SLOW
 
     def collect(self) -> list[Sample]:
         samples = []

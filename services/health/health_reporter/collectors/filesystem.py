@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 from ..errors import CollectorError
 from ..models import Sample
 from ..paths import Paths
-from .common import BaseCollector, OptionError, flag, gauge, info
+from .common import BaseCollector, OptionError, flag, gauge, info, read_file
 
 # node_exporter's defaults (collector/filesystem_linux.go): pseudo and read-only image filesystems.
 EXCLUDED_FSTYPES = frozenset(
@@ -49,6 +49,8 @@ class Mount(NamedTuple):
 
 def _unescape(field: str) -> str:
     # The kernel writes space, tab, newline and backslash in mount fields as octal escapes (\040).
+    if "\\" not in field:
+        return field
     return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m[1], 8)), field)
 
 
@@ -100,10 +102,14 @@ class FilesystemCollector(BaseCollector):
     def __init__(self, paths: Paths, options: FilesystemOptions | None = None) -> None:
         super().__init__(paths, options)
         self._guarded_stat = GuardedStat()
+        # The mount table rarely changes: parse it (and PID 1's mountinfo) again only when its text did.
+        self._parsed: tuple[str, list[Mount], dict[str, int] | None] | None = None
 
     def collect(self) -> list[Sample]:
-        mounts = real_mounts(parse_mounts(self._mounts_text()))
-        devices = self._host_devices()
+        text = self._mounts_text()
+        if self._parsed is None or self._parsed[0] != text:
+            self._parsed = (text, real_mounts(parse_mounts(text)), self._host_devices())
+        _, mounts, devices = self._parsed
         samples = []
         for mount in mounts:
             samples += self._stat(mount, devices)
@@ -119,7 +125,7 @@ class FilesystemCollector(BaseCollector):
         # pid: host (or under hidepid) fall back to our own mount namespace.
         for path in (self.paths.in_proc("1", "mounts"), self.paths.in_proc("self", "mounts")):
             try:
-                return path.read_text(encoding="utf-8", errors="replace")
+                return read_file(path)
             except OSError as err:
                 last_error = err
         raise CollectorError(f"cannot read mounts under {self.paths.proc}: {last_error}")
@@ -147,7 +153,6 @@ class FilesystemCollector(BaseCollector):
             "device_error": 0,
         }
         return [gauge(f"node_filesystem_{key}", value, HELP[key], **labels) for key, value in values.items()]
-
 
     def _reachable(self, path: str, mountpoint: str, devices: dict[str, int] | None) -> bool:
         """Under a HOST_ROOT only what is mounted there is the host's: with just the data partition bound
@@ -177,7 +182,6 @@ class FilesystemCollector(BaseCollector):
                 major, minor = fields[2].split(":")
                 devices[_unescape(fields[4])] = os.makedev(int(major), int(minor))
         return devices
-
 
     def _same_mount_namespace(self) -> bool:
         try:

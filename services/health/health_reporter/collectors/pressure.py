@@ -10,7 +10,7 @@ import errno
 
 from ..errors import CollectorError
 from ..models import Sample
-from .common import BaseCollector, counter
+from .common import BaseCollector, counter, read_file
 
 # (resource, line kind) -> (metric, help); cpu's "full" line (newer kernels) is not exported, as upstream.
 SERIES = {
@@ -65,7 +65,7 @@ class PressureCollector(BaseCollector):
         for resource in RESOURCES:
             path = self.paths.in_proc("pressure", resource)
             try:
-                text = path.read_text()
+                text = read_file(path)
             except OSError as err:
                 if err.errno in (errno.ENOENT, errno.EOPNOTSUPP):
                     continue  # no PSI for this resource (irq needs 6.1+)

@@ -7,7 +7,8 @@ import resource
 
 from ..errors import CollectorError
 from ..models import Sample, gauge
-from .common import BaseCollector
+from .base import Cadence
+from .common import BaseCollector, read_file
 
 PAGE_SIZE = resource.getpagesize()
 FIELDS = ("inuse", "orphan", "tw", "alloc", "mem", "memory")
@@ -35,13 +36,15 @@ class SockstatCollector(BaseCollector):
     """Per network namespace, like every /proc/net file."""
 
     name = "sockstat"
+    # Slow tier: socket counts in use are a current state dashboards plot at minute resolution.
+    cadence = Cadence.SLOW
 
     def collect(self) -> list[Sample]:
         samples = []
         for name, ipv6 in (("sockstat", False), ("sockstat6", True)):
             path = self.paths.in_proc("net", name)
             try:
-                text = path.read_text()
+                text = read_file(path)
             except OSError as err:
                 if err.errno == errno.ENOENT:
                     continue  # IPv4 or IPv6 disabled

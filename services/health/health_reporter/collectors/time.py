@@ -12,7 +12,7 @@ import time
 
 from ..errors import CollectorError
 from ..models import Sample, gauge
-from .common import BaseCollector
+from .common import BaseCollector, read_file
 
 NOW_HELP = "System time in seconds since epoch (1970)."
 ZONE_HELP = "System time zone offset in seconds."
@@ -44,8 +44,8 @@ class TimeCollector(BaseCollector):
         # node_exporter numbers the devices by their position, which is their number in practice.
         for index, (_number, directory) in enumerate(devices):
             try:
-                available = (directory / "available_clocksource").read_text().split()
-                current = (directory / "current_clocksource").read_text().strip()
+                available = read_file(directory / "available_clocksource").split()
+                current = read_file(directory / "current_clocksource").strip()
             except OSError as err:
                 if err.errno == errno.ENOENT:
                     continue

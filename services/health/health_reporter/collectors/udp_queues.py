@@ -9,7 +9,8 @@ import errno
 
 from ..errors import CollectorError
 from ..models import Sample, gauge
-from .common import BaseCollector
+from .base import Cadence
+from .common import BaseCollector, read_file
 
 HELP = "Number of allocated memory in the kernel for UDP datagrams in bytes."
 
@@ -31,13 +32,15 @@ def sum_queues(text: str, source: str) -> tuple[int, int]:
 
 class UdpQueuesCollector(BaseCollector):
     name = "udp_queues"
+    # Slow tier: queue depths are a current state dashboards plot at minute resolution.
+    cadence = Cadence.SLOW
 
     def collect(self) -> list[Sample]:
         samples = []
         for name, ip in (("udp", "v4"), ("udp6", "v6")):
             path = self.paths.in_proc("net", name)
             try:
-                text = path.read_text()
+                text = read_file(path)
             except OSError as err:
                 if err.errno == errno.ENOENT:
                     continue

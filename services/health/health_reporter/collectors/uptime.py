@@ -6,6 +6,7 @@ from __future__ import annotations
 import psutil
 
 from ..models import Sample
+from .base import Cadence
 from .common import BaseCollector, gauge
 
 BOOT_HELP = "Node boot time, in unixtime."
@@ -13,6 +14,8 @@ BOOT_HELP = "Node boot time, in unixtime."
 
 class UptimeCollector(BaseCollector):
     name = "uptime"
+    # Slow tier: the boot time is constant for the whole boot.
+    cadence = Cadence.SLOW
 
     def collect(self) -> list[Sample]:
         boot = self.read_with_psutil("stat", psutil.boot_time)

@@ -50,10 +50,23 @@ class VmstatCollector(BaseCollector):
     def __init__(self, paths: Paths, options: Any = None) -> None:
         super().__init__(paths, options)
         self._pattern = re.compile(self.options.fields)
+        self._wanted: dict[str, bool] = {}
 
     def collect(self) -> list[Sample]:
-        fields = parse_vmstat(read_text(self.paths.in_proc("vmstat")), self._pattern)
-        return [
-            untyped(f"node_vmstat_{name}", value, f"/proc/vmstat information field {name}.")
-            for name, value in fields
-        ]
+        """Each field name is matched against the pattern once (the kernel's field set is fixed)."""
+        samples = []
+        for line in read_text(self.paths.in_proc("vmstat")).splitlines():
+            parts = line.split()
+            if len(parts) != 2:
+                raise CollectorError(f"vmstat: unexpected line {line[:60]!r}")
+            name = parts[0]
+            if name not in self._wanted:
+                self._wanted[name] = bool(self._pattern.match(name))
+            if self._wanted[name]:
+                try:
+                    value = float(parts[1])
+                except ValueError as err:
+                    raise CollectorError(f"vmstat: {name}: not a number") from err
+                help_text = f"/proc/vmstat information field {name}."
+                samples.append(untyped(f"node_vmstat_{name}", value, help_text))
+        return samples
