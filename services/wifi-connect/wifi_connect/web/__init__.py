@@ -136,8 +136,13 @@ def _origin_of(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ("null" if url else "")
 
 
+# One list, kept: bottle caches compiled templates by (lookup id, name), so a new list per call would
+# compile every page again on every request and keep each copy.
+TEMPLATE_LOOKUP = [str(TEMPLATE_DIRECTORY)]
+
+
 def render(name: str, **values: object) -> str:
-    return bottle.template(name, template_lookup=[str(TEMPLATE_DIRECTORY)], **values)
+    return bottle.template(name, template_lookup=TEMPLATE_LOOKUP, **values)
 
 
 class ServiceErrors:
