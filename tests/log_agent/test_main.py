@@ -45,6 +45,7 @@ def agents(tmp_path: Path) -> Iterator[list[AgentProcess]]:
     ({"LOG_AGENT_OUTPUT": "http://u:pw@[::1/x"}, "LOG_AGENT_OUTPUT[0].url"),
     ({"LOG_AGENT_FORWARD_LISTEN": "nowhere"}, "LOG_AGENT_FORWARD_LISTEN"),
     ({"LOG_AGENT_HTTP_LISTEN": "0.0.0.0:0"}, "http.bearer_token"),  # reachable from other hosts: auth
+    ({"LOG_AGENT_FORWARD_LISTEN": "0.0.0.0:0"}, "LOG_AGENT_FORWARD_LISTEN"),  # idem: key or client certs
     ({"LOG_AGENT_HTTP_LISTEN": "unix:relative.sock"}, "LOG_AGENT_HTTP_LISTEN"),
 ])
 def test_invalid_configuration_exits_2_naming_the_key(tmp_path: Path, env: dict[str, str], key: str) -> None:

@@ -14,6 +14,9 @@ import typing
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, Literal, Self, TypeVar
 
+import sidecar_common.errors
+import sidecar_common.http
+
 from .errors import ConfigError
 
 T = TypeVar("T")
@@ -60,16 +63,22 @@ def parse_duration(value: Any, key: str) -> float:
 
 
 def parse_listen(value: Any, key: str) -> tuple[str, int]:
-    """(host, port) from "host:port", "[::1]:port" or ":port" (all interfaces)."""
+    """(host, port) from "host:port", "[::1]:port" or ":port" (all interfaces): sidecar_common's one
+    parser, as a pair for the socket inputs (which take no Unix path here)."""
     if isinstance(value, list | tuple) and len(value) == 2:
         value = f"[{value[0]}]:{value[1]}"  # already parsed (a config round-tripped through asdict)
-    if not isinstance(value, str) or ":" not in value:
+    if not isinstance(value, str) or value.startswith("unix:"):
         raise ConfigError(key, f"expected host:port, got {value!r}")
-    host, _, port_text = value.rpartition(":")
-    host = host.strip("[]") or "0.0.0.0"
-    if not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
-        raise ConfigError(key, f"port must be a number 0-65535, got {port_text!r}")
-    return host, int(port_text)
+    try:
+        listen = sidecar_common.http.parse_listen(value, key)
+    except sidecar_common.errors.ConfigError as err:  # as the agent's own, for its handlers
+        raise ConfigError(err.key, err.message) from None
+    return listen.host, listen.port
+
+
+def is_loopback(host: str) -> bool:
+    """Only this machine can reach ``host`` (sidecar_common's rule: 127.0.0.0/8, ::1, localhost)."""
+    return sidecar_common.http.Listen(host=host, port=0).is_loopback()
 
 
 def parse_bool(value: Any, key: str) -> bool:

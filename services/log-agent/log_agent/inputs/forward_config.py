@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from ..confparse import PARSE, SectionConfig, parse_duration, parse_listen, parse_size
+from ..confparse import PARSE, SectionConfig, is_loopback, parse_duration, parse_listen, parse_size
 from ..errors import ConfigError, LogAgentError
 from ..protocol import Limits
 
@@ -62,6 +62,11 @@ class ForwardInputConfig(SectionConfig):
             raise ConfigError("forward.users", "user auth needs shared_key (it rides on the handshake)")
         if self.shared_key == "":
             raise ConfigError("forward.shared_key", "must not be empty (omit it to disable the handshake)")
+        if not is_loopback(self.listen[0]) and not (self.shared_key or self.tls_client_ca_file):
+            # anyone on the open setup access point could otherwise inject lines shipped with our identity
+            raise ConfigError("forward.listen", f"{self.listen[0]} is reachable from other hosts: set "
+                              "shared_key (the Forward handshake) or tls_client_ca_file (client "
+                              "certificates)")
         try:
             int(self.unix_mode, 8)
         except ValueError:

@@ -14,7 +14,6 @@ flight when the agent is killed, UDP senders whatever the network or a full buff
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import os
 import selectors
@@ -24,7 +23,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from ..confparse import PARSE, SectionConfig, parse_duration, parse_listen, parse_size
+from ..confparse import PARSE, SectionConfig, is_loopback, parse_duration, parse_listen, parse_size
 from ..errors import ConfigError
 from ..processors import Chain, ProcessorSpec, parse_processors
 from ..processors.base import TimedRecord
@@ -35,15 +34,6 @@ from .syslog_parse import FrameError, Framer, parse
 log = logging.getLogger(__name__)
 _RECV_BYTES = 64 * 1024
 _MAX_BATCH_SECONDS = 0.2
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 @dataclass(slots=True)
