@@ -28,7 +28,6 @@ import os
 import re
 import select
 import stat
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
@@ -41,6 +40,7 @@ from .checkpoint import CheckpointFile
 from .emit import Emitter, Stopping
 from .file_tail import LineRules, TailedFile, fingerprint
 from .inotify import DIRECTORY_CHANGES, Inotify
+from .reader_thread import ReaderThread
 from .report import emitter_report
 
 log = logging.getLogger(__name__)
@@ -125,10 +125,9 @@ class FilesInput:
         self._by_path: dict[str, str] = {}  # path -> key of the file it names now
         self._saved: dict[str, dict[str, Any]] = {}
         self._first_run = True
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._reader = ReaderThread(f"input-{self.name}")
+        self._stopping = self._reader.stopping
         self._inotify = Inotify()
-        self._wake_read, self._wake_write = os.pipe()  # stop() wakes the wait at once
         self.emitter: Emitter | None = None
 
     def start(self, sink: Any) -> None:
@@ -137,22 +136,16 @@ class FilesInput:
         saved = self.checkpoint.load()
         if isinstance(saved, dict) and isinstance(saved.get("files"), dict):
             self._saved, self._first_run = saved["files"], False
-        self._thread = threading.Thread(target=self._run, name=f"input-{self.name}", daemon=True)
-        self._thread.start()
+        self._reader.start(self._run)
 
     def stop(self) -> None:
-        if self._stopping.is_set():
-            return  # stopped already (a failed start is stopped too)
-        self._stopping.set()
-        os.write(self._wake_write, b"x")
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+        if not self._reader.stop():
+            return
         for tailed in self._files.values():
             tailed.close()
         self._files.clear()
         self._inotify.close()
-        os.close(self._wake_read)
-        os.close(self._wake_write)
+        self._reader.close()
 
     def report(self) -> dict[str, Any]:
         """Counters for /health and /metrics."""
@@ -378,7 +371,7 @@ class FilesInput:
         timeout = max(0.0, timeout)
         if self._inotify.available:
             # Sleep until a file changes, a deadline (multiline, rotate_wait, rescan) or stop().
-            readable, _, _ = select.select([self._inotify.fd, self._wake_read], [], [], timeout)
+            readable, _, _ = select.select([self._inotify.fd, self._reader.wake_fd], [], [], timeout)
             if self._inotify.fd in readable and self._inotify.read_masks() & DIRECTORY_CHANGES:
                 self._scan()
             return

@@ -15,10 +15,8 @@ flight when the agent is killed, UDP senders whatever the network or a full buff
 from __future__ import annotations
 
 import logging
-import os
 import selectors
 import socket
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -28,6 +26,7 @@ from ..errors import ConfigError
 from ..processors import Chain, ProcessorSpec, parse_processors
 from ..processors.base import TimedRecord
 from .emit import Emitter, Stopping
+from .reader_thread import ReaderThread
 from .report import emitter_report
 from .syslog_parse import FrameError, Framer, parse
 
@@ -87,12 +86,11 @@ class SyslogInput:
         self.stats = SyslogStats()
         self.emitter: Emitter | None = None
         self._selector = selectors.DefaultSelector()
-        self._stopping = threading.Event()
-        self._wake_read, self._wake_write = os.pipe()
+        self._reader = ReaderThread(f"input-{self.name}")
+        self._stopping = self._reader.stopping
         self._udp: socket.socket | None = None
         self._tcp: socket.socket | None = None
         self._connections: dict[socket.socket, _Connection] = {}
-        self._thread: threading.Thread | None = None
         self.addresses: dict[str, tuple[str, int]] = {}  # "udp"/"tcp" -> bound address
 
     def start(self, sink: Any) -> None:
@@ -114,24 +112,18 @@ class SyslogInput:
             self._udp.setblocking(False)
             self._selector.register(self._udp, selectors.EVENT_READ, "udp")
             self.addresses["udp"] = self._udp.getsockname()[:2]
-        self._selector.register(self._wake_read, selectors.EVENT_READ, "wake")
-        self._thread = threading.Thread(target=self._run, name=f"input-{self.name}", daemon=True)
-        self._thread.start()
+        self._selector.register(self._reader.wake_fd, selectors.EVENT_READ, "wake")
+        self._reader.start(self._run)
 
     def stop(self) -> None:
-        if self._stopping.is_set():
-            return  # stopped already (a failed start is stopped too)
-        self._stopping.set()
-        os.write(self._wake_write, b"x")
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+        if not self._reader.stop():
+            return
         for sock in [*self._connections, self._tcp, self._udp]:
             if sock is not None:
                 sock.close()
         self._connections.clear()
         self._selector.close()
-        os.close(self._wake_read)
-        os.close(self._wake_write)
+        self._reader.close()
 
     def report(self) -> dict[str, Any]:
         """Counters for /health and /metrics (connections and errors also as connection stats)."""
