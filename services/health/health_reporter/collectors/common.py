@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import errno
+import re
 import shutil
 import subprocess
 from abc import ABC, abstractmethod
@@ -93,6 +94,14 @@ class OptionError(ValueError):
         super().__init__(f"{key}: {problem}")
         self.key = key
         self.problem = problem
+
+
+def check_regex(value: object, key: str) -> None:
+    """OptionError naming ``key`` unless ``value`` compiles as a regular expression."""
+    try:
+        re.compile(value)  # type: ignore[call-overload]
+    except (re.error, TypeError) as err:
+        raise OptionError(key, f"not a regular expression: {err}") from err
 
 
 def check_timeout(seconds: object) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 from ..errors import CollectorError
 from ..models import Kind, Sample
 from ..paths import Paths
-from .common import BaseCollector, OptionError, read_file
+from .common import BaseCollector, check_regex, read_file
 
 DEFAULT_FIELDS = (
     r"^(.*_(InErrors|InErrs)|Ip_Forwarding|Ip(6|Ext)_(InOctets|OutOctets)|Icmp6?_(InMsgs|OutMsgs)"
@@ -31,10 +31,7 @@ class NetstatOptions:
     fields: str = DEFAULT_FIELDS
 
     def __post_init__(self) -> None:
-        try:
-            re.compile(self.fields)
-        except (re.error, TypeError) as err:
-            raise OptionError("fields", f"not a regular expression: {err}") from err
+        check_regex(self.fields, "fields")
 
 
 # One wanted field: (its position on the value line, metric name, help).

@@ -13,7 +13,7 @@ from typing import Any
 from ..errors import CollectorError
 from ..models import Sample, untyped
 from ..paths import Paths
-from .common import BaseCollector, OptionError, read_text
+from .common import BaseCollector, check_regex, read_text
 
 DEFAULT_FIELDS = r"^(oom_kill|pgpg|pswp|pg.*fault).*"
 
@@ -23,10 +23,7 @@ class VmstatOptions:
     fields: str = DEFAULT_FIELDS
 
     def __post_init__(self) -> None:
-        try:
-            re.compile(self.fields)
-        except (re.error, TypeError) as err:
-            raise OptionError("fields", f"not a regular expression: {err}") from err
+        check_regex(self.fields, "fields")
 
 
 def parse_vmstat(text: str, pattern: re.Pattern[str]) -> list[tuple[str, float]]:
