@@ -11,7 +11,6 @@ import ipaddress
 import os
 from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 
 from . import __doc__ as PACKAGE_DOC
@@ -212,11 +211,22 @@ def host_port(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-def _version() -> str:
-    try:
-        return metadata.version("edge-sidecars")
-    except metadata.PackageNotFoundError:
-        return "unknown"
+class _PrintVersion(argparse.Action):
+    """``--version``: the installed distribution's version, looked up only when asked (importlib.metadata
+    costs ~2 MiB of the daemon's memory for the rest of its life)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: object) -> None:
+        super().__init__(option_strings, dest, nargs=0, help="print the version and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        from importlib import metadata
+
+        try:
+            version = metadata.version("edge-sidecars")
+        except metadata.PackageNotFoundError:
+            version = "unknown"
+        print(f"{parser.prog} {version}")
+        parser.exit()
 
 
 def _argument_parser() -> argparse.ArgumentParser:
@@ -225,7 +235,7 @@ def _argument_parser() -> argparse.ArgumentParser:
         description=PACKAGE_DOC,
         epilog="Every flag can also be set by the environment variable shown; the flag wins.",
     )
-    parser.add_argument("-V", "--version", action="version", version=f"%(prog)s {_version()}")
+    parser.add_argument("-V", "--version", action=_PrintVersion)
     parser.add_argument("--healthcheck", action="store_true",
                         help="for Docker's HEALTHCHECK: exit 0 when the control API answers, else 1")
     for setting in SETTINGS:

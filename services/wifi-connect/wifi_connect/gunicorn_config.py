@@ -1,35 +1,33 @@
 """gunicorn's settings for the portal, as values (no config file, no environment, no command line):
-one hardened gevent worker (``web.worker``), JSON logs on stdout like the daemon's, small request heads."""
+one hardened gevent worker (``web.worker``) with the daemon as its arbiter (``web.server``), JSON logs on
+stdout like the daemon's, small request heads."""
 
 from __future__ import annotations
 
-import gc
+import os
 from collections.abc import Callable
 
 from gunicorn.config import KNOWN_SETTINGS
 
 from .config import ConnectionLimits
 from .logs import gunicorn_logging_config
+from .web.server import BACKLOG, HEARTBEAT_DIRECTORY, HEARTBEAT_TIMEOUT
 from .web.worker import worker_class
 
 # Newer gunicorn opens a control socket in ~/.gunicorn, one path shared by every instance; we never use it.
 HAS_CONTROL_SOCKET = any(setting.name == "control_socket_disable" for setting in KNOWN_SETTINGS)
 
 
-def _freeze_before_forking_the_worker(_arbiter: object, _worker: object) -> None:
-    gc.freeze()  # the worker's collections then never write to (and so copy) the master's pages
-
-
-def portal_settings(bind: str, limits: ConnectionLimits, when_ready: Callable[[object], None]) -> dict:
-    """gunicorn settings for the portal on ``bind`` (``HOST:PORT``)."""
+def portal_settings(limits: ConnectionLimits, post_worker_init: Callable[[object], None]) -> dict:
+    """gunicorn settings for the portal's worker (the daemon binds the socket and is the arbiter)."""
     settings = {
-        "bind": [bind],
         "workers": 1,
         "worker_class": worker_class(limits),
         "worker_connections": limits.max_connections,
+        "backlog": BACKLOG,  # gunicorn listens again on the daemon's socket with this
         "keepalive": 1,  # >0: gunicorn's keep-alive loop, whose every head read has our head deadline
         "graceful_timeout": 3,
-        "timeout": 30,  # the worker's heartbeat: a hub blocked this long is restarted by the master
+        "timeout": HEARTBEAT_TIMEOUT,  # the daemon kills a worker whose event loop is stuck this long
         "loglevel": "warning",
         "logconfig_dict": gunicorn_logging_config(),
         "accesslog": None,
@@ -38,9 +36,10 @@ def portal_settings(bind: str, limits: ConnectionLimits, when_ready: Callable[[o
         "limit_request_line": 4094,
         "limit_request_fields": 50,
         "limit_request_field_size": 4096,
-        "when_ready": when_ready,
-        "pre_fork": _freeze_before_forking_the_worker,
+        "post_worker_init": post_worker_init,
     }
+    if os.path.isdir(HEARTBEAT_DIRECTORY):  # gunicorn's own heartbeat file, which we swap for the daemon's
+        settings["worker_tmp_dir"] = HEARTBEAT_DIRECTORY
     if HAS_CONTROL_SOCKET:
         settings["control_socket_disable"] = True
     return settings

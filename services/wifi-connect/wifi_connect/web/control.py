@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import bottle
 
 from ..ports import PortalService
-from ..setup_qr import setup_qr_svg
 from . import api, json_response
 
 
@@ -22,13 +22,13 @@ class SetupNetwork:
 def install(app: bottle.Bottle, service: PortalService, setup_network: SetupNetwork | None = None) -> None:
     api.install_reads(app, service)  # GET /networks serves a cached scan; POST /rescan refreshes it
     if setup_network is not None:
-        svg = setup_qr_svg(setup_network.ssid, setup_network.passphrase)  # fixed for the process' life
+        svg = functools.cache(functools.partial(_setup_qr_svg, setup_network))  # fixed for the process' life
 
         @app.get("/setup-qr.svg")
         def setup_qr() -> bottle.HTTPResponse:
             """The setup network as a QR code (WIFI:S:..;T:WPA;P:..;;) for the app's screen or a label.
             It carries the AP passphrase: loopback only, never cached."""
-            return bottle.HTTPResponse(svg, 200, {"Content-Type": "image/svg+xml",
+            return bottle.HTTPResponse(svg(), 200, {"Content-Type": "image/svg+xml",
                                                   "Cache-Control": "no-store",
                                                   "X-Content-Type-Options": "nosniff"})
 
@@ -47,3 +47,10 @@ def install(app: bottle.Bottle, service: PortalService, setup_network: SetupNetw
     def forget() -> bottle.HTTPResponse:
         """Delete every saved WiFi network; the device then onboards again."""
         return json_response(service.forget_networks())
+
+
+def _setup_qr_svg(setup_network: SetupNetwork) -> bytes:
+    """Drawn on the first request: segno and what it imports (~1 MiB) stay out of a daemon nobody asks."""
+    from ..setup_qr import setup_qr_svg
+
+    return setup_qr_svg(setup_network.ssid, setup_network.passphrase)

@@ -1,15 +1,26 @@
-"""``ForkedPortalServer``: the portal's gunicorn, forked from the daemon (``portal.ports.WebServer``).
+"""``ForkedPortalServer``: the portal's gunicorn worker, forked from the daemon (``portal.ports.WebServer``).
 
-Forked, not executed: the interpreter and every module the daemon imported stay shared pages between
-the daemon, gunicorn's master and its worker (PSS), and nothing is parsed twice - the child gets the
-validated settings as values. Before the fork the daemon's objects are frozen out of the garbage
-collector (``gc.freeze``) so the child's collections do not touch, and so copy, their pages.
+gunicorn serves the portal: its hardened gevent worker (``web.worker.PortalWorker``), its HTTP parser,
+its settings (``gunicorn_config``). The daemon plays the part of gunicorn's arbiter (master) itself,
+because a master would be a third Python process: 12-17 MiB PSS on a 512 MB board for a job the daemon
+already does. What the master would do, the daemon does here:
 
-In the child: a new session (a terminal's Ctrl-C reaches only the daemon, which stops us in order), the
-parent-death signal (nothing outlives a SIGKILLed daemon; gunicorn's worker follows its master), every
-inherited descriptor except stdio replaced by /dev/null (the daemon's listening sockets and pipes must
-not stay open in us: a restarted daemon binds again at once, an nmcli pipe gets its EOF), fresh stdio
-objects (another daemon thread may have held their locks at the fork), then gunicorn's arbiter.
+- it binds the listening socket and keeps it across worker restarts, so connections queued in the
+  backlog survive a restart and a busy port is an error in the daemon, at once;
+- it forks the worker, with gunicorn's ``Worker(age, ppid, sockets, app, timeout, cfg, log)`` contract;
+- it watches the worker's heartbeat (the worker touches a file every second; gunicorn's ``timeout``)
+  and kills a worker whose event loop is stuck, and ``alive()`` then says so, so the controller's
+  supervision starts a new one (as a master would);
+- stop is gunicorn's: SIGTERM (graceful, ``graceful_timeout``), then SIGKILL.
+
+Forked, not executed: the interpreter and every module the daemon imported stay pages shared with the
+worker (PSS), and nothing is parsed twice - the worker gets the validated settings as values. Before the
+fork the daemon's objects are frozen out of the garbage collector (``gc.freeze``) so the worker's
+collections do not touch, and so copy, their pages. In the child: a new session (a terminal's Ctrl-C
+reaches only the daemon, which stops us in order), the parent-death signal (nothing outlives a SIGKILLed
+daemon), every inherited descriptor except stdio and ours replaced by /dev/null (the daemon's listening
+sockets and pipes must not stay open in us: a restarted daemon binds again at once, an nmcli pipe gets
+its EOF), fresh stdio objects, then gunicorn's worker.
 """
 
 from __future__ import annotations
@@ -20,9 +31,14 @@ import logging
 import os
 import select
 import signal
+import socket
 import sys
+import tempfile
 import time
 from collections.abc import Callable
+
+from sidecar_common.http import Listen
+from sidecar_common.http.listen import bind_listen
 
 from ..children import die_with_parent
 from ..config import ConnectionLimits
@@ -30,14 +46,18 @@ from ..errors import AdapterError
 
 log = logging.getLogger(__name__)
 
-START_TIMEOUT = 20.0  # gunicorn retries a busy port for 5 s before it gives up
+START_TIMEOUT = 20.0  # the worker imports gevent and gunicorn after the fork: seconds on a Pi Zero
 STOP_TIMEOUT = 5.0
+HEARTBEAT_TIMEOUT = 30  # gunicorn's ``timeout``: a worker silent this long has a stuck event loop
+BACKLOG = 2048  # gunicorn's default: beyond PORTAL_MAX_CONNECTIONS, connections wait here
 READY = b"R"
 DEFAULT_LIMITS = ConnectionLimits()
+# tmpfs: the worker touches its heartbeat file every second, which must not be a write to the SD card
+HEARTBEAT_DIRECTORY = "/dev/shm"
 
 
 class ForkedPortalServer:
-    """start/stop/alive for one gunicorn serving ``app_factory()`` on ``host:port``."""
+    """start/stop/alive for one gunicorn worker serving ``app_factory()`` on ``host:port``."""
 
     def __init__(self, name: str, app_factory: Callable[[], object], host: str, port: int,
                  limits: ConnectionLimits = DEFAULT_LIMITS) -> None:
@@ -46,6 +66,8 @@ class ForkedPortalServer:
         self.host, self.port = host, port
         self.limits = limits
         self._pid: int | None = None
+        self._listener: socket.socket | None = None
+        self._heartbeat: int | None = None
         self._parent = os.getpid()
 
     @property
@@ -55,6 +77,9 @@ class ForkedPortalServer:
     def start(self) -> None:
         if self.alive():
             return
+        self._listen()
+        self._heartbeat = self._heartbeat if self._heartbeat is not None else _heartbeat_file()
+        os.utime(self._heartbeat, (time.monotonic(), time.monotonic()))  # a fresh worker's grace
         ready_read, ready_write = os.pipe2(os.O_CLOEXEC)
         set_parent_death_signal = die_with_parent()
         gc.freeze()  # the child keeps them frozen: its collections never write to the shared pages
@@ -80,15 +105,23 @@ class ForkedPortalServer:
         finally:
             os.close(ready_read)
 
+    def _listen(self) -> None:
+        if self._listener is not None:
+            return
+        try:
+            self._listener = bind_listen(Listen(self.host, self.port), BACKLOG)
+        except OSError as err:
+            raise AdapterError(f"{self.name} cannot listen on {self.host}:{self.port}; is the port in use? "
+                               f"({err})") from err
+
     def _wait_until_ready(self, ready_read: int) -> None:
-        """Until gunicorn's master holds the listening socket (it writes READY) or exits (EOF)."""
+        """Until gunicorn's worker has loaded the app (it writes READY) or exited (EOF)."""
         poller = select.poll()  # not select(): the daemon's descriptors may be numbered above 1023
         poller.register(ready_read, select.POLLIN)
         if not poller.poll(START_TIMEOUT * 1000):
-            raise AdapterError(f"{self.name} did not listen on {self.host}:{self.port} "
-                               f"within {START_TIMEOUT:g}s; is the port in use?")
+            raise AdapterError(f"{self.name} did not start within {START_TIMEOUT:g}s")
         if os.read(ready_read, 1) != READY:
-            raise AdapterError(f"{self.name} exited at start; is {self.host}:{self.port} in use?")
+            raise AdapterError(f"{self.name} exited at start; see its log above")
 
     def _run_child(self, ready_write: int, set_parent_death_signal: Callable[[], None] | None) -> None:
         code = 1
@@ -98,7 +131,8 @@ class ForkedPortalServer:
                 set_parent_death_signal()
             for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 signal.signal(sig, signal.SIG_DFL)
-            _replace_inherited_descriptors(keep={ready_write})
+            assert self._listener is not None and self._heartbeat is not None
+            _replace_inherited_descriptors(keep={ready_write, self._listener.fileno(), self._heartbeat})
             _fresh_stdio()
             code = self._serve(ready_write)
         except BaseException:  # the child must end here whatever happened
@@ -107,58 +141,80 @@ class ForkedPortalServer:
             os._exit(code)
 
     def _serve(self, ready_write: int) -> int:
-        from gunicorn.app.base import BaseApplication
+        from .worker import run_worker
 
-        from ..config import host_port
-        from ..gunicorn_config import portal_settings
-
-        def when_ready(_arbiter: object) -> None:
+        def ready() -> None:
             with contextlib.suppress(OSError):
                 os.write(ready_write, READY)
                 os.close(ready_write)
 
-        settings = portal_settings(host_port(self.host, self.port), self.limits, when_ready)
-        app = self.app_factory()
-
-        class PortalApplication(BaseApplication):
-            def load_config(self) -> None:
-                for key, value in settings.items():
-                    self.cfg.set(key, value)
-
-            def load(self) -> object:
-                return app
-
-        try:
-            PortalApplication().run()
-        except SystemExit as done:
-            return done.code if isinstance(done.code, int) else 1
-        return 0
+        assert self._listener is not None and self._heartbeat is not None
+        return run_worker(self.app_factory(), self._listener.fileno(), self._heartbeat, self.limits, ready)
 
     def alive(self) -> bool:
-        if self._pid is None:
+        if self._reaped():
             return False
+        if self._heartbeat_age() > HEARTBEAT_TIMEOUT:
+            log.error("the %s sent no heartbeat for %.0f s (its event loop is stuck); killing it",
+                      self.name, self._heartbeat_age())
+            self._signal_and_wait((signal.SIGKILL,))
+            return False
+        return True
+
+    def _heartbeat_age(self) -> float:
+        if self._heartbeat is None:
+            return 0.0
+        return time.monotonic() - os.fstat(self._heartbeat).st_mtime
+
+    def stop(self) -> None:
+        if self.alive():
+            self._signal_and_wait((signal.SIGTERM, signal.SIGKILL))
+        listener, heartbeat = self._listener, self._heartbeat
+        self._listener = self._heartbeat = None  # the port is free once the portal is down
+        if listener is not None:
+            listener.close()
+        if heartbeat is not None:
+            os.close(heartbeat)
+
+    def _signal_and_wait(self, signals: tuple[signal.Signals, ...]) -> None:
+        pid = self._pid
+        for sig in signals:
+            if pid is None:
+                return
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, sig)
+            deadline = time.monotonic() + STOP_TIMEOUT
+            while not self._reaped():
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.05)
+            else:
+                return
+            log.warning("%s did not stop on %s", self.name, sig.name)
+
+    def _reaped(self) -> bool:
+        """True once the worker has exited (and is reaped) or was never started."""
+        if self._pid is None:
+            return True
         try:
             pid, _ = os.waitpid(self._pid, os.WNOHANG)
         except ChildProcessError:
             pid = self._pid
-        if pid == 0:
-            return True
-        self._pid = None  # reaped
-        return False
+        if pid:
+            self._pid = None
+        return pid != 0
 
-    def stop(self) -> None:
-        pid = self._pid
-        if pid is None or not self.alive():
-            return
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(pid, sig)  # gunicorn's worker too
-            deadline = time.monotonic() + STOP_TIMEOUT
-            while time.monotonic() < deadline:
-                if not self.alive():
-                    return
-                time.sleep(0.05)
-            log.warning("%s did not stop on %s", self.name, sig.name)
+
+def _heartbeat_file() -> int:
+    """An unnamed file the worker touches and the daemon reads (gunicorn's ``WorkerTmp``), on tmpfs."""
+    directory = HEARTBEAT_DIRECTORY if os.path.isdir(HEARTBEAT_DIRECTORY) else tempfile.gettempdir()
+    try:
+        return os.open(directory, os.O_TMPFILE | os.O_RDWR | os.O_CLOEXEC, 0o600)
+    except OSError:  # a filesystem without O_TMPFILE
+        fd, path = tempfile.mkstemp(prefix="wifi-connect-portal-", dir=directory)
+        os.unlink(path)
+        os.set_inheritable(fd, False)
+        return fd
 
 
 def _replace_inherited_descriptors(keep: set[int]) -> None:

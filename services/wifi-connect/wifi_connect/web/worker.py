@@ -18,8 +18,10 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import time
 from collections import Counter
+from collections.abc import Callable
 
 import gevent
 from gunicorn import util
@@ -112,3 +114,67 @@ def _refuse(sock, status: int, message: str) -> None:
 def worker_class(limits: ConnectionLimits) -> type[PortalWorker]:
     """A PortalWorker subclass carrying ``limits`` (gunicorn takes a class for ``worker_class``)."""
     return type("PortalWorker", (PortalWorker,), {"limits": limits})
+
+
+class Heartbeat:
+    """gunicorn's ``WorkerTmp`` over a file the daemon opened: the worker touches it, the daemon reads it."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+
+    def notify(self) -> None:
+        now = time.monotonic()  # gunicorn's clock for it; the daemon compares with its own monotonic()
+        os.utime(self._fd, (now, now))
+
+    def last_update(self) -> float:
+        return os.fstat(self._fd).st_mtime
+
+    def fileno(self) -> int:
+        return self._fd
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            os.close(self._fd)
+
+
+class _LoadedApp:
+    """What gunicorn's worker asks of its application object: the WSGI callable."""
+
+    def __init__(self, app: object) -> None:
+        self.app = app
+
+    def wsgi(self) -> object:
+        return self.app
+
+
+def run_worker(app: object, listen_fd: int, heartbeat_fd: int, limits: ConnectionLimits,
+               ready: Callable[[], None]) -> int:
+    """Run gunicorn's portal worker in this (forked) process until it is stopped; the exit code.
+
+    What gunicorn's arbiter does before it calls ``init_process`` (``Arbiter.spawn_worker``), with the
+    daemon as the arbiter: settings as values, the inherited listening socket, the daemon's heartbeat."""
+    import socket
+
+    from gunicorn.config import Config
+    from gunicorn.sock import TCP6Socket, TCPSocket
+
+    from ..gunicorn_config import portal_settings
+
+    config = Config()
+    for key, value in portal_settings(limits, lambda _worker: ready()).items():
+        config.set(key, value)
+    logger = config.logger_class(config)
+    with socket.socket(fileno=listen_fd) as inherited:  # the daemon's bound, listening socket
+        kind = TCP6Socket if inherited.family == socket.AF_INET6 else TCPSocket
+        sockets = [kind(inherited.getsockname(), config, logger, fd=os.dup(inherited.fileno()))]
+    age, arbiter = 1, os.getppid()
+    worker = config.worker_class(age, arbiter, sockets, _LoadedApp(app), config.timeout / 2, config, logger)
+    worker.tmp.close()  # gunicorn's own heartbeat file: ours is the one the daemon watches
+    worker.tmp = Heartbeat(heartbeat_fd)
+    try:
+        worker.init_process()  # returns when the worker has stopped
+    except SystemExit as done:
+        return done.code if isinstance(done.code, int) else 1
+    finally:
+        worker.tmp.close()
+    return 0
