@@ -7,6 +7,9 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import signal
+import socket
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -81,6 +84,31 @@ def test_a_port_in_use_is_an_adapter_error(rig):
         with pytest.raises(AdapterError, match="in use"):
             second.start()
         assert not second.alive()
+
+
+def test_a_stuck_worker_is_killed_and_its_successor_serves_the_queued_connection(rig):
+    """The daemon is the worker's arbiter: no heartbeat for ``heartbeat_timeout`` means a stuck event loop;
+    it is killed, and the listening socket the daemon keeps holds connections until the next one starts."""
+    _, server = rig
+    port = free_port()
+    factory = functools.partial(portal_app, server.path, PortalSettings("127.0.0.1", port))
+    web = ForkedPortalServer("portal web app", factory, "127.0.0.1", port, heartbeat_timeout=2)
+    web.start()
+    try:
+        stuck = web.pid
+        os.kill(stuck, signal.SIGSTOP)
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as queued:
+            queued.sendall(f"GET /status HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode())
+            deadline = time.monotonic() + 10
+            while web.alive():
+                assert time.monotonic() < deadline, "the stuck worker was not noticed"
+                time.sleep(0.2)
+            assert not os.path.exists(f"/proc/{stuck}")  # killed and reaped
+            web.start()  # what the controller's supervision does when alive() is False
+            assert web.pid != stuck
+            assert queued.recv(4096).startswith(b"HTTP/1.1 200")
+    finally:
+        web.stop()
 
 
 def test_the_portal_child_holds_none_of_the_daemons_descriptors(rig):

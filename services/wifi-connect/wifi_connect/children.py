@@ -3,7 +3,7 @@
 Linux's ``prctl(PR_SET_PDEATHSIG, SIGTERM)`` asks the kernel to send SIGTERM to the child when the
 *thread* that forked it exits, so children must be started from a thread that lives as long as the
 daemon needs them (the main thread or the controller thread). The setting survives ``exec`` (also through
-``ip netns exec``) but not a fork: gunicorn's master gets it and stops its own worker.
+``ip netns exec``) but not a fork (the portal's forked worker sets it again itself, ``web.server``).
 """
 
 from __future__ import annotations

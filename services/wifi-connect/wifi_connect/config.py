@@ -126,8 +126,8 @@ SETTINGS: tuple[Setting, ...] = (
             "directory of CA certificates an enterprise network's ca_cert may name (default: none offered)"),
     Setting("portal_server", "--portal-server", "PORTAL_SERVER", "gunicorn",
             choice("gunicorn", "in-process"),
-            "how the portal is served: 'gunicorn' (forked gunicorn, hardened gevent worker) or 'in-process' "
-            "(the daemon's own HTTP server: no child process, less memory)"),
+            "how the portal is served: 'gunicorn' (gunicorn's hardened threaded worker, forked from the "
+            "daemon) or 'in-process' (the daemon's own HTTP server: no child process, less memory)"),
     # what one client of the open portal may hold (web/worker.py)
     Setting("portal_header_timeout", "--portal-header-timeout", "PORTAL_HEADER_TIMEOUT", "5",
             bounded_seconds(0.5, 60), "seconds a portal connection has to send a complete request head "

@@ -3,8 +3,8 @@
 Threads: the main thread waits for SIGTERM/SIGINT; one thread runs the controller's state machine; the
 control API (loopback) is served in-process by ``sidecar_common.http.HttpServer``; the RPC server answers
 the portal's worker. Children, each of which dies with us even if we are SIGKILLed (``children.py``):
-the portal's gunicorn while the portal is up (forked, ``web.server``: master + one hardened gevent
-worker), dnsmasq, and the ``nmcli monitor`` that tells us about NetworkManager's changes. On the way
+the portal's gunicorn worker while the portal is up (forked, ``web.server``: the daemon is its
+arbiter), dnsmasq, and the ``nmcli monitor`` that tells us about NetworkManager's changes. On the way
 out the AP profile, dnsmasq and every child go, even if the controller is stuck.
 """
 
@@ -27,8 +27,8 @@ from .config import Config
 from .errors import AdapterError
 from .hooks import HookRunner
 from .portal.controller import Controller
+from .portal.ports import ConnectivityProbe
 from .portal.states import SystemClock
-from .probe import HttpProbe
 from .rpc import ControllerClient, RpcServer
 from .ssid_template import portal_ssid_for
 from .web import PortalSettings, create_control_app, create_portal_app
@@ -62,7 +62,7 @@ class Daemon:
                             dhcp_range=config.dhcp_range_text, portal_url=config.portal_url,
                             run_dir=config.rpc_socket.parent / "dnsmasq")
         self.hook = HookRunner(config.hook_command)
-        probe = HttpProbe(config.connectivity_check_url) if config.connectivity_check_url else None
+        probe = _http_probe(config.connectivity_check_url) if config.connectivity_check_url else None
         self.controller = Controller(config, self.backend, self.dhcp, self.portal_web, self.hook,
                                      SystemClock(), probe, mdns=MdnsCheck(config.mdns))
         self.rpc = RpcServer(self.controller, config.rpc_socket)
@@ -131,6 +131,12 @@ class Daemon:
         self.rpc.stop()
         self.hook.close()
         log.info("stopped")
+
+
+def _http_probe(url: str) -> ConnectivityProbe:
+    from .probe import HttpProbe  # urllib.request: loaded only when a probe URL is set
+
+    return HttpProbe(url)
 
 
 def run(config: Config) -> int:

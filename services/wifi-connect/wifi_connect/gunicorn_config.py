@@ -1,5 +1,5 @@
 """gunicorn's settings for the portal, as values (no config file, no environment, no command line):
-one hardened gevent worker (``web.worker``) with the daemon as its arbiter (``web.server``), JSON logs on
+one hardened threaded worker (``web.worker``) with the daemon as its arbiter (``web.server``), JSON logs on
 stdout like the daemon's, small request heads."""
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from .logs import gunicorn_logging_config
 from .web.server import BACKLOG, HEARTBEAT_DIRECTORY, HEARTBEAT_TIMEOUT
 from .web.worker import worker_class
 
+PORTAL_THREADS = 4  # requests running the app at once (a rescan holds one for seconds); the rest wait
 # Newer gunicorn opens a control socket in ~/.gunicorn, one path shared by every instance; we never use it.
 HAS_CONTROL_SOCKET = any(setting.name == "control_socket_disable" for setting in KNOWN_SETTINGS)
 
@@ -25,7 +26,8 @@ def portal_settings(limits: ConnectionLimits, post_worker_init: Callable[[object
         "worker_class": worker_class(limits),
         "worker_connections": limits.max_connections,
         "backlog": BACKLOG,  # gunicorn listens again on the daemon's socket with this
-        "keepalive": 1,  # >0: gunicorn's keep-alive loop, whose every head read has our head deadline
+        "threads": PORTAL_THREADS,
+        "keepalive": 0,  # one request per connection: a connection only waits for its request (bounded)
         "graceful_timeout": 3,
         "timeout": HEARTBEAT_TIMEOUT,  # the daemon kills a worker whose event loop is stuck this long
         "loglevel": "warning",

@@ -1,5 +1,6 @@
-"""The portal served as the daemon serves it (gunicorn forked by ForkedPortalServer, the hardened gevent
-worker) on a free loopback port, talking to a fake daemon through the real RPC socket; over HTTP."""
+"""The portal served as the daemon serves it (gunicorn's hardened threaded worker forked by
+ForkedPortalServer) on a free loopback port, talking to a fake daemon through the real RPC socket; over
+HTTP."""
 
 from __future__ import annotations
 
@@ -111,6 +112,34 @@ def test_a_slow_body_gets_408(portal_url):
                      b"Content-Length: 100\r\n\r\n{")
         slow.settimeout(5)
         assert slow.recv(4096).startswith(b"HTTP/1.1 408")
+
+
+def test_clients_that_never_close_do_not_hold_up_a_person(portal_url):
+    """Each answered connection is closed at once: gunicorn's own close would wait up to 2 s in the event
+    loop for a client to close first, so five such clients would delay everyone by 10 s."""
+    host = portal_url.removeprefix("http://")
+    with contextlib.ExitStack() as stack:
+        for _ in range(5):
+            lingering = stack.enter_context(raw(portal_url))
+            lingering.sendall(f"GET /status HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+        time.sleep(0.3)
+        started = time.monotonic()
+        assert requests.get(f"{portal_url}/status", timeout=TIMEOUT).status_code == 200
+        assert time.monotonic() - started < 1
+
+
+def test_expect_100_continue_is_answered_before_the_body(portal_url):
+    host = portal_url.removeprefix("http://")
+    body = json.dumps({"ssid": "HomeNet", "passphrase": "short"}).encode()
+    with raw(portal_url) as client:
+        client.sendall(f"POST /connect HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+                       f"Expect: 100-continue\r\nContent-Length: {len(body)}\r\n\r\n".encode())
+        assert client.recv(4096) == b"HTTP/1.1 100 Continue\r\n\r\n"
+        client.sendall(body)
+        answer = b""
+        while chunk := client.recv(4096):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 400") and b'"passphrase"' in answer  # one 100, then the answer
 
 
 def test_one_client_cannot_hold_more_than_its_connections(portal_url):

@@ -7,7 +7,7 @@ import string
 
 import pytest
 from wifi_connect.web import PortalSettings, create_portal_app
-from wifi_connect.web.i18n import CATALOGS, DEFAULT, negotiate
+from wifi_connect.web.i18n import DEFAULT, catalogs, negotiate
 
 from tests.wifi_connect.web.fake_portal_service import FakePortalService
 from tests.wifi_connect.web.wsgi_client import WsgiClient
@@ -42,9 +42,9 @@ def placeholders(text: str) -> set[str]:
 
 
 def test_every_bundled_language_has_every_key_with_the_same_placeholders():
-    assert set(LANGUAGES) <= set(CATALOGS)
-    english = CATALOGS[DEFAULT]
-    for lang, catalog in CATALOGS.items():
+    assert set(LANGUAGES) <= set(catalogs())
+    english = catalogs()[DEFAULT]
+    for lang, catalog in catalogs().items():
         assert set(catalog) == set(english), f"{lang}: {set(catalog) ^ set(english)}"
         for key, text in catalog.items():
             assert placeholders(text) == placeholders(english[key]), (lang, key)
@@ -71,7 +71,7 @@ def test_the_page_is_in_the_phones_language(client, lang):
     html = response.get_data(as_text=True)
     assert response.status_code == 200 and response.headers["Content-Language"] == lang
     assert f'<html lang="{lang}">' in html
-    assert CATALOGS[lang]["page.heading"] in html and CATALOGS[lang]["button.connect"] in html
+    assert catalogs()[lang]["page.heading"] in html and catalogs()[lang]["button.connect"] in html
     assert "Accept-Language" in response.headers["Vary"]
 
 
@@ -82,14 +82,14 @@ def test_without_javascript_a_failed_attempt_is_explained_in_the_phones_language
     assert "Verbinden mit „HomeNet“ …" in response.get_data(as_text=True)  # the connecting page
     html = get(client, "de").get_data(as_text=True)
     assert "Verbindung mit „HomeNet“ nicht möglich." in html
-    assert CATALOGS["de"]["reason.wrong_password"] in html
+    assert catalogs()["de"]["reason.wrong_password"] in html
 
 
 def test_a_form_error_gets_a_translated_hint(client):
     headers = {"Accept-Language": "fr", "Origin": "http://localhost"}
     response = client.post("/join", data={"ssid": "HomeNet", "passphrase": "short"}, headers=headers)
     html = response.get_data(as_text=True)
-    assert response.status_code == 400 and CATALOGS["fr"]["error.passphrase"] in html
+    assert response.status_code == 400 and catalogs()["fr"]["error.passphrase"] in html
     english = client.post("/join", data={"ssid": "HomeNet", "passphrase": "short"},
                           headers={"Origin": "http://localhost"}).get_data(as_text=True)
     assert "8-63" in english  # English keeps the daemon's own precise message
@@ -109,4 +109,4 @@ def test_the_unavailable_page_is_translated(client, service):
 
     service.fail_with = AdapterError("daemon gone")
     response = get(client, "es")
-    assert response.status_code == 503 and CATALOGS["es"]["unavailable.heading"] in response.get_data(True)
+    assert response.status_code == 503 and catalogs()["es"]["unavailable.heading"] in response.get_data(True)

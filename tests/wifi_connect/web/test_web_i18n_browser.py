@@ -11,7 +11,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import pytest
 from wifi_connect.web import PortalSettings, create_portal_app
-from wifi_connect.web.i18n import CATALOGS
+from wifi_connect.web.i18n import catalogs
 
 from tests.wifi_connect.web.browser import PHONE_VIEWPORT, chromium, screenshot
 from tests.wifi_connect.web.fake_portal_service import FakePortalService
@@ -83,7 +83,7 @@ def assert_fits(page, lang: str, what: str) -> None:
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_each_translation_fits_a_phone_screen(browser, portal, lang):
     service, url = portal
-    words = CATALOGS[lang]
+    words = catalogs()[lang]
     try:
         page = phone(browser, lang)
         page.goto(url)

@@ -4,7 +4,7 @@ Why waitress: its asyncore loop reads and buffers each whole request (head and b
 before a worker thread sees it, so idle, slow and trickling clients cost a few KiB of memory each, never
 a worker thread. It is small: +0.9 MiB PSS in the process (measured 22.3 -> 23.2 MiB with
 prometheus_client loaded; bottle adds 1.5 MiB), where Flask instead of bottle cost 6.5 MiB more and a
-gunicorn gevent worker ~17 MiB as a second process, one that could outlive the agent after a kill -9.
+gunicorn worker ~12 MiB as a second process, one that could outlive the agent after a kill -9.
 It lacks deadlines and TLS; this package adds both by subclassing its channel and server.
 
 What each limit in ``ServeLimits`` defends against:

@@ -13,6 +13,7 @@ tried by q-value, then order; ``pt-BR`` or ``zh-Hant-TW`` match ``pt`` or ``zh``
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Mapping
@@ -26,14 +27,14 @@ MAX_RANGES = 32
 RANGE = re.compile(r"^\s*([A-Za-z]{1,8}(?:-[A-Za-z0-9]{1,8})*|\*)\s*(?:;\s*q\s*=\s*([0-9.]{1,5}))?\s*$")
 
 
-def _load() -> dict[str, dict[str, str]]:
-    catalogs = {}
+@functools.cache
+def catalogs() -> Mapping[str, Mapping[str, str]]:
+    """Every bundled translation, read on the first page served: the daemon, which serves no page when
+    gunicorn serves the portal, does not keep them (~0.8 MiB)."""
+    loaded = {}
     for path in sorted(LOCALES.glob("*.json")):
-        catalogs[path.stem] = {str(k): str(v) for k, v in json.loads(path.read_text("utf-8")).items()}
-    return catalogs
-
-
-CATALOGS: Mapping[str, Mapping[str, str]] = _load()
+        loaded[path.stem] = {str(k): str(v) for k, v in json.loads(path.read_text("utf-8")).items()}
+    return loaded
 
 
 def negotiate(header: str | None) -> str:
@@ -53,7 +54,7 @@ def negotiate(header: str | None) -> str:
         primary = language_range.split("-", 1)[0]
         if primary == "*":
             return DEFAULT
-        if primary in CATALOGS:
+        if primary in catalogs():
             return primary
     return DEFAULT
 
@@ -65,7 +66,7 @@ class Translator:
     lang: str = DEFAULT
 
     def __call__(self, key: str, **values: object) -> str:
-        text = CATALOGS.get(self.lang, {}).get(key) or CATALOGS[DEFAULT][key]
+        text = catalogs().get(self.lang, {}).get(key) or catalogs()[DEFAULT][key]
         return text.format(**values) if values else text
 
 

@@ -2,7 +2,7 @@
 
 The alternative to the forked gunicorn (``web.server``), for devices where memory is tighter than the
 isolation of a separate process is worth: ``sidecar_common.http.HttpServer`` (waitress in a thread, each
-request buffered in its event loop before a worker thread sees it) with the same limits as the gevent
+request buffered in its event loop before a worker thread sees it) with the same limits as the gunicorn
 worker, and the portal app calling the controller directly instead of over the RPC socket. No child
 process, so nothing can outlive the daemon. bench/wifi_memory.py measures both.
 """
@@ -20,7 +20,7 @@ THREADS = 4  # requests running the app at once (a rescan holds one for seconds)
 
 
 def serve_limits(limits: ConnectionLimits) -> ServeLimits:
-    """The gevent worker's limits in HttpServer's terms: an idle connection gets the head deadline too."""
+    """The gunicorn worker's limits in HttpServer's terms: an idle connection gets the head deadline too."""
     return ServeLimits(max_connections=limits.max_connections, max_per_client=limits.max_per_client,
                        header_timeout=limits.head_timeout, idle_timeout=limits.head_timeout,
                        body_timeout=limits.body_timeout, max_body_bytes=limits.max_body_bytes,

@@ -1,9 +1,9 @@
 """``ForkedPortalServer``: the portal's gunicorn worker, forked from the daemon (``portal.ports.WebServer``).
 
-gunicorn serves the portal: its hardened gevent worker (``web.worker.PortalWorker``), its HTTP parser,
-its settings (``gunicorn_config``). The daemon plays the part of gunicorn's arbiter (master) itself,
-because a master would be a third Python process: 12-17 MiB PSS on a 512 MB board for a job the daemon
-already does. What the master would do, the daemon does here:
+gunicorn serves the portal: its threaded worker, hardened (``web.worker.PortalWorker``), its HTTP
+parser and WSGI handling, its settings (``gunicorn_config``). The daemon plays the part of gunicorn's
+arbiter (master) itself, because a master would be a third Python process: 12-17 MiB PSS on a 512 MB
+board for a job the daemon already does. What the master would do, the daemon does here:
 
 - it binds the listening socket and keeps it across worker restarts, so connections queued in the
   backlog survive a restart and a busy port is an error in the daemon, at once;
@@ -46,7 +46,7 @@ from ..errors import AdapterError
 
 log = logging.getLogger(__name__)
 
-START_TIMEOUT = 20.0  # the worker imports gevent and gunicorn after the fork: seconds on a Pi Zero
+START_TIMEOUT = 20.0  # the worker imports gunicorn after the fork: seconds on a Pi Zero
 STOP_TIMEOUT = 5.0
 HEARTBEAT_TIMEOUT = 30  # gunicorn's ``timeout``: a worker silent this long has a stuck event loop
 BACKLOG = 2048  # gunicorn's default: beyond PORTAL_MAX_CONNECTIONS, connections wait here
@@ -60,8 +60,10 @@ class ForkedPortalServer:
     """start/stop/alive for one gunicorn worker serving ``app_factory()`` on ``host:port``."""
 
     def __init__(self, name: str, app_factory: Callable[[], object], host: str, port: int,
-                 limits: ConnectionLimits = DEFAULT_LIMITS) -> None:
+                 limits: ConnectionLimits = DEFAULT_LIMITS,
+                 heartbeat_timeout: float = HEARTBEAT_TIMEOUT) -> None:
         self.name = name
+        self.heartbeat_timeout = heartbeat_timeout
         self.app_factory = app_factory
         self.host, self.port = host, port
         self.limits = limits
@@ -141,7 +143,7 @@ class ForkedPortalServer:
             os._exit(code)
 
     def _serve(self, ready_write: int) -> int:
-        from .worker import run_worker
+        from .worker_boot import run_worker
 
         def ready() -> None:
             with contextlib.suppress(OSError):
@@ -154,7 +156,7 @@ class ForkedPortalServer:
     def alive(self) -> bool:
         if self._reaped():
             return False
-        if self._heartbeat_age() > HEARTBEAT_TIMEOUT:
+        if self._heartbeat_age() > self.heartbeat_timeout:
             log.error("the %s sent no heartbeat for %.0f s (its event loop is stuck); killing it",
                       self.name, self._heartbeat_age())
             self._signal_and_wait((signal.SIGKILL,))

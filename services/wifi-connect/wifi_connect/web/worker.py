@@ -1,65 +1,199 @@
-"""gunicorn's gevent worker, hardened for the open setup AP: many slow or idle clients cannot starve it.
+"""gunicorn's threaded worker, hardened for the open setup AP: slow, idle and flooding clients cannot starve
+it.
 
-Each connection is a greenlet (no thread to hold), and on top of gunicorn's gevent worker:
+gunicorn's ``gthread`` worker hands each new connection to a thread, which then waits for the request
+head; twelve clients trickling a header byte every few seconds hold every thread (issue 7 measured it).
+``PortalWorker`` keeps gunicorn's event loop, thread pool, parser and WSGI handling, and changes what
+happens before a thread is involved: the event loop itself reads each connection, without blocking,
+until the whole request (head and body) is buffered (``web.arrival``); only then does a thread run the
+app, reading the request from memory. So:
 
-- a **head deadline**: a connection must deliver a complete request line and headers within
-  ``head_timeout`` seconds of being accepted (or of the previous answer on a kept-alive connection);
-  otherwise it is closed. This bounds idle connections and clients trickling a header byte at a time.
-- a **body deadline** and **size limit**: the body is read (and buffered) before the app sees it, within
-  ``body_timeout`` seconds and at most ``max_body_bytes`` (a larger one, also a chunked one, gets 413).
+- a **head deadline**: a connection must deliver its whole request head within ``head_timeout`` seconds
+  of being accepted, or it is closed: idle connections and heads trickled a byte at a time;
+- a **body deadline** and **size limit**: the body must arrive within ``body_timeout`` seconds of the head
+  (else **408**) and be at most ``max_body_bytes`` (else **413**, also for a chunked body growing past it);
+  heads over ``MAX_HEAD_BYTES`` get **431**;
 - a **per-client-address limit**: a client address may hold ``max_per_client`` connections; more are
-  closed at once (a person's phone needs a handful).
-- a **total cap**: gunicorn's ``worker_connections`` is the size of the greenlet pool; beyond it, new
-  connections wait in the listen backlog until one of the above frees a slot.
+  closed at once (a person's phone needs a handful);
+- a **total cap**: ``worker_connections``; beyond it, new connections wait in the listen backlog until one
+  of the above frees a slot;
+- **no keep-alive**: each connection carries one request, so a connection is only ever waiting for its
+  request (bounded above) or being answered by a thread; a page is three requests on the local WiFi.
+
+Why not the gevent worker (what this replaced): gevent and its monkey-patching cost the forked worker
+about 12 MiB of private memory, a third of the service's budget while the portal is up.
 """
 
 from __future__ import annotations
 
 import contextlib
-import io
 import json
-import os
+import selectors
+import socket
 import time
 from collections import Counter
-from collections.abc import Callable
+from functools import partial
 
-import gevent
 from gunicorn import util
-from gunicorn.workers.ggevent import GeventWorker
+from gunicorn.workers.gthread import TConn, ThreadWorker
 
 from ..config import ConnectionLimits
+from .arrival import Progress, RequestArrival
 
+MAX_HEAD_BYTES = 16 * 1024  # a phone's request head is a few hundred bytes
+RECV_BYTES = 16 * 1024
+SEND_TIMEOUT = 10.0  # a thread writing an answer to a client that stopped reading gives up after this
 REFUSAL_LOG_INTERVAL = 60.0
+CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+REASONS = {408: "Request Timeout", 413: "Content Too Large", 431: "Request Header Fields Too Large"}
 
 
-class PortalWorker(GeventWorker):
-    """The gevent worker with ``ConnectionLimits``; ``worker_class(limits)`` binds the limits."""
+class PrefilledSocket:
+    """The client's socket, with the request the event loop buffered served first to gunicorn's parser.
+
+    Every other use (sending the answer, closing) goes to the real socket; blocking mode becomes a send
+    timeout, so a thread is never held for ever by a client that does not read."""
+
+    def __init__(self, sock: socket.socket, data: bytes) -> None:
+        self._sock = sock
+        self._data = memoryview(data)
+
+    def recv(self, size: int) -> bytes:
+        if self._data:
+            taken, self._data = self._data[:size], self._data[size:]
+            return bytes(taken)
+        return self._sock.recv(size)
+
+    def setblocking(self, flag: bool) -> None:
+        self._sock.settimeout(SEND_TIMEOUT if flag else 0.0)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._sock, name)
+
+
+class Arriving:
+    """A connection whose request is still arriving: its buffer, its peer and its deadline."""
+
+    __slots__ = ("conn", "deadline", "peer", "request")
+
+    def __init__(self, conn: TConn, peer: str, request: RequestArrival, deadline: float) -> None:
+        self.conn, self.peer, self.request, self.deadline = conn, peer, request, deadline
+
+
+class PortalWorker(ThreadWorker):
+    """gunicorn's gthread worker with ``ConnectionLimits``; ``worker_class(limits)`` binds the limits."""
 
     limits = ConnectionLimits()
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
         self.open_per_client: Counter[str] = Counter()
+        self.arriving: dict[socket.socket, Arriving] = {}
         self.refused_per_client = 0  # since the last log line
         self._refusals_logged_at = 0.0
 
-    def timeout_ctx(self) -> gevent.Timeout:
-        """gunicorn reads each request head inside this (with keepalive on, also the first one)."""
-        return gevent.Timeout(self.limits.head_timeout, False)
+    # -- accepting --------------------------------------------------------------------------------------
 
-    def handle(self, listener, client, addr) -> None:
-        peer = addr[0] if isinstance(addr, tuple) else ""
+    def accept(self, listener: socket.socket) -> None:
+        try:
+            client, address = listener.accept()
+        except (BlockingIOError, ConnectionAbortedError, InterruptedError):
+            return
+        peer = address[0] if isinstance(address, tuple) else ""
         if self.open_per_client[peer] >= self.limits.max_per_client:
             util.close(client)
             self._count_refusal()
             return
         self.open_per_client[peer] += 1
+        self.nr_conns += 1
+        conn = TConn(self.cfg, client, address, listener.getsockname())  # non-blocking from here
+        arriving = Arriving(conn, peer, RequestArrival.new(MAX_HEAD_BYTES, self.limits.max_body_bytes),
+                            time.monotonic() + self.limits.head_timeout)
+        self.arriving[client] = arriving
+        self.poller.register(client, selectors.EVENT_READ, partial(self._read_request, arriving))
+
+    def _read_request(self, arriving: Arriving, client: socket.socket) -> None:
+        """In the event loop: take what arrived; hand a whole request to a thread, or refuse it."""
         try:
-            super().handle(listener, client, addr)
-        finally:
-            self.open_per_client[peer] -= 1
-            if not self.open_per_client[peer]:
-                del self.open_per_client[peer]
+            chunk = client.recv(RECV_BYTES)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            chunk = b""
+        if not chunk:
+            self._drop(arriving)
+            return
+        request = arriving.request
+        head_was_complete = request.head_complete
+        progress = request.feed(chunk)
+        if request.head_complete and not head_was_complete:
+            arriving.deadline = time.monotonic() + self.limits.body_timeout
+            if request.expects_continue and progress is Progress.MORE:
+                with contextlib.suppress(OSError):
+                    client.send(CONTINUE)
+        if progress is Progress.MORE:
+            return
+        if progress is Progress.COMPLETE:
+            self._stop_watching(arriving)
+            arriving.conn.sock = PrefilledSocket(client, request.as_plain_request())
+            arriving.conn.data_ready = True  # gthread's handle() then reads at once
+            self.enqueue_req(arriving.conn)
+            return
+        limit = self.limits.max_body_bytes
+        if progress is Progress.TOO_LARGE_BODY:
+            self._refuse(arriving, 413, f"the request body is larger than {limit} bytes")
+        else:
+            self._refuse(arriving, 431, f"the request head is larger than {MAX_HEAD_BYTES} bytes")
+
+    # -- deadlines and endings -------------------------------------------------------------------------
+
+    def murder_pending(self) -> None:
+        """gthread calls this from its event loop about once a second: close requests past their deadline."""
+        super().murder_pending()
+        now = time.monotonic()
+        for arriving in [a for a in self.arriving.values() if a.deadline <= now]:
+            if arriving.request.head_complete:  # the head came, the body did not
+                self._refuse(arriving, 408, f"the request body did not arrive within "
+                                            f"{self.limits.body_timeout:g} s")
+            else:
+                self._drop(arriving)
+
+    def finish_request(self, conn: TConn, _done: object) -> None:
+        """A thread answered (there is no keep-alive, and nothing is ever deferred): close at once.
+
+        gunicorn would linger here, in the event loop, up to 2 s for the client to close first (so that
+        unread request bytes cannot turn the close into a reset): a client that never closes would stall
+        every other one. Here the whole request was read before the app ran, so there is nothing unread."""
+        self.nr_conns -= 1
+        util.close(conn.sock)
+        self._release(conn.client)
+
+    def _refuse(self, arriving: Arriving, status: int, message: str) -> None:
+        """A JSON error (as the app's own errors) and a close, best effort: the event loop never blocks."""
+        body = json.dumps({"error": message, "field": "body"}).encode()
+        head = (f"HTTP/1.1 {status} {REASONS[status]}\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode()
+        with contextlib.suppress(OSError):
+            arriving.conn.sock.send(head + body)
+        self._drop(arriving)
+
+    def _drop(self, arriving: Arriving) -> None:
+        self._stop_watching(arriving)
+        util.close(arriving.conn.sock)
+        self.nr_conns -= 1
+        self._release(arriving.conn.client)
+
+    def _stop_watching(self, arriving: Arriving) -> None:
+        sock = arriving.conn.sock
+        self.arriving.pop(sock, None)
+        with contextlib.suppress(KeyError, ValueError, OSError):
+            self.poller.unregister(sock)
+
+    def _release(self, address: object) -> None:
+        peer = address[0] if isinstance(address, tuple) else ""
+        self.open_per_client[peer] -= 1
+        if self.open_per_client[peer] <= 0:
+            del self.open_per_client[peer]
 
     def _count_refusal(self) -> None:
         """One warning a minute at most: a flood must not flood the log."""
@@ -70,111 +204,7 @@ class PortalWorker(GeventWorker):
                              self.refused_per_client, self.limits.max_per_client)
             self.refused_per_client, self._refusals_logged_at = 0, now
 
-    def handle_request(self, listener_name, req, sock, addr) -> bool:
-        self._buffer_body(req, sock)
-        return super().handle_request(listener_name, req, sock, addr)
-
-    def _buffer_body(self, req, sock) -> None:
-        """Read the whole body now, bounded in time and size; the app then reads it from memory."""
-        limit = self.limits.max_body_bytes
-        declared = next((value for name, value in req.headers if name == "CONTENT-LENGTH"), "")
-        if declared.isdigit() and int(declared) > limit:
-            _refuse(sock, 413, f"the request body is larger than {limit} bytes")
-        timer = gevent.Timeout(self.limits.body_timeout)
-        timer.start()
-        try:
-            data = req.body.read(limit + 1)
-        except gevent.Timeout as err:
-            if err is not timer:
-                raise
-            _refuse(sock, 408, f"the request body did not arrive within {self.limits.body_timeout:g} s")
-        finally:
-            timer.close()
-        if len(data) > limit:
-            _refuse(sock, 413, f"the request body is larger than {limit} bytes")
-        req.body = io.BytesIO(data)
-        # the app now reads a plain body of known length, whatever framing it came in
-        req.headers = [(name, value) for name, value in req.headers
-                       if name not in ("TRANSFER-ENCODING", "CONTENT-LENGTH")]
-        if data or declared:
-            req.headers.append(("CONTENT-LENGTH", str(len(data))))
-
-
-def _refuse(sock, status: int, message: str) -> None:
-    """Answer ``status`` with a JSON error and close the connection (raises StopIteration for gunicorn)."""
-    reason = {408: "Request Timeout", 413: "Content Too Large"}[status]
-    body = json.dumps({"error": message, "field": "body"}).encode()
-    head = (f"HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode()
-    with contextlib.suppress(OSError):
-        util.write(sock, head + body)
-    raise StopIteration(f"refused with {status}")
-
 
 def worker_class(limits: ConnectionLimits) -> type[PortalWorker]:
     """A PortalWorker subclass carrying ``limits`` (gunicorn takes a class for ``worker_class``)."""
     return type("PortalWorker", (PortalWorker,), {"limits": limits})
-
-
-class Heartbeat:
-    """gunicorn's ``WorkerTmp`` over a file the daemon opened: the worker touches it, the daemon reads it."""
-
-    def __init__(self, fd: int) -> None:
-        self._fd = fd
-
-    def notify(self) -> None:
-        now = time.monotonic()  # gunicorn's clock for it; the daemon compares with its own monotonic()
-        os.utime(self._fd, (now, now))
-
-    def last_update(self) -> float:
-        return os.fstat(self._fd).st_mtime
-
-    def fileno(self) -> int:
-        return self._fd
-
-    def close(self) -> None:
-        with contextlib.suppress(OSError):
-            os.close(self._fd)
-
-
-class _LoadedApp:
-    """What gunicorn's worker asks of its application object: the WSGI callable."""
-
-    def __init__(self, app: object) -> None:
-        self.app = app
-
-    def wsgi(self) -> object:
-        return self.app
-
-
-def run_worker(app: object, listen_fd: int, heartbeat_fd: int, limits: ConnectionLimits,
-               ready: Callable[[], None]) -> int:
-    """Run gunicorn's portal worker in this (forked) process until it is stopped; the exit code.
-
-    What gunicorn's arbiter does before it calls ``init_process`` (``Arbiter.spawn_worker``), with the
-    daemon as the arbiter: settings as values, the inherited listening socket, the daemon's heartbeat."""
-    import socket
-
-    from gunicorn.config import Config
-    from gunicorn.sock import TCP6Socket, TCPSocket
-
-    from ..gunicorn_config import portal_settings
-
-    config = Config()
-    for key, value in portal_settings(limits, lambda _worker: ready()).items():
-        config.set(key, value)
-    logger = config.logger_class(config)
-    with socket.socket(fileno=listen_fd) as inherited:  # the daemon's bound, listening socket
-        kind = TCP6Socket if inherited.family == socket.AF_INET6 else TCPSocket
-        sockets = [kind(inherited.getsockname(), config, logger, fd=os.dup(inherited.fileno()))]
-    age, arbiter = 1, os.getppid()
-    worker = config.worker_class(age, arbiter, sockets, _LoadedApp(app), config.timeout / 2, config, logger)
-    worker.tmp.close()  # gunicorn's own heartbeat file: ours is the one the daemon watches
-    worker.tmp = Heartbeat(heartbeat_fd)
-    try:
-        worker.init_process()  # returns when the worker has stopped
-    except SystemExit as done:
-        return done.code if isinstance(done.code, int) else 1
-    finally:
-        worker.tmp.close()
-    return 0
