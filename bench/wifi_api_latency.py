@@ -1,7 +1,8 @@
 """GET /networks latency (p50/p99) at 50 concurrent clients against the portal under gunicorn on loopback.
 
-The portal runs as the daemon runs it (gunicorn forked by ``web.server.ForkedPortalServer``, one hardened
-gevent worker; the per-client limit raised to 64, the clients share one address) and reaches a daemon
+The portal runs as the daemon runs it (gunicorn's hardened threaded worker forked by
+``web.server.ForkedPortalServer``; the per-client limit raised to 64, the clients share one address) and
+reaches a daemon
 through the real RPC socket; the daemon is an in-memory PortalService, so the figure is
 the web stack's cost (HTTP + gunicorn + bottle + RPC), not NetworkManager's. Run from the repository root:
 ``.venv/bin/python bench/wifi_api_latency.py [--clients 50] [--requests 40]``.
@@ -66,7 +67,7 @@ def measure(clients: int, per_client: int) -> dict:
             thread.join()
         elapsed = time.perf_counter() - began
     return {
-        "benchmark": "GET /networks under the forked gunicorn (hardened gevent worker), fake daemon over RPC",
+        "benchmark": "GET /networks, the forked gunicorn (hardened threaded worker), fake daemon over RPC",
         "clients": clients,
         "requests": len(latencies),
         "errors": len(errors),

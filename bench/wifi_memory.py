@@ -5,11 +5,15 @@ The real daemon runs in a devrig "device" namespace over the simulated NetworkMa
 "phone" namespace) took a lease and loaded the page, so the worker has served requests. State 2,
 **connected**: the phone joined the device to its network through the portal. In each state, after a
 short settle, we sum ``Pss`` from ``/proc/<pid>/smaps_rollup`` over the daemon and every descendant
-(gunicorn master and worker, dnsmasq and its guard, the ``nmcli monitor``), and keep the per-process rows.
+(the portal's gunicorn worker, dnsmasq and its guard), and keep the per-process rows. PSS splits a
+shared library's pages among every process on this machine that maps it, so it drops when other Python
+processes run; ``unique_mib`` is the stricter figure, every page the tree maps counted once (what the
+service costs in a container whose files nothing else maps), from ``/proc/<pid>/pagemap``.
 
 Variants: ``PORTAL_SERVER=gunicorn`` (the default) and ``PORTAL_SERVER=in-process``. The same run
 measures the implementation before issue 7 (commit ``--before``, checked out into a
 temporary worktree: Flask apps under two gunicorn gthread servers started with exec) as the baseline.
+The targets (issue 7) are for PSS: 40 MiB with the portal up, 25 MiB connected.
 balena's wifi-connect (one Rust process) cannot run on the simulated device; its figure is not measured.
 Needs root. Run from the repository root: ``.venv/bin/python bench/wifi_memory.py``. Writes
 ``bench/results/wifi_memory.json`` and ``.png``.
@@ -21,6 +25,7 @@ import argparse
 import contextlib
 import json
 import os
+import struct
 import subprocess
 import sys
 import tempfile
@@ -41,6 +46,7 @@ SSID, PASSWORD = "HomeNet", "correct horse battery"
 CONTROL = "http://127.0.0.1:8081"
 TARGETS_MIB = {"portal": 40.0, "connected": 25.0}
 SETTLE_SECONDS = 3.0
+PAGE = os.sysconf("SC_PAGE_SIZE")
 BEFORE_COMMIT = "5a72214"  # the branch point of this work: Flask + two exec'd gunicorn gthread servers
 
 
@@ -50,6 +56,31 @@ def pss_kib(pid: int) -> int:
             if line.startswith("Pss:"):
                 return int(line.split()[1])
     return 0
+
+
+def resident_frames(pid: int) -> set[int]:
+    """The physical page frames ``pid`` has resident (``/proc/<pid>/pagemap``, root only)."""
+    frames = set()
+    with open(f"/proc/{pid}/maps") as maps, open(f"/proc/{pid}/pagemap", "rb") as pagemap:
+        for line in maps:
+            if line.rstrip().endswith("[vsyscall]"):
+                continue
+            low, high = (int(edge, 16) for edge in line.split()[0].split("-"))
+            pagemap.seek(low // PAGE * 8)
+            for (entry,) in struct.iter_unpack("<Q", pagemap.read((high - low) // PAGE * 8)):
+                if entry >> 63:  # present
+                    frames.add(entry & ((1 << 55) - 1))
+    return frames
+
+
+def unique_mib(pids: list[int]) -> float:
+    """Every page the tree maps, counted once: what it costs where nothing else shares its files (a
+    container on the device), while PSS splits a library's pages with every process on this machine."""
+    frames: set[int] = set()
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            frames |= resident_frames(pid)
+    return round(len(frames) * PAGE / 2**20, 1)
 
 
 def tree_rows(root: int) -> list[dict]:
@@ -113,6 +144,7 @@ def measure(variant: str, source: Path, log_dir: Path, **extra: str) -> dict:
             assert curl(pair, pair.phone, f"http://{pair.gateway}{path}")[0] == 200, path
         time.sleep(SETTLE_SECONDS)
         portal = tree_rows(process.pid)
+        portal_unique = unique_mib([row["pid"] for row in portal])
         body = json.dumps({"ssid": SSID, "passphrase": PASSWORD})
         code, _ = curl(pair, pair.phone, f"http://{pair.gateway}/connect", "-H",
                        "Content-Type: application/json", "--data-binary", body)
@@ -120,8 +152,22 @@ def measure(variant: str, source: Path, log_dir: Path, **extra: str) -> dict:
         wait_for_state(pair, process, "connected")
         time.sleep(SETTLE_SECONDS)
         connected = tree_rows(process.pid)
-    return {state: {"pss_mib": round(sum(r["pss_kib"] for r in rows) / 1024, 1), "processes": rows}
-            for state, rows in (("portal", portal), ("connected", connected))}
+        connected_unique = unique_mib([row["pid"] for row in connected])
+    return {state: {"pss_mib": round(sum(r["pss_kib"] for r in rows) / 1024, 1), "unique_mib": unique,
+                    "processes": rows}
+            for state, rows, unique in (("portal", portal, portal_unique),
+                                        ("connected", connected, connected_unique))}
+
+
+def median(runs: list[dict]) -> dict:
+    """Per state, the run with the median PSS (its process rows), with every run's figures alongside."""
+    result = {}
+    for state in ("portal", "connected"):
+        ordered = sorted((run[state] for run in runs), key=lambda figures: figures["pss_mib"])
+        result[state] = {**ordered[len(ordered) // 2],
+                         "runs_pss_mib": [run[state]["pss_mib"] for run in runs],
+                         "runs_unique_mib": [run[state]["unique_mib"] for run in runs]}
+    return result
 
 
 @contextlib.contextmanager
@@ -164,16 +210,20 @@ def plot(result: dict, path: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--before", default=BEFORE_COMMIT, help="baseline commit ('' to skip it)")
+    parser.add_argument("--runs", type=int, default=3, help="runs per variant; the median is reported")
     args = parser.parse_args()
     if os.geteuid() != 0:
         raise SystemExit("needs root (network namespaces)")
     variants: dict[str, dict] = {}
     with tempfile.TemporaryDirectory(prefix="wifi-memory-") as log_dir:
-        variants["gunicorn (default)"] = measure("current", REPO_ROOT, Path(log_dir))
-        variants["in-process"] = measure("in-process", REPO_ROOT, Path(log_dir), PORTAL_SERVER="in-process")
+        runs = range(args.runs)
+        variants["gunicorn (default)"] = median([measure("current", REPO_ROOT, Path(log_dir)) for _ in runs])
+        variants["in-process"] = median([measure("in-process", REPO_ROOT, Path(log_dir),
+                                                 PORTAL_SERVER="in-process") for _ in runs])
         if args.before:
             with checkout(args.before) as before:
-                variants[f"before ({args.before})"] = measure("before", before, Path(log_dir))
+                variants[f"before ({args.before})"] = median([measure("before", before, Path(log_dir))
+                                                              for _ in runs])
     result = {
         "benchmark": "PSS (sum of smaps_rollup Pss) of the daemon and every descendant, simulated device",
         "targets_mib": TARGETS_MIB,
@@ -182,14 +232,16 @@ def main() -> None:
         "variants": variants,
         "python": sys.version.split()[0],
         "versions": {name: _version(name)
-                     for name in ("gunicorn", "gevent", "greenlet", "bottle", "waitress")},
+                     for name in ("gunicorn", "bottle", "waitress", "jeepney")},
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
     plot(result, RESULTS.with_suffix(".png"))
     summary = {name: {state: data[state]["pss_mib"] for state in ("portal", "connected")}
                for name, data in variants.items()}
-    print(json.dumps({"targets_mib": TARGETS_MIB, "pss_mib": summary}, indent=2))
+    unique = {name: {state: data[state]["unique_mib"] for state in ("portal", "connected")}
+              for name, data in variants.items()}
+    print(json.dumps({"targets_mib": TARGETS_MIB, "pss_mib": summary, "unique_pages_mib": unique}, indent=2))
 
 
 def _version(name: str) -> str:
