@@ -231,7 +231,7 @@ def test_a_stale_portal_profile_is_replaced_and_sigterm_removes_everything(
     assert [p["mode"] for p in nm_sim.profiles()] == ["ap"]
     children = psutil.Process(daemon.process.pid).children(recursive=True)
     assert any("dnsmasq" in " ".join(c.cmdline()) for c in children)
-    assert len(forked_portal(daemon, children)) >= 2  # gunicorn's master and worker
+    assert len(forked_portal(daemon, children)) == 1  # the gunicorn worker; the daemon is its arbiter
     daemon.process.send_signal(signal.SIGTERM)
     assert daemon.process.wait(timeout=30) == 0
     assert not [child for child in children if child.is_running() and child.status() != psutil.STATUS_ZOMBIE]
@@ -239,7 +239,7 @@ def test_a_stale_portal_profile_is_replaced_and_sigterm_removes_everything(
 
 
 def forked_portal(daemon: RunningDaemon, children: list[psutil.Process]) -> list[psutil.Process]:
-    """The portal's gunicorn master and worker: forked from the daemon, so its command line."""
+    """The portal's gunicorn worker: forked from the daemon, so its command line."""
     own = psutil.Process(daemon.process.pid).cmdline()
     return [child for child in children if child.cmdline() == own]
 
@@ -274,7 +274,7 @@ def test_children_die_with_a_sigkilled_daemon(nm_sim: SimulatedNetworkManager, d
     daemon.wait_for(lambda s: s["state"] == "portal")
     children = psutil.Process(daemon.process.pid).children(recursive=True)
     names = [" ".join(child.cmdline()) for child in children]
-    assert any("dnsmasq" in name for name in names) and len(forked_portal(daemon, children)) >= 2
+    assert any("dnsmasq" in name for name in names) and len(forked_portal(daemon, children)) == 1
     run_dir = daemon.log_path.parent / "dnsmasq"  # next to the RPC socket, not a new /tmp dir per run
     assert any(f"--dhcp-leasefile={run_dir / 'dnsmasq.leases'}" in name for name in names)
     daemon.process.kill()
