@@ -165,13 +165,10 @@ class NmMonitor:
         failures = 0
         while not self._stopping.is_set():
             connection = self._open()
-            self._first_try.set()
-            heard = 0
             if connection is not None:
                 self.starts += 1
-                if self.starts > 1:
-                    self._deliver(NmChange("bus connection reopened", resync=True))
-                heard = self._listen(connection)
+            self._first_try.set()  # after the count: start() returns with it current
+            heard = 0 if connection is None else self._listen(connection, reopened=self.starts > 1)
             if self._stopping.is_set():
                 return
             failures = 0 if heard else failures + 1
@@ -204,9 +201,11 @@ class NmMonitor:
             return None
         return connection
 
-    def _listen(self, connection: DBusConnection) -> int:
+    def _listen(self, connection: DBusConnection, reopened: bool) -> int:
         """Deliver changes until the connection drops or stop() shuts it down; returns messages read."""
         count = 0
+        if reopened:
+            self._deliver(NmChange("bus connection reopened", resync=True))
         try:
             while not self._stopping.is_set():
                 message = connection.receive()  # blocks in recv: no timeout, no polling
