@@ -1,32 +1,36 @@
-"""How often an idle, connected wifi-connect runs nmcli, and how fast it notices a loss.
+"""How often an idle, connected wifi-connect runs nmcli, how fast it notices a loss, and its daemon's PSS.
 
 The real daemon runs in a devrig "device" namespace over the simulated NetworkManager, online over a
 simulated Ethernet device, with every nmcli it starts counted by a shim on ``PATH`` (first two words
 only). Variants, in the same run:
 
-* **polling (before issue 7)**: ``CHECK_INTERVAL=5`` and a monitor that never reports (the shim turns
-  ``nmcli monitor`` into a silent process) make the daemon do what it did before: every 5 s ``nmcli
-  networking connectivity check`` (NM probes the internet each time) and a read of the active network;
-* **events, gdbus monitor** and **events, nmcli monitor**: the defaults (``CHECK_INTERVAL=300``, a safety
-  net), with NM's events from the one monitor child (the gdbus one is used when ``gdbus`` is on PATH;
-  the nmcli one is forced by shadowing gdbus with a program that does not exist).
+* **polling (before issue 7)**: the implementation before issue 7 (commit ``--before``, checked out into a
+  temporary ``git worktree`` and run with ``PYTHONPATH`` on it), with its defaults: every
+  ``CHECK_INTERVAL`` (5 s) ``nmcli networking connectivity check`` (NM probes the internet each time)
+  and a read of the active network. Its control API is a Flask app: Flask is installed into the work
+  directory for that run when the venv lacks it (the project no longer depends on it);
+* **events (D-Bus in the daemon)**: this checkout with its defaults (``CHECK_INTERVAL=300``, a safety
+  net): NM's signals reach a thread of the daemon (``adapters/nm_monitor.py``, jeepney), no child.
 
-For each: nmcli runs during ``--idle`` seconds (default 60) once started, the monitor child's PSS, and the
-seconds from NM's verdict turning to "none" to ``GET /status`` saying offline. Needs root. Run from the
-repository root: ``.venv/bin/python bench/wifi_nm_events.py [--idle 60]``. Writes
-``bench/results/wifi_nm_events.json`` and ``.png``.
+For each: nmcli runs during ``--idle`` seconds (default 60) once started, the daemon process's PSS (the
+old one's gunicorn children are listed, not summed), and the seconds from NM's verdict turning to "none"
+to ``GET /status`` saying offline. Needs root. Run from the repository root:
+``.venv/bin/python bench/wifi_nm_events.py [--idle 60]``. Writes ``bench/results/wifi_nm_events.json``
+and ``.png``.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import importlib.util
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
@@ -37,14 +41,12 @@ sys.path.insert(0, str(REPO_ROOT))  # devrig is the repository's simulated devic
 from devrig.netns import NetnsPair  # noqa: E402
 from devrig.nm import SimulatedNetworkManager  # noqa: E402
 
-WIFI_CONNECT = str(Path(sys.executable).with_name("wifi-connect"))
 RESULTS = REPO_ROOT / "bench" / "results" / "wifi_nm_events.json"
 CONTROL = "http://127.0.0.1:8081"
-VARIANTS = {
-    "polling (before issue 7)": {"CHECK_INTERVAL": "5", "_no_gdbus": "1", "_deaf_monitor": "1"},
-    "events, gdbus monitor": {},
-    "events, nmcli monitor": {"_no_gdbus": "1"},
-}
+BEFORE_COMMIT = "5a72214"  # the branch point of issue 7: polling, no events
+BEFORE_FLASK = "flask==3.1.3"  # what that commit's control API imports (its extra said flask>=3.0)
+POLLING = "polling (before issue 7)"
+EVENTS = "events (D-Bus in the daemon)"
 
 
 def pss_kib(pid: int) -> int:
@@ -72,48 +74,68 @@ def wait_for(pair: NetnsPair, predicate, timeout: float = 30.0) -> float:
     raise TimeoutError("the daemon did not get there")
 
 
-def run_variant(name: str, settings: dict[str, str], idle: float, work: Path) -> dict:
-    bin_dir = work / name.replace(" ", "_").replace("(", "").replace(")", "")
+@contextlib.contextmanager
+def checkout(commit: str) -> Iterator[Path]:
+    directory = Path(tempfile.mkdtemp(prefix="wifi-nm-events-before-"))
+    subprocess.run(["git", "worktree", "add", "--detach", str(directory), commit], cwd=REPO_ROOT,
+                   check=True, capture_output=True)
+    try:
+        yield directory
+    finally:
+        subprocess.run(["git", "worktree", "remove", "--force", str(directory)], cwd=REPO_ROOT,
+                       check=False, capture_output=True)
+
+
+def flask_path(work: Path) -> list[str]:
+    """Where the old control API finds Flask: the venv, else a --target install in the work directory."""
+    if importlib.util.find_spec("flask") is not None:
+        return []
+    target = work / "before-deps"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check", "--target",
+                    str(target), BEFORE_FLASK], check=True)
+    return [str(target)]
+
+
+def run_variant(name: str, source: Path, extra_path: list[str], idle: float, work: Path) -> dict:
+    """The daemon of ``source`` (a checkout) online over Ethernet: idle, then the internet goes away."""
+    bin_dir = work / name.split()[0]
     bin_dir.mkdir()
     calls = bin_dir / "calls.log"
-    deaf = '[ "$1" = monitor ] && exec sleep 100000\n' if settings.get("_deaf_monitor") else ""
-    (bin_dir / "nmcli").write_text(f'#!/bin/sh\n{deaf}echo "$1 $2" >> {calls}\nexec /usr/bin/nmcli "$@"\n')
+    (bin_dir / "nmcli").write_text(f'#!/bin/sh\necho "$1 $2" >> {calls}\nexec /usr/bin/nmcli "$@"\n')
     (bin_dir / "nmcli").chmod(0o755)
-    path = f"{bin_dir}:{os.environ['PATH']}"
-    if settings.get("_no_gdbus"):  # a PATH without gdbus: the shim and links to the few programs needed
-        for program in ("ip", "dbus-send", "dnsmasq", "sleep"):
-            found = shutil.which(program)
-            if found:
-                (bin_dir / program).symlink_to(found)
-        path = str(bin_dir)
+    python_path = [f"{source}/services/wifi-connect", f"{source}/services/common", *extra_path]
     with SimulatedNetworkManager() as sim, NetnsPair() as pair:
         sim.add_ethernet_device("eth0", connected=True)
         sim.set_connectivity("full")
-        env = {**sim.env, "PATH": path, "CONTROL_ADDRESS": "127.0.0.1:8081",
-               "LOST_CONNECTION_TOLERANCE": "600", "WIFI_CONNECT_SOCKET": str(bin_dir / "daemon.sock"),
-               **{k: v for k, v in settings.items() if not k.startswith("_")}}
-        process = pair.popen(pair.device, [WIFI_CONNECT], env=env, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL)
+        env = {**sim.env, "PATH": f"{bin_dir}:{os.environ['PATH']}", "PYTHONPATH": ":".join(python_path),
+               "CONTROL_ADDRESS": "127.0.0.1:8081", "LOST_CONNECTION_TOLERANCE": "600",
+               "WIFI_CONNECT_SOCKET": str(bin_dir / "daemon.sock")}
+        with (bin_dir / "daemon.log").open("wb") as log:
+            process = pair.popen(pair.device, [sys.executable, "-m", "wifi_connect"], env=env, cwd=bin_dir,
+                                 stdout=log, stderr=subprocess.STDOUT)
         try:
             wait_for(pair, lambda s: s.get("state") == "connected")
             time.sleep(2)  # start-up calls done
             before = len(calls.read_text().splitlines())
             time.sleep(idle)
             idle_calls = calls.read_text().splitlines()[before:]
-            children = psutil.Process(process.pid).children(recursive=True)
-            monitors = [(" ".join(c.cmdline()), pss_kib(c.pid)) for c in children
-                        if " monitor" in " ".join(c.cmdline())]
+            daemon_pss = pss_kib(process.pid)
+            descendants = psutil.Process(process.pid).children(recursive=True)
+            children = [" ".join(c.cmdline())[:80] for c in descendants]
             sim.set_connectivity("none")
             noticed = wait_for(pair, lambda s: s.get("online") is False)
         finally:
             process.terminate()
-            process.wait(timeout=30)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
     return {
         "nmcli_runs_while_idle": len(idle_calls),
         "nmcli_runs_per_day": round(len(idle_calls) * 86400 / idle),
         "kinds": sorted(set(idle_calls)),
-        "monitor": monitors[0][0] if monitors else None,
-        "monitor_pss_kib": monitors[0][1] if monitors else 0,
+        "daemon_pss_kib": daemon_pss,
+        "children": children,
         "loss_noticed_s": round(noticed, 3),
     }
 
@@ -125,15 +147,17 @@ def plot(result: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     names = list(result["variants"])
-    runs = [result["variants"][n]["nmcli_runs_while_idle"] for n in names]
-    noticed = [result["variants"][n]["loss_noticed_s"] for n in names]
-    figure, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
-    left.bar_label(left.bar(names, runs), fmt="%d")
-    left.set_ylabel(f"nmcli runs in {result['idle_s']:g} s idle, connected")
-    right.bar_label(right.bar(names, noticed), fmt="%.2f")
-    right.set_ylabel("seconds until a loss shows in GET /status")
-    for axes in (left, right):
-        axes.tick_params(axis="x", labelsize=8, rotation=10)
+    rows = [result["variants"][n] for n in names]
+    panels = [
+        ([r["nmcli_runs_while_idle"] for r in rows], "%d", f"nmcli runs in {result['idle_s']:g} s idle"),
+        ([r["loss_noticed_s"] for r in rows], "%.2f", "seconds until a loss shows in GET /status"),
+        ([r["daemon_pss_kib"] / 1024 for r in rows], "%.1f", "daemon process PSS (MiB)"),
+    ]
+    figure, axes = plt.subplots(1, len(panels), figsize=(13, 4))
+    for panel, (values, fmt, label) in zip(axes, panels, strict=True):
+        panel.bar_label(panel.bar(names, values), fmt=fmt)
+        panel.set_ylabel(label)
+        panel.tick_params(axis="x", labelsize=8, rotation=10)
     figure.suptitle("wifi-connect: NetworkManager's events instead of polling (simulated device)")
     figure.tight_layout()
     figure.savefig(path, dpi=100)
@@ -142,11 +166,16 @@ def plot(result: dict, path: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--idle", type=float, default=60.0, help="idle seconds counted per variant")
+    parser.add_argument("--before", default=BEFORE_COMMIT, help="the polling implementation's commit")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="wc-events-") as work:
-        variants = {name: run_variant(name, settings, args.idle, Path(work))
-                    for name, settings in VARIANTS.items()}
-    result = {"benchmark": __doc__.split("\n", 1)[0], "idle_s": args.idle, "variants": variants}
+    with tempfile.TemporaryDirectory(prefix="wc-events-") as work_dir, checkout(args.before) as before:
+        work = Path(work_dir)
+        variants = {
+            POLLING: run_variant(POLLING, before, flask_path(work), args.idle, work),
+            EVENTS: run_variant(EVENTS, REPO_ROOT, [], args.idle, work),
+        }
+    result = {"benchmark": __doc__.split("\n", 1)[0], "idle_s": args.idle, "before": args.before,
+              "python": sys.version.split()[0], "variants": variants}
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")
     plot(result, RESULTS.with_suffix(".png"))

@@ -16,6 +16,7 @@ Simulated NetworkManager (no root needed)::
         sim.drop_connection()                                    # the active connection is lost
         sim.profiles(); sim.saved_secrets("Home")                # inspect saved profiles and secrets
         sim.reboot_autoconnect()                                 # boot: saved profile + saved secret only
+        sim.restart()                                            # NM restarts: its name changes owner
 
 Passwords are checked for real: ``nmcli connection up id X passwd-file F`` registers nmcli's secret
 agent with the simulator, which asks it (SecretAgent.GetSecrets) for the secret the profile lacks.

@@ -46,19 +46,30 @@ class SimulatedNetworkManager(StartedWith):
     def start(self, timeout: float = 15.0) -> None:
         self.bus.start()
         try:
-            with self.log_path.open("wb") as log:
-                self._mock = subprocess.Popen(
-                    [SYSTEM_PYTHON, "-m", "dbusmock", "--system", "--template", str(TEMPLATE)],
-                    env=self.env,
-                    stdin=subprocess.DEVNULL,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                )
-            self._wait_for_name(timeout)
-            self.call("AddWiFiDevice", "ssi", "wlan0", self.interface, str(DEVICE_DISCONNECTED))
+            self._start_mock(timeout)
         except BaseException:
             self.stop()
             raise
+
+    def restart(self, timeout: float = 15.0) -> None:
+        """NetworkManager restarts: its name changes owner on the same bus. The simulator forgets everything
+        (one WiFi device again, no networks, no profiles)."""
+        if self._mock is not None:
+            stop_process(self._mock)
+            self._mock = None
+        self._start_mock(timeout)
+
+    def _start_mock(self, timeout: float) -> None:
+        with self.log_path.open("ab") as log:
+            self._mock = subprocess.Popen(
+                [SYSTEM_PYTHON, "-m", "dbusmock", "--system", "--template", str(TEMPLATE)],
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        self._wait_for_name(timeout)
+        self.call("AddWiFiDevice", "ssi", "wlan0", self.interface, str(DEVICE_DISCONNECTED))
 
     def _wait_for_name(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout

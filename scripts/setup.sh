@@ -17,7 +17,6 @@ APT_PACKAGES=(
   systemd-journal-remote               # writes real journal files for the journald tests
   logrotate bsdutils                   # rotation and util-linux logger for the log-agent inputs
   curl procps psmisc openssl          # openssl makes the TLS test certificates
-  libglib2.0-bin                       # gdbus: wifi-connect follows NetworkManager's signals with `gdbus monitor`
   fonts-wqy-microhei                   # the portal's Chinese translation renders in the browser screenshots
 )
 

@@ -4,7 +4,7 @@ Threads: the main thread waits for SIGTERM/SIGINT; one thread runs the controlle
 control API (loopback) is served in-process by ``sidecar_common.http.HttpServer``; the RPC server answers
 the portal's worker. Children, each of which dies with us even if we are SIGKILLed (``children.py``):
 the portal's gunicorn worker while the portal is up (forked, ``web.server``: the daemon is its
-arbiter), dnsmasq, and the ``nmcli monitor`` that tells us about NetworkManager's changes. On the way
+arbiter) and dnsmasq; NetworkManager's changes reach a thread (``adapters.nm_monitor``, D-Bus). On the way
 out the AP profile, dnsmasq and every child go, even if the controller is stuck.
 """
 

@@ -27,7 +27,8 @@ class Connectivity(enum.StrEnum):
 @dataclass(frozen=True, slots=True)
 class NmChange:
     """One thing NetworkManager told us (``adapters.nm_monitor``). ``connectivity``: NM's new verdict,
-    when the line said it; ``resync``: the monitor (re)started, so changes may have gone unseen."""
+    when the signal said it; ``resync``: the monitor reconnected or NM restarted, so changes may have gone
+    unseen."""
 
     text: str = ""
     device: str | None = None

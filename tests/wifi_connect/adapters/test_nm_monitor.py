@@ -1,64 +1,105 @@
-"""NmMonitor: the real ``gdbus monitor`` and ``nmcli monitor`` against devrig's simulated NetworkManager
-(its D-Bus signals)."""
+"""NmMonitor: NetworkManager's D-Bus signals heard in-process (jeepney) from devrig's simulated
+NetworkManager on its private bus; the signal -> NmChange policy on messages built with jeepney."""
 
 from __future__ import annotations
 
-import shutil
+import socket
 import threading
 import time
+from pathlib import Path
 
-import pytest
+from jeepney import DBusAddress, Message, new_signal
 from wifi_connect.adapters.nm_monitor import (
-    GDBUS_MONITOR,
-    NMCLI_MONITOR,
+    MAX_TEXT,
+    SYSTEM_BUS,
     NmMonitor,
-    default_source,
-    parse_gdbus_line,
-    parse_monitor_line,
+    change_from_signal,
+    system_bus_address,
 )
 from wifi_connect.ports import Connectivity, NmChange
 
-SOURCES = [NMCLI_MONITOR, pytest.param(GDBUS_MONITOR, marks=pytest.mark.skipif(
-    shutil.which("gdbus") is None, reason="gdbus (Debian libglib2.0-bin) is not installed"))]
+NM = "org.freedesktop.NetworkManager"
+MANAGER = "/org/freedesktop/NetworkManager"
+PROPERTIES = "org.freedesktop.DBus.Properties"
 
 
-def test_monitor_lines_are_parsed_into_changes():
-    assert parse_monitor_line("Connectivity is now 'limited'\n").connectivity is Connectivity.LIMITED
-    assert parse_monitor_line("wlan0: disconnected").device == "wlan0"
-    odd = parse_monitor_line("Connectivity is now 'weird'")
-    assert odd.connectivity is None and odd.text == "Connectivity is now 'weird'"
-    state = parse_monitor_line("Networkmanager is now in the 'connected' state")
-    assert state.device is None and state.connectivity is None
+def signal(path: str, interface: str, member: str, signature: str | None = None, body: tuple = ()) -> Message:
+    return new_signal(DBusAddress(path, interface=interface), member, signature, body)
 
 
-def test_gdbus_lines_keep_only_what_the_policy_needs():
-    manager = "/org/freedesktop/NetworkManager: org.freedesktop.DBus.Properties.PropertiesChanged "
-    full = parse_gdbus_line(manager + "('org.freedesktop.NetworkManager', {'Connectivity': <uint32 4>}, @as"
-                            " [])")
-    assert full is not None and full.connectivity is Connectivity.FULL
-    state = parse_gdbus_line("/org/freedesktop/NetworkManager: org.freedesktop.NetworkManager.StateChanged "
-                             "(uint32 70,)")
-    assert state is not None and state.connectivity is None
-    device = parse_gdbus_line("/org/freedesktop/NetworkManager/Devices/3: org.freedesktop.NetworkManager"
-                              ".Device.StateChanged (uint32 100, uint32 70, uint32 0)")
-    assert device is not None and device.device == "3"
-    owned = parse_gdbus_line("The name org.freedesktop.NetworkManager is owned by :1.2")
-    assert owned is not None and owned.resync
-    for chatter in (
-        "/org/freedesktop/NetworkManager/AccessPoint/7: org.freedesktop.DBus.Properties.PropertiesChanged "
-        "('org.freedesktop.NetworkManager.AccessPoint', {'Strength': <byte 0x3c>}, @as [])",
-        manager + "('org.freedesktop.NetworkManager', {'ActiveConnections': <@ao []>}, @as [])",
-        "Monitoring signals from all objects owned by org.freedesktop.NetworkManager",
-    ):
-        assert parse_gdbus_line(chatter) is None
+def properties_changed(path: str, interface: str, changed: dict) -> Message:
+    """The standard signal, as NM (and dbusmock's Set) sends it."""
+    return signal(path, PROPERTIES, "PropertiesChanged", "sa{sv}as", (interface, changed, []))
 
 
-def test_gdbus_is_preferred_when_installed():
-    assert default_source() is (GDBUS_MONITOR if shutil.which("gdbus") else NMCLI_MONITOR)
+# -- the policy: which signals become a change ---------------------------------------------------------
 
 
-def listening(change: NmChange) -> bool:
-    return "running" in change.text or change.resync
+def test_connectivity_in_either_properties_changed_shape_is_nms_verdict():
+    standard = change_from_signal(properties_changed(MANAGER, NM, {"Connectivity": ("u", 4)}))
+    assert standard is not None and standard.connectivity is Connectivity.FULL
+    legacy = change_from_signal(signal(MANAGER, NM, "PropertiesChanged", "a{sv}",
+                                       ({"Connectivity": ("u", 3), "State": ("u", 70)},)))
+    assert legacy is not None and legacy.connectivity is Connectivity.LIMITED
+    assert legacy.text == f"{MANAGER} NetworkManager.PropertiesChanged {{'State': 70, 'Connectivity': 3}}"
+    for value, verdict in ((0, Connectivity.UNKNOWN), (1, Connectivity.NONE), (2, Connectivity.PORTAL),
+                           (9, Connectivity.UNKNOWN)):
+        change = change_from_signal(properties_changed(MANAGER, NM, {"Connectivity": ("u", value)}))
+        assert change is not None and change.connectivity is verdict
+
+
+def test_manager_state_changes_become_changes_without_a_verdict():
+    state = change_from_signal(properties_changed(MANAGER, NM, {"State": ("u", 70)}))
+    assert state is not None and state.connectivity is None and not state.resync
+    changed = change_from_signal(signal(MANAGER, NM, "StateChanged", "u", (20,)))
+    assert changed == NmChange(f"{MANAGER} NetworkManager.StateChanged (20,)")
+
+
+def test_a_device_state_change_names_the_device():
+    path = f"{MANAGER}/Devices/3"
+    change = change_from_signal(signal(path, f"{NM}.Device", "StateChanged", "uuu", (100, 30, 0)))
+    assert change == NmChange(f"{path} Device.StateChanged (100, 30, 0)", device="3")
+
+
+def test_nm_changing_hands_on_the_bus_asks_for_a_resync():
+    bus = ("/org/freedesktop/DBus", "org.freedesktop.DBus", "NameOwnerChanged", "sss")
+    for old, new in (("", ":1.7"), (":1.7", ""), (":1.7", ":1.9")):
+        change = change_from_signal(signal(*bus, (NM, old, new)))
+        assert change is not None and change.resync
+    assert change_from_signal(signal(*bus, ("org.freedesktop.Avahi", "", ":1.8"))) is None
+
+
+def test_chatter_is_ignored():
+    chatter = [
+        properties_changed(f"{MANAGER}/AccessPoint/7", f"{NM}.AccessPoint", {"Strength": ("y", 60)}),
+        properties_changed(MANAGER, NM, {"ActiveConnections": ("ao", [])}),
+        properties_changed(MANAGER, "org.freedesktop.NetworkManager.Other", {"State": ("u", 70)}),
+        properties_changed(f"{MANAGER}/Devices/3", f"{NM}.Device", {"State": ("u", 100)}),
+        signal(f"{MANAGER}/Settings", f"{NM}.Settings", "NewConnection", "o", (f"{MANAGER}/Settings/1",)),
+        signal(f"{MANAGER}/Devices/3", f"{NM}.Device.Wireless", "AccessPointAdded", "o", ("/x",)),
+        signal(MANAGER, NM, "DeviceAdded", "o", (f"{MANAGER}/Devices/4",)),
+        signal(f"{MANAGER}/ActiveConnection/1", f"{NM}.Connection.Active", "StateChanged", "uu", (2, 0)),
+    ]
+    for message in chatter:
+        assert change_from_signal(message) is None, message
+
+
+def test_the_text_is_bounded():
+    huge = {"State": ("u", 70), "Connectivity": ("u", 4)}
+    change = change_from_signal(signal(MANAGER, NM, "StateChanged", "s", ("x" * 10_000,)))
+    assert change is not None and len(change.text) == MAX_TEXT and change.text.endswith("…")
+    assert change_from_signal(properties_changed(MANAGER, NM, huge)) is not None
+
+
+def test_the_bus_address_is_libdbus_s(monkeypatch):
+    assert system_bus_address({"DBUS_SYSTEM_BUS_ADDRESS": "unix:path=/host/run/dbus/s"}) == \
+        "unix:path=/host/run/dbus/s"
+    assert system_bus_address({}) == SYSTEM_BUS
+    monkeypatch.setenv("DBUS_SYSTEM_BUS_ADDRESS", "unix:path=/tmp/bus")
+    assert system_bus_address() == "unix:path=/tmp/bus"
+
+
+# -- the real thing: the simulator's signals over a real bus ----------------------------------------------
 
 
 class Collector:
@@ -83,37 +124,121 @@ class Collector:
                 self.arrived.wait(left)
 
 
-@pytest.mark.parametrize("source", SOURCES, ids=lambda s: s.name)
-def test_state_and_connectivity_changes_arrive_as_events(nm_sim, source):
+def monitor_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "nm-monitor"]
+
+
+def voluntary_switches(thread: threading.Thread) -> int:
+    status = Path(f"/proc/self/task/{thread.native_id}/status").read_text()
+    return int(next(line.split()[1] for line in status.splitlines() if line.startswith("voluntary_ctxt")))
+
+
+def test_state_and_connectivity_changes_arrive_as_events(nm_sim):
     nm_sim.add_network("Home", "open")
     heard = Collector()
-    monitor = NmMonitor(heard, source, env=nm_sim.env)
-    monitor.start()
+    monitor = NmMonitor(heard, env=nm_sim.env)
+    monitor.start()  # returns listening: nothing to wait for
     try:
-        heard.wait_for(listening)  # the child is listening
+        assert monitor.alive() and monitor.starts == 1
         assert nm_sim.nmcli("-w", "5", "device", "wifi", "connect", "Home").returncode == 0
-        heard.wait_for(lambda c: c.device is not None and ("100" in c.text or c.text.endswith("connected")))
+        connected = heard.wait_for(lambda c: c.device is not None and "StateChanged (100," in c.text)
+        assert connected.text.startswith(f"{MANAGER}/Devices/{connected.device} Device.StateChanged")
         heard.wait_for(lambda c: c.connectivity is Connectivity.FULL)
         nm_sim.set_connectivity("limited")
         heard.wait_for(lambda c: c.connectivity is Connectivity.LIMITED)
         nm_sim.drop_connection()
         heard.wait_for(lambda c: c.connectivity is Connectivity.NONE)
         assert monitor.starts == 1 and monitor.alive()
+        assert not any(c.resync for c in heard.changes)
     finally:
         monitor.stop()
     assert not monitor.alive()
 
 
-@pytest.mark.parametrize("source", SOURCES, ids=lambda s: s.name)
-def test_a_monitor_that_dies_is_started_again_and_asks_for_a_resync(nm_sim, source):
-    heard = Collector()
-    monitor = NmMonitor(heard, source, env=nm_sim.env)
+def test_idle_means_asleep_in_recv(nm_sim):
+    monitor = NmMonitor(Collector(), env=nm_sim.env)
     monitor.start()
     try:
-        heard.wait_for(listening)
-        heard.changes.clear()
-        monitor._process.kill()  # the child crashed
-        heard.wait_for(lambda c: c.resync, timeout=10)
-        assert monitor.starts == 2
+        [thread] = monitor_threads()
+        time.sleep(0.3)  # start() returns as the thread heads for recv: let it get there
+        before = voluntary_switches(thread)
+        time.sleep(1.5)
+        assert voluntary_switches(thread) == before  # no timeout, no poll woke it
     finally:
         monitor.stop()
+
+
+def test_a_dropped_connection_is_reopened_and_asks_for_a_resync(nm_sim):
+    heard = Collector()
+    monitor = NmMonitor(heard, env=nm_sim.env)
+    monitor.start()
+    try:
+        assert monitor._connection is not None
+        monitor._connection.sock.shutdown(socket.SHUT_RDWR)  # as when dbus-daemon goes away
+        heard.wait_for(lambda c: c.resync, timeout=10)
+        assert monitor.starts == 2 and monitor.alive()
+        nm_sim.set_connectivity("portal")  # and it listens again
+        nm_sim.add_network("Cafe", "open")
+        assert nm_sim.nmcli("-w", "5", "device", "wifi", "connect", "Cafe").returncode == 0
+        heard.wait_for(lambda c: c.connectivity is Connectivity.PORTAL)
+    finally:
+        monitor.stop()
+
+
+def test_nm_restarting_asks_for_a_resync(nm_sim):
+    heard = Collector()
+    monitor = NmMonitor(heard, env=nm_sim.env)
+    monitor.start()
+    try:
+        nm_sim.restart()
+        heard.wait_for(lambda c: c.resync and f"('{NM}', '', ':" in c.text)  # NM left, a new one appeared
+        assert len([c for c in heard.changes if c.resync]) == 2, [c.text for c in heard.changes]
+        nm_sim.add_network("Home", "open")  # the new NM's signals reach us too (rules follow the name)
+        assert nm_sim.nmcli("-w", "5", "device", "wifi", "connect", "Home").returncode == 0
+        heard.wait_for(lambda c: c.connectivity is Connectivity.FULL)
+        assert monitor.starts == 1
+    finally:
+        monitor.stop()
+
+
+def test_a_failing_listener_does_not_stop_the_listening(nm_sim):
+    heard = Collector()
+
+    def fragile(change: NmChange) -> None:
+        heard(change)
+        raise RuntimeError("a bug in the controller")
+
+    monitor = NmMonitor(fragile, env=nm_sim.env)
+    monitor.start()
+    try:
+        nm_sim.set_connectivity("limited")  # nothing connected: NM's verdict stays none, State changes
+        nm_sim.add_network("Home", "open")
+        assert nm_sim.nmcli("-w", "5", "device", "wifi", "connect", "Home").returncode == 0
+        heard.wait_for(lambda c: c.connectivity is Connectivity.LIMITED)
+        assert len(heard.changes) > 1 and monitor.alive()
+    finally:
+        monitor.stop()
+
+
+def test_stop_is_prompt_idempotent_and_leaves_no_thread(nm_sim):
+    monitor = NmMonitor(Collector(), env=nm_sim.env)
+    monitor.start()
+    assert len(monitor_threads()) == 1
+    began = time.monotonic()
+    monitor.stop()
+    assert time.monotonic() - began < 1.0
+    assert monitor_threads() == [] and not monitor.alive()
+    monitor.stop()
+
+
+def test_no_bus_is_retried_and_stop_is_still_prompt(tmp_path):
+    heard = Collector()
+    monitor = NmMonitor(heard, env={"DBUS_SYSTEM_BUS_ADDRESS": f"unix:path={tmp_path}/missing"})
+    began = time.monotonic()
+    monitor.start()  # the first open fails at once: start() does not hang on it
+    assert time.monotonic() - began < 1.0
+    assert not monitor.alive() and monitor.starts == 0
+    began = time.monotonic()
+    monitor.stop()  # while it waits to try again
+    assert time.monotonic() - began < 1.0 and monitor_threads() == []
+    assert heard.changes == []

@@ -1,4 +1,4 @@
-"""NetworkManager's events drive the policy (nmcli monitor); polling is only a long safety net."""
+"""NetworkManager's events drive the policy (NmMonitor); polling is only a long safety net."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ DEFAULT_RECHECK = 300.0  # CHECK_INTERVAL's default
 
 
 def nm_says(rig: Rig, connectivity: Connectivity | None = None, text: str = "wlan0: disconnected") -> None:
-    """What NmMonitor delivers from its thread: NM's verdict when the line carried one."""
+    """What NmMonitor delivers from its thread: NM's verdict when the signal carried one."""
     if connectivity is not None:
         rig.backend.connectivity_value = connectivity
     rig.controller.nm_changed(NmChange(text, connectivity=connectivity))

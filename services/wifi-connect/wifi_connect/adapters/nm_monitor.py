@@ -1,172 +1,247 @@
-"""``NmMonitor``: NetworkManager's own events, from one long-lived child that listens to its D-Bus signals.
+"""``NmMonitor``: NetworkManager's own events, from its D-Bus signals, heard by a thread in the daemon.
 
 Instead of asking NetworkManager every few seconds (``nmcli networking connectivity check`` probed the
-internet each time), the daemon listens. Two sources, the same thin adapter (each line becomes an
-``NmChange`` for ``on_change``, or nothing; the policy decides what to read or do):
+internet each time), the daemon listens. One daemon thread holds a blocking connection to the system bus
+(``jeepney``, pure Python: no monitor child, no glib), asks the bus for NM's signals (``AddMatch``) and
+sleeps in ``recv`` until one arrives: idle means idle, no timeout wakes it. The bus forwards only:
 
-* ``gdbus monitor --system --dest org.freedesktop.NetworkManager`` (Debian ``libglib2.0-bin``): prints
-  every signal NM sends, one line each. Kept: the manager's ``PropertiesChanged`` (its ``Connectivity``
-  value is NM's verdict) and ``StateChanged``, and each device's ``StateChanged``; access point, settings
-  and IP config chatter is dropped here. About 2.7 MiB PSS.
-* ``nmcli monitor`` (what the image always has): libnm follows the same signals and prints "wlan0:
-  connected", "Connectivity is now 'full'"... in English (LANG=C.UTF-8). About 7.3 MiB PSS: libnm
-  keeps a copy of all of NM's objects, which is why gdbus is preferred when it is installed.
+* what NM sends on ``/org/freedesktop/NetworkManager`` (the rule names NM's well-known name; dbus-daemon
+  matches it against whoever owns that name, also after NM restarts) and each device's ``StateChanged``;
+* ``NameOwnerChanged`` for NM's name (NM restarted, appeared or left).
 
-If the child exits (NM restarted, nmcli crashed) it is started again after a growing pause (1 s .. 30 s),
-and ``on_change`` then hears ``NmChange(resync=True)``: events may have been missed meanwhile.
+``change_from_signal`` (pure policy) turns what the policy needs into an ``NmChange`` for ``on_change``:
+the manager's ``Connectivity`` (NM's verdict) and ``State`` properties, its ``StateChanged``, each device's
+``StateChanged``, and NM's name changing hands (``resync``). Everything else is dropped there.
+
+If the connection cannot be opened or drops (dbus-daemon restarted), it is opened again after a growing
+pause (1 s .. 30 s), and ``on_change`` then hears ``NmChange(resync=True)``: events may have been missed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
-import re
-import shutil
-import subprocess
+import socket
 import threading
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from typing import Any
 
-from ..children import die_with_parent
+from jeepney import HeaderFields, MatchRule, Message, MessageType, message_bus
+from jeepney.io.blocking import DBusConnection, Proxy, open_dbus_connection
+from jeepney.wrappers import DBusErrorResponse
+
 from ..ports import Connectivity, NmChange
 
 log = logging.getLogger(__name__)
 
-CONNECTIVITY_LINE = re.compile(r"Connectivity is now '([a-z]+)'")
-DEVICE_LINE = re.compile(r"([^\s:]{1,15}): ")
 NM_NAME = "org.freedesktop.NetworkManager"
-MANAGER_PATH = "/org/freedesktop/NetworkManager: "
-GDBUS_CONNECTIVITY = re.compile(r"'Connectivity': <uint32 ([0-9])>")
-GDBUS_DEVICE_STATE = re.compile(r"^/org/freedesktop/NetworkManager/Devices/(\w+): "
-                                r"org\.freedesktop\.NetworkManager\.Device\.StateChanged ")
+NM_IFACE = NM_NAME
+DEVICE_IFACE = f"{NM_NAME}.Device"
+MANAGER_PATH = "/org/freedesktop/NetworkManager"
+DEVICES_PREFIX = f"{MANAGER_PATH}/Devices/"
+BUS_NAME = "org.freedesktop.DBus"
+PROPERTIES_IFACE = f"{BUS_NAME}.Properties"
+SYSTEM_BUS = "unix:path=/run/dbus/system_bus_socket"  # libdbus's default when the variable is unset
 NM_CONNECTIVITY = {0: Connectivity.UNKNOWN, 1: Connectivity.NONE, 2: Connectivity.PORTAL,
                    3: Connectivity.LIMITED, 4: Connectivity.FULL}  # NMConnectivityState
-MAX_LINE = 16384  # longer lines (a huge property array) are cut: the rest is read as a line of its own
+MAX_TEXT = 200  # NmChange.text is for the log: a huge property array must not flood it
 RESTART_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0)
+CALL_TIMEOUT = 5.0  # AddMatch: a bus that does not answer is treated as a failed open
+START_WAIT = 5.0  # start() waits this long at most for the first connection to listen
 
 
-def parse_monitor_line(line: str) -> NmChange:
-    """``nmcli monitor`` output line -> NmChange (unknown words: a change with nothing parsed)."""
-    text = line.strip()
-    match = CONNECTIVITY_LINE.search(text)
-    if match:
-        try:
-            return NmChange(text, connectivity=Connectivity(match.group(1)))
-        except ValueError:
-            return NmChange(text)
-    device = DEVICE_LINE.match(text)
-    return NmChange(text, device=device.group(1) if device else None)
+def match_rules() -> list[MatchRule]:
+    """What the bus forwards to us: the manager's signals, devices' state changes, NM's name moving."""
+    manager = MatchRule(type="signal", sender=NM_NAME, path=MANAGER_PATH)
+    # Only StateChanged from devices: their property chatter (statistics, IP configs) would wake us for naught
+    devices = MatchRule(type="signal", sender=NM_NAME, interface=DEVICE_IFACE, member="StateChanged",
+                        path_namespace=DEVICES_PREFIX.rstrip("/"))
+    owner = MatchRule(type="signal", sender=BUS_NAME, interface=BUS_NAME, member="NameOwnerChanged")
+    owner.add_arg_condition(0, NM_NAME)
+    return [manager, devices, owner]
 
 
-def parse_gdbus_line(line: str) -> NmChange | None:
-    """``gdbus monitor`` output line -> NmChange, or None for signals the policy does not care about."""
-    text = line.strip()
-    if text.startswith(f"The name {NM_NAME} "):  # NM appeared on the bus (or left it): look afresh
-        return NmChange(text, resync=True)
-    if text.startswith(MANAGER_PATH):
-        value = GDBUS_CONNECTIVITY.search(text)
-        if value:
-            return NmChange(text, connectivity=NM_CONNECTIVITY.get(int(value.group(1)), Connectivity.UNKNOWN))
-        if "NetworkManager.StateChanged " in text or "'State': <uint32" in text:
-            return NmChange(text)
+def _plain(value: Any) -> Any:
+    """A variant's value without its signature (jeepney reads a variant as ``(signature, value)``)."""
+    if isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], str):
+        return value[1]
+    return value
+
+
+def _changed_properties(interface: str, member: str, body: tuple) -> dict[str, Any] | None:
+    """The manager's changed properties from either PropertiesChanged shape, else None."""
+    if member != "PropertiesChanged":
         return None
-    device = GDBUS_DEVICE_STATE.match(text)
-    return NmChange(text, device=device.group(1)) if device else None
+    # The standard signal, body (s a{sv} as): only the manager's own interface matters
+    if interface == PROPERTIES_IFACE and len(body) >= 2 and body[0] == NM_IFACE and isinstance(body[1], dict):
+        return {name: _plain(value) for name, value in body[1].items()}
+    # NM's legacy signal on its own interface (older NM, still emitted by some): body (a{sv})
+    if interface == NM_IFACE and len(body) == 1 and isinstance(body[0], dict):
+        return {name: _plain(value) for name, value in body[0].items()}
+    return None
 
 
-@dataclass(frozen=True, slots=True)
-class EventSource:
-    """The child to run and how to read its lines."""
-
-    name: str
-    argv: Sequence[str]
-    parse: Callable[[str], NmChange | None]
+def _summary(path: str, interface: str, member: str, shown: object) -> str:
+    text = f"{path} {interface.rsplit('.', 1)[-1]}.{member} {shown}"
+    return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 1] + "…"
 
 
-NMCLI_MONITOR = EventSource("nmcli monitor", ("nmcli", "monitor"), parse_monitor_line)
-GDBUS_MONITOR = EventSource("gdbus monitor", ("gdbus", "monitor", "--system", "--dest", NM_NAME),
-                            parse_gdbus_line)
+def change_from_signal(message: Message) -> NmChange | None:
+    """One D-Bus message -> NmChange, or None for what the policy does not care about."""
+    header = message.header
+    if header.message_type is not MessageType.signal:
+        return None
+    path = header.fields.get(HeaderFields.path, "")
+    interface = header.fields.get(HeaderFields.interface, "")
+    member = header.fields.get(HeaderFields.member, "")
+    body = message.body
+    if interface == BUS_NAME and member == "NameOwnerChanged":
+        # NM appeared on the bus (or left it): whatever we knew may be stale, look afresh
+        if body[:1] == (NM_NAME,):
+            return NmChange(_summary(path, interface, member, body), resync=True)
+        return None
+    if path == MANAGER_PATH:
+        properties = _changed_properties(interface, member, body)
+        if properties is not None:
+            shown = {name: properties[name] for name in ("State", "Connectivity") if name in properties}
+            text = _summary(path, interface, member, shown)
+            if "Connectivity" in properties:
+                value = properties["Connectivity"]
+                known = isinstance(value, int) and value in NM_CONNECTIVITY
+                return NmChange(text, connectivity=NM_CONNECTIVITY[value] if known else Connectivity.UNKNOWN)
+            return NmChange(text) if "State" in properties else None
+        if interface == NM_IFACE and member == "StateChanged":
+            return NmChange(_summary(path, interface, member, body))
+        return None
+    if interface == DEVICE_IFACE and member == "StateChanged" and path.startswith(DEVICES_PREFIX):
+        return NmChange(_summary(path, interface, member, body), device=path[len(DEVICES_PREFIX):])
+    return None
 
 
-def default_source() -> EventSource:
-    """gdbus when installed (a third of nmcli's memory), else nmcli."""
-    return GDBUS_MONITOR if shutil.which("gdbus") else NMCLI_MONITOR
+def system_bus_address(env: Mapping[str, str] | None = None) -> str:
+    """The system bus as libdbus (and so nmcli) finds it: ``DBUS_SYSTEM_BUS_ADDRESS``, else the default."""
+    return (os.environ if env is None else env).get("DBUS_SYSTEM_BUS_ADDRESS") or SYSTEM_BUS
 
 
 class NmMonitor:
-    """One monitor child (``source``) and the thread reading it; ``stop()`` ends both."""
+    """One listening thread and its bus connection; ``stop()`` ends both."""
 
-    def __init__(
-        self,
-        on_change: Callable[[NmChange], None],
-        source: EventSource | None = None,
-        env: Mapping[str, str] | None = None,
-    ) -> None:
+    def __init__(self, on_change: Callable[[NmChange], None], env: Mapping[str, str] | None = None) -> None:
         self.on_change = on_change
-        self.source = source or default_source()
-        self._argv = list(self.source.argv)
-        base = dict(os.environ if env is None else env)
-        self._env = {**base, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
+        self.address = system_bus_address(env)
         self._stopping = threading.Event()
-        self._process: subprocess.Popen[str] | None = None
+        self._first_try = threading.Event()
+        self._lock = threading.Lock()  # stop() and the thread agree on which connection is current
+        self._connection: DBusConnection | None = None
         self._thread: threading.Thread | None = None
-        self.starts = 0  # how many times the child was started (tests and the log)
+        self.starts = 0  # how many times the connection was (re)opened (tests and the log)
 
     def start(self) -> None:
-        """Start the reader thread (it forks the child, so the child dies with that thread's process)."""
+        """Start the thread; returns once the first connection listens (or failed to open), so a change
+        after start() is heard by the caller's first look or arrives as an event."""
         self._stopping.clear()
+        self._first_try.clear()
         self._thread = threading.Thread(target=self._run, name="nm-monitor", daemon=True)
         self._thread.start()
+        self._first_try.wait(START_WAIT)
 
     def stop(self, timeout: float = 5.0) -> None:
+        """Idempotent. Shutting the socket down is what wakes the thread from its blocking receive."""
         self._stopping.set()
-        process = self._process
-        if process is not None and process.poll() is None:
-            process.terminate()
+        with self._lock:
+            connection = self._connection
+            if connection is not None:
+                _shut_down(connection)
         if self._thread is not None:
             self._thread.join(timeout)
-        if process is not None and process.poll() is None:
-            process.kill()
+        if connection is not None:
+            self._forget(connection)
 
     def alive(self) -> bool:
-        return self._process is not None and self._process.poll() is None
+        return self._thread is not None and self._thread.is_alive() and self._connection is not None
 
     def _run(self) -> None:
         failures = 0
         while not self._stopping.is_set():
-            try:
-                self._process = subprocess.Popen(
-                    self._argv, env=self._env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                    stderr=subprocess.DEVNULL, text=True, encoding="utf-8", errors="replace",
-                    preexec_fn=die_with_parent(),
-                )
-            except OSError as err:
-                log.error("cannot run %s: %s", self._argv[0], err)
-            else:
+            connection = self._open()
+            if connection is not None:
                 self.starts += 1
-                if self.starts > 1:
-                    self._deliver(NmChange("monitor restarted", resync=True))
-                lines = self._read(self._process)
-                failures = 0 if lines else failures + 1
-                self._process.wait()
+            self._first_try.set()  # after the count: start() returns with it current
+            heard = 0 if connection is None else self._listen(connection, reopened=self.starts > 1)
             if self._stopping.is_set():
                 return
+            failures = 0 if heard else failures + 1
             delay = RESTART_DELAYS[min(failures, len(RESTART_DELAYS) - 1)]
-            log.warning("%s exited; starting it again in %gs", self.source.name, delay)
+            log.warning("not listening to NetworkManager's signals; trying again in %gs", delay)
             self._stopping.wait(delay)
 
-    def _read(self, process: subprocess.Popen[str]) -> int:
+    def _open(self) -> DBusConnection | None:
+        """A connection with the match rules in place, or None (logged)."""
+        try:
+            connection = open_dbus_connection(bus=self.address)
+        except (OSError, RuntimeError, ValueError) as err:  # no socket, refused, unsupported address
+            log.warning("cannot connect to the system bus at %s: %s", self.address, err)
+            return None
+        with self._lock:
+            if self._stopping.is_set():  # stop() came while we connected: it could not shut this one down
+                connection.close()
+                return None
+            self._connection = connection
+        try:
+            bus = Proxy(message_bus, connection, timeout=CALL_TIMEOUT)
+            # Signals arriving between two AddMatch replies are dropped by jeepney; harmless: the first
+            # look (start) or the resync (reopen) comes after the last rule is in place
+            for rule in match_rules():
+                bus.AddMatch(rule)
+        except (OSError, ValueError, DBusErrorResponse) as err:
+            if not self._stopping.is_set():
+                log.warning("cannot subscribe to NetworkManager's signals: %s", err)
+            self._forget(connection)
+            return None
+        return connection
+
+    def _listen(self, connection: DBusConnection, reopened: bool) -> int:
+        """Deliver changes until the connection drops or stop() shuts it down; returns messages read."""
         count = 0
-        assert process.stdout is not None
-        while line := process.stdout.readline(MAX_LINE):
-            count += 1
-            change = self.source.parse(line)
-            if change is not None:
-                self._deliver(change)
+        if reopened:
+            self._deliver(NmChange("bus connection reopened", resync=True))
+        try:
+            while not self._stopping.is_set():
+                message = connection.receive()  # blocks in recv: no timeout, no polling
+                count += 1
+                self._deliver_message(message)
+        except (OSError, ValueError) as err:  # dropped, shut down by stop(), or a message jeepney refused
+            if not self._stopping.is_set():
+                log.warning("the system bus connection dropped: %s", err)
+        finally:
+            self._forget(connection)
         return count
+
+    def _forget(self, connection: DBusConnection) -> None:
+        """Close the connection once, whoever (thread or stop()) gets here first."""
+        with self._lock:
+            if self._connection is not connection:
+                return
+            self._connection = None
+        connection.close()
+
+    def _deliver_message(self, message: Message) -> None:
+        try:
+            change = change_from_signal(message)
+        except Exception:  # an odd body NM never sent before must not stop us listening
+            log.exception("reading a D-Bus signal failed")
+            return
+        if change is not None:
+            self._deliver(change)
 
     def _deliver(self, change: NmChange) -> None:
         try:
             self.on_change(change)
         except Exception:  # a bug in the listener must not stop us listening
             log.exception("handling %r failed", change.text)
+
+
+def _shut_down(connection: DBusConnection) -> None:
+    with contextlib.suppress(OSError):  # already closed or dropped: nothing to wake
+        connection.sock.shutdown(socket.SHUT_RDWR)

@@ -326,7 +326,7 @@ class Controller:
     # -- NetworkManager's events ------------------------------------------------------------------------
 
     def nm_changed(self, change: NmChange) -> None:
-        """From the monitor's thread: remember NM's newest verdict, queue one NM_CHANGED (bursts of lines
+        """From the monitor's thread: remember NM's newest verdict, queue one NM_CHANGED (bursts of signals
         during an activation become one look)."""
         if self.connectivity.heard(change):
             self.machine.post(Event.NM_CHANGED)

@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 class Event(enum.StrEnum):
     START = "start"
     TICK = "tick"  # periodic: re-check connectivity (a long safety net), supervise the portal's processes
-    NM_CHANGED = "nm_changed"  # NetworkManager reported a change (nmcli monitor); payload: None
+    NM_CHANGED = "nm_changed"  # NetworkManager reported a change (its D-Bus signals); payload: None
     LOST_TIMEOUT = "lost_timeout"  # CONNECTED: connectivity has been missing for the tolerance
     LINGER_OVER = "linger_over"  # CONNECTED, two interfaces: the success page had its time; portal down
     GRACE_OVER = "grace_over"  # saved networks had their chance at start
