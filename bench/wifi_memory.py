@@ -38,6 +38,8 @@ import psutil
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))  # devrig is the repository's simulated device, not an installed package
 
+from bench.before_issue7 import BEFORE_COMMIT, checkout, pythonpath  # noqa: E402
+
 from devrig.netns import NetnsPair  # noqa: E402
 from devrig.nm import SimulatedNetworkManager  # noqa: E402
 
@@ -47,7 +49,6 @@ CONTROL = "http://127.0.0.1:8081"
 TARGETS_MIB = {"portal": 40.0, "connected": 25.0}
 SETTLE_SECONDS = 3.0
 PAGE = os.sysconf("SC_PAGE_SIZE")
-BEFORE_COMMIT = "5a72214"  # the branch point of this work: Flask + two exec'd gunicorn gthread servers
 
 
 def pss_kib(pid: int) -> int:
@@ -119,7 +120,7 @@ def running_daemon(variant: str, source: Path, log_dir: Path,
     """The daemon of ``source`` (a checkout) in a fresh device namespace over a fresh simulator."""
     with SimulatedNetworkManager() as sim, NetnsPair() as pair:
         sim.add_network(SSID, "wpa-psk", PASSWORD, signal=80)
-        env = {**sim.env, "PYTHONPATH": f"{source}/services/wifi-connect:{source}/services/common",
+        env = {**sim.env, "PYTHONPATH": pythonpath(source, log_dir),
                "GRACE_PERIOD": "0.5", "CONNECT_TIMEOUT": "8", "RETRY_INTERVAL": "0",
                "CONTROL_ADDRESS": "127.0.0.1:8081", "WIFI_CONNECT_SOCKET": str(log_dir / f"{variant}.sock"),
                **extra}
@@ -168,18 +169,6 @@ def median(runs: list[dict]) -> dict:
                          "runs_pss_mib": [run[state]["pss_mib"] for run in runs],
                          "runs_unique_mib": [run[state]["unique_mib"] for run in runs]}
     return result
-
-
-@contextlib.contextmanager
-def checkout(commit: str) -> Iterator[Path]:
-    directory = Path(tempfile.mkdtemp(prefix="wifi-memory-before-"))
-    subprocess.run(["git", "worktree", "add", "--detach", str(directory), commit], cwd=REPO_ROOT,
-                   check=True, capture_output=True)
-    try:
-        yield directory
-    finally:
-        subprocess.run(["git", "worktree", "remove", "--force", str(directory)], cwd=REPO_ROOT,
-                       check=False, capture_output=True)
 
 
 def plot(result: dict, path: Path) -> None:

@@ -22,15 +22,12 @@ and ``.png``.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import importlib.util
 import json
 import os
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
@@ -38,13 +35,13 @@ import psutil
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))  # devrig is the repository's simulated device, not an installed package
 
+from bench.before_issue7 import BEFORE_COMMIT, checkout, pythonpath  # noqa: E402
+
 from devrig.netns import NetnsPair  # noqa: E402
 from devrig.nm import SimulatedNetworkManager  # noqa: E402
 
 RESULTS = REPO_ROOT / "bench" / "results" / "wifi_nm_events.json"
 CONTROL = "http://127.0.0.1:8081"
-BEFORE_COMMIT = "5a72214"  # the branch point of issue 7: polling, no events
-BEFORE_FLASK = "flask==3.1.3"  # what that commit's control API imports (its extra said flask>=3.0)
 POLLING = "polling (before issue 7)"
 EVENTS = "events (D-Bus in the daemon)"
 
@@ -74,40 +71,17 @@ def wait_for(pair: NetnsPair, predicate, timeout: float = 30.0) -> float:
     raise TimeoutError("the daemon did not get there")
 
 
-@contextlib.contextmanager
-def checkout(commit: str) -> Iterator[Path]:
-    directory = Path(tempfile.mkdtemp(prefix="wifi-nm-events-before-"))
-    subprocess.run(["git", "worktree", "add", "--detach", str(directory), commit], cwd=REPO_ROOT,
-                   check=True, capture_output=True)
-    try:
-        yield directory
-    finally:
-        subprocess.run(["git", "worktree", "remove", "--force", str(directory)], cwd=REPO_ROOT,
-                       check=False, capture_output=True)
-
-
-def flask_path(work: Path) -> list[str]:
-    """Where the old control API finds Flask: the venv, else a --target install in the work directory."""
-    if importlib.util.find_spec("flask") is not None:
-        return []
-    target = work / "before-deps"
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check", "--target",
-                    str(target), BEFORE_FLASK], check=True)
-    return [str(target)]
-
-
-def run_variant(name: str, source: Path, extra_path: list[str], idle: float, work: Path) -> dict:
+def run_variant(name: str, source: Path, idle: float, work: Path) -> dict:
     """The daemon of ``source`` (a checkout) online over Ethernet: idle, then the internet goes away."""
     bin_dir = work / name.split()[0]
     bin_dir.mkdir()
     calls = bin_dir / "calls.log"
     (bin_dir / "nmcli").write_text(f'#!/bin/sh\necho "$1 $2" >> {calls}\nexec /usr/bin/nmcli "$@"\n')
     (bin_dir / "nmcli").chmod(0o755)
-    python_path = [f"{source}/services/wifi-connect", f"{source}/services/common", *extra_path]
     with SimulatedNetworkManager() as sim, NetnsPair() as pair:
         sim.add_ethernet_device("eth0", connected=True)
         sim.set_connectivity("full")
-        env = {**sim.env, "PATH": f"{bin_dir}:{os.environ['PATH']}", "PYTHONPATH": ":".join(python_path),
+        env = {**sim.env, "PATH": f"{bin_dir}:{os.environ['PATH']}", "PYTHONPATH": pythonpath(source, work),
                "CONTROL_ADDRESS": "127.0.0.1:8081", "LOST_CONNECTION_TOLERANCE": "600",
                "WIFI_CONNECT_SOCKET": str(bin_dir / "daemon.sock")}
         with (bin_dir / "daemon.log").open("wb") as log:
@@ -171,8 +145,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="wc-events-") as work_dir, checkout(args.before) as before:
         work = Path(work_dir)
         variants = {
-            POLLING: run_variant(POLLING, before, flask_path(work), args.idle, work),
-            EVENTS: run_variant(EVENTS, REPO_ROOT, [], args.idle, work),
+            POLLING: run_variant(POLLING, before, args.idle, work),
+            EVENTS: run_variant(EVENTS, REPO_ROOT, args.idle, work),
         }
     result = {"benchmark": __doc__.split("\n", 1)[0], "idle_s": args.idle, "before": args.before,
               "python": sys.version.split()[0], "variants": variants}
