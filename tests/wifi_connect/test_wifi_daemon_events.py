@@ -73,6 +73,16 @@ def start_daemon(
             process.wait(timeout=10)
 
 
+def thread_wakeups(pid: int) -> dict[str, int]:
+    """Context switches so far of each thread of ``pid`` (a thread that polls wakes every interval)."""
+    counts = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        lines = (task / "status").read_text().splitlines()
+        fields = dict(line.split(":\t", 1) for line in lines if ":\t" in line)
+        counts[task.name] = int(fields["voluntary_ctxt_switches"]) + int(fields["nonvoluntary_ctxt_switches"])
+    return counts
+
+
 def test_idle_connected_daemon_runs_no_nmcli_and_notices_a_loss_at_once(
     start_daemon: Callable[[bool], tuple[RunningDaemon, Path]], nm_sim: SimulatedNetworkManager
 ):
@@ -83,8 +93,12 @@ def test_idle_connected_daemon_runs_no_nmcli_and_notices_a_loss_at_once(
     children = [" ".join(c.cmdline()) for c in psutil.Process(daemon.process.pid).children(recursive=True)]
     monitors = [c for c in children if "monitor" in c or "dbus" in c]
     assert monitors == [], children  # a thread in the daemon listens: no monitor child
+    switches = thread_wakeups(daemon.process.pid)
     time.sleep(IDLE_SECONDS)
     assert invocations(calls)[len(before):] == [], "an idle daemon must not run nmcli"
+    now = thread_wakeups(daemon.process.pid)
+    woken = {name: count - switches.get(name, 0) for name, count in now.items()}
+    assert sum(woken.values()) <= 2, f"an idle daemon sleeps until something happens; woken: {woken}"
 
     lost_at = time.monotonic()
     nm_sim.set_connectivity("none")  # the uplink loses the internet: NM's verdict changes

@@ -99,8 +99,7 @@ class Daemon:
             # daemon thread: a controller stuck in nmcli must not keep the process alive after the teardown
             worker = threading.Thread(target=self._run_controller, name="controller", daemon=True)
             worker.start()
-            while worker.is_alive() and not self._stop_requested.wait(0.5):
-                pass
+            self._stop_requested.wait()  # SIGTERM/SIGINT, or the controller thread ended; no polling
             self.controller.request_stop()
             worker.join(SHUTDOWN_GRACE + self.config.connect_timeout)
             if worker.is_alive():
@@ -122,6 +121,8 @@ class Daemon:
         except Exception:  # a bug: log it, tear down, exit non-zero so the restart policy restarts us
             log.exception("the controller crashed")
             self._crashed = True
+        finally:
+            self._stop_requested.set()  # wakes the main thread, which tears down
 
     def _tear_down(self) -> None:
         """Idempotent and best effort: every step runs even when an earlier one fails."""

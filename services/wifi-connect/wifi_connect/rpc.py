@@ -8,6 +8,7 @@ root (the daemon's own workers) may talk to it, and a passphrase crosses it only
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -126,7 +127,8 @@ class RpcServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
                 os.umask(old_umask)
         except OSError as err:
             raise AdapterError(f"cannot listen on {self.path}: {err}") from err
-        self._thread = threading.Thread(target=self.serve_forever, args=(0.1,), name="rpc", daemon=True)
+        # no poll interval: the accept loop sleeps until a call comes (idle means idle); stop() wakes it
+        self._thread = threading.Thread(target=self.serve_forever, args=(None,), name="rpc", daemon=True)
 
     def call(self, method: str, params: dict) -> object:
         if method == "connect":
@@ -138,7 +140,14 @@ class RpcServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
 
     def stop(self) -> None:
         if self._thread.is_alive():
-            self.shutdown()  # blocks until serve_forever returns, so only when it runs
+            # shutdown() asks the loop to end and waits for it; shutting the listening socket down wakes
+            # the loop's select (accept then fails, and the loop sees the request)
+            asking = threading.Thread(target=self.shutdown, name="rpc-stop", daemon=True)
+            asking.start()
+            while asking.is_alive():
+                with contextlib.suppress(OSError):
+                    self.socket.shutdown(socket.SHUT_RDWR)
+                asking.join(0.05)
         self.server_close()
         self.path.unlink(missing_ok=True)
 
