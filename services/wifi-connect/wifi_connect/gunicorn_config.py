@@ -28,6 +28,7 @@ def portal_settings(limits: ConnectionLimits, post_worker_init: Callable[[object
         "backlog": BACKLOG,  # gunicorn listens again on the daemon's socket with this
         "threads": PORTAL_THREADS,
         "keepalive": 0,  # one request per connection: a connection only waits for its request (bounded)
+        "http_protocols": "h1",  # what web.arrival reads; gunicorn's default too, said here on purpose
         "graceful_timeout": 3,
         "timeout": HEARTBEAT_TIMEOUT,  # the daemon kills a worker whose event loop is stuck this long
         "loglevel": "warning",
