@@ -39,7 +39,6 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))  # devrig is the repository's simulated device, not an installed package
 
 from bench.before_issue7 import BEFORE_COMMIT, checkout, pythonpath  # noqa: E402
-
 from devrig.netns import NetnsPair  # noqa: E402
 from devrig.nm import SimulatedNetworkManager  # noqa: E402
 
