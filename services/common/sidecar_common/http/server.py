@@ -119,7 +119,9 @@ class HttpServer:
         if server is None or thread is None:
             return
         self._stopping.set()
-        server.pull_trigger()
+        if thread.is_alive():  # a loop that already ended (and logged why) has closed its wake-up pipe
+            with contextlib.suppress(OSError):
+                server.pull_trigger()
         thread.join(timeout)
         server.task_dispatcher.shutdown(cancel_pending=True, timeout=timeout)
         if self._listen.unix_path:

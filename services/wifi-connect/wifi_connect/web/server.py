@@ -34,6 +34,7 @@ import signal
 import socket
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 
@@ -71,12 +72,19 @@ class ForkedPortalServer:
         self._listener: socket.socket | None = None
         self._heartbeat: int | None = None
         self._parent = os.getpid()
+        # the controller's thread starts, supervises and stops the worker; the main thread may stop it too
+        # (a stuck controller at shutdown): one at a time, so no descriptor is ever closed twice
+        self._lock = threading.RLock()
 
     @property
     def pid(self) -> int | None:
         return self._pid
 
     def start(self) -> None:
+        with self._lock:
+            self._start()
+
+    def _start(self) -> None:
         if self.alive():
             return
         self._listen()
@@ -102,7 +110,7 @@ class ForkedPortalServer:
         try:
             self._wait_until_ready(ready_read)
         except AdapterError:
-            self.stop()
+            self._stop()
             raise
         finally:
             os.close(ready_read)
@@ -154,6 +162,10 @@ class ForkedPortalServer:
         return run_worker(self.app_factory(), self._listener.fileno(), self._heartbeat, self.limits, ready)
 
     def alive(self) -> bool:
+        with self._lock:
+            return self._alive()
+
+    def _alive(self) -> bool:
         if self._reaped():
             return False
         if self._heartbeat_age() > self.heartbeat_timeout:
@@ -169,7 +181,11 @@ class ForkedPortalServer:
         return time.monotonic() - os.fstat(self._heartbeat).st_mtime
 
     def stop(self) -> None:
-        if self.alive():
+        with self._lock:
+            self._stop()
+
+    def _stop(self) -> None:
+        if self._alive():
             self._signal_and_wait((signal.SIGTERM, signal.SIGKILL))
         listener, heartbeat = self._listener, self._heartbeat
         self._listener = self._heartbeat = None  # the port is free once the portal is down
