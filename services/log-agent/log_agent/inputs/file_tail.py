@@ -212,4 +212,7 @@ class TailedFile:
         return out
 
     def close(self) -> None:
-        os.close(self.fd)
+        """Once: a second close would close whatever descriptor took this number since."""
+        fd, self.fd = self.fd, -1
+        if fd >= 0:
+            os.close(fd)

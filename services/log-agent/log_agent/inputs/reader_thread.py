@@ -33,5 +33,8 @@ class ReaderThread:
         return True
 
     def close(self) -> None:
-        os.close(self.wake_fd)
-        os.close(self._wake_write)
+        """Once: a second close would close whatever descriptors took these numbers since."""
+        fds, self.wake_fd, self._wake_write = (self.wake_fd, self._wake_write), -1, -1
+        for fd in fds:
+            if fd >= 0:
+                os.close(fd)

@@ -28,8 +28,11 @@ class Heartbeat:
         return self._fd
 
     def close(self) -> None:
-        with contextlib.suppress(OSError):
-            os.close(self._fd)
+        """Once (gunicorn and we both close it): a second close could hit a descriptor opened since."""
+        fd, self._fd = self._fd, -1
+        if fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(fd)
 
 
 class _LoadedApp:
