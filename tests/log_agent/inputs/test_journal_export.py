@@ -48,3 +48,12 @@ def test_an_entry_over_the_limit_is_skipped_and_counted() -> None:
         entries.extend(reader.feed(big[start:start + 64]))
     entries.extend(reader.feed(b"__CURSOR=after\nMESSAGE=ok\n\n"))
     assert wanted(entries) == [{"__CURSOR": "after", "MESSAGE": "ok"}] and reader.too_large == 1
+
+
+@pytest.mark.parametrize("message", [b"MESSAGE=" + b"x" * 500 + b"\n", binary(b"MESSAGE", b"x\n" * 250)])
+def test_an_entry_over_the_limit_that_arrives_in_one_read_is_skipped_too(message: bytes) -> None:
+    """Reads go up to 1 MiB: a large entry can come whole, never as an incomplete rest."""
+    reader = ExportReader(FIELDS, 100)
+    data = b"__CURSOR=a\nMESSAGE=before\n\n__CURSOR=big\n" + message + b"\n__CURSOR=b\nMESSAGE=after\n\n"
+    entries = reader.feed(data)
+    assert [entry["MESSAGE"] for entry in entries] == ["before", "after"] and reader.too_large == 1

@@ -51,17 +51,26 @@ class ExportReader:
                 break
             try:
                 # reversed: a field that occurs twice keeps its first value
-                entries.append(dict(line.split("=", 1) for line in reversed(
-                    buffer[pos:end].decode("utf-8").split("\n"))))
-                pos = end + len(_END)
-                continue
+                lines = buffer[pos:end].decode("utf-8").split("\n")
+                entry = dict(line.split("=", 1) for line in reversed(lines))
             except (UnicodeDecodeError, ValueError):  # not UTF-8, or a binary field (no "=")
                 pass
+            else:  # all text: no field holds a newline, so this blank line is the entry's end
+                if end - pos > self.max_entry_bytes:  # whole in one read (reads go up to 1 MiB): skip it
+                    self.too_large += 1
+                else:
+                    entries.append(entry)
+                pos = end + len(_END)
+                continue
             parsed = self._binary_entry(buffer, pos)
             if parsed is None:
                 break  # incomplete: the rest comes with the next read
-            entry, pos = parsed
-            if entry:  # (an empty line where an entry was expected: nothing to read)
+            entry, after = parsed
+            too_large = after - pos > self.max_entry_bytes
+            pos = after
+            if too_large:
+                self.too_large += 1
+            elif entry:  # (an empty line where an entry was expected: nothing to read)
                 entries.append({key: field_value(value) for key, value in entry.items()})
         rest = buffer[pos:]
         if len(rest) > self.max_entry_bytes:
