@@ -72,12 +72,12 @@ class PrefilledSocket:
 
 
 class Arriving:
-    """A connection whose request is still arriving: its buffer, its peer and its deadline."""
+    """A connection whose request is still arriving: its buffer and its deadline."""
 
-    __slots__ = ("conn", "deadline", "peer", "request")
+    __slots__ = ("conn", "deadline", "request")
 
-    def __init__(self, conn: TConn, peer: str, request: RequestArrival, deadline: float) -> None:
-        self.conn, self.peer, self.request, self.deadline = conn, peer, request, deadline
+    def __init__(self, conn: TConn, request: RequestArrival, deadline: float) -> None:
+        self.conn, self.request, self.deadline = conn, request, deadline
 
 
 class PortalWorker(ThreadWorker):
@@ -99,7 +99,7 @@ class PortalWorker(ThreadWorker):
             client, address = listener.accept()
         except (BlockingIOError, ConnectionAbortedError, InterruptedError):
             return
-        peer = address[0] if isinstance(address, tuple) else ""
+        peer = _peer(address)
         if self.open_per_client[peer] >= self.limits.max_per_client:
             util.close(client)
             self._count_refusal()
@@ -107,7 +107,7 @@ class PortalWorker(ThreadWorker):
         self.open_per_client[peer] += 1
         self.nr_conns += 1
         conn = TConn(self.cfg, client, address, listener.getsockname())  # non-blocking from here
-        arriving = Arriving(conn, peer, RequestArrival.new(MAX_HEAD_BYTES, self.limits.max_body_bytes),
+        arriving = Arriving(conn, RequestArrival.new(MAX_HEAD_BYTES, self.limits.max_body_bytes),
                             time.monotonic() + self.limits.head_timeout)
         self.arriving[client] = arriving
         self.poller.register(client, selectors.EVENT_READ, partial(self._read_request, arriving))
@@ -190,7 +190,7 @@ class PortalWorker(ThreadWorker):
             self.poller.unregister(sock)
 
     def _release(self, address: object) -> None:
-        peer = address[0] if isinstance(address, tuple) else ""
+        peer = _peer(address)
         self.open_per_client[peer] -= 1
         if self.open_per_client[peer] <= 0:
             del self.open_per_client[peer]
@@ -203,6 +203,11 @@ class PortalWorker(ThreadWorker):
             self.log.warning("closed %d connections over the limit of %d per client address",
                              self.refused_per_client, self.limits.max_per_client)
             self.refused_per_client, self._refusals_logged_at = 0, now
+
+
+def _peer(address: object) -> str:
+    """The client address a connection counts against (its IP; "" for a Unix socket)."""
+    return address[0] if isinstance(address, tuple) else ""
 
 
 def worker_class(limits: ConnectionLimits) -> type[PortalWorker]:
