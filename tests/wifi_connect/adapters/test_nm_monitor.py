@@ -3,9 +3,11 @@ NetworkManager on its private bus; the signal -> NmChange policy on messages bui
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from jeepney import DBusAddress, Message, new_signal
@@ -133,12 +135,21 @@ def voluntary_switches(thread: threading.Thread) -> int:
     return int(next(line.split()[1] for line in status.splitlines() if line.startswith("voluntary_ctxt")))
 
 
+@contextlib.contextmanager
+def listening(on_change, nm_sim) -> Iterator[NmMonitor]:
+    """A started monitor on the simulator's bus, always stopped."""
+    monitor = NmMonitor(on_change, env=nm_sim.env)
+    monitor.start()
+    try:
+        yield monitor
+    finally:
+        monitor.stop()
+
+
 def test_state_and_connectivity_changes_arrive_as_events(nm_sim):
     nm_sim.add_network("Home", "open")
     heard = Collector()
-    monitor = NmMonitor(heard, env=nm_sim.env)
-    monitor.start()  # returns listening: nothing to wait for
-    try:
+    with listening(heard, nm_sim) as monitor:  # start() returns listening: nothing to wait for
         assert monitor.alive() and monitor.starts == 1
         assert nm_sim.nmcli("-w", "5", "device", "wifi", "connect", "Home").returncode == 0
         connected = heard.wait_for(lambda c: c.device is not None and "StateChanged (100," in c.text)
@@ -150,29 +161,21 @@ def test_state_and_connectivity_changes_arrive_as_events(nm_sim):
         heard.wait_for(lambda c: c.connectivity is Connectivity.NONE)
         assert monitor.starts == 1 and monitor.alive()
         assert not any(c.resync for c in heard.changes)
-    finally:
-        monitor.stop()
     assert not monitor.alive()
 
 
 def test_idle_means_asleep_in_recv(nm_sim):
-    monitor = NmMonitor(Collector(), env=nm_sim.env)
-    monitor.start()
-    try:
+    with listening(Collector(), nm_sim):
         [thread] = monitor_threads()
         time.sleep(0.3)  # start() returns as the thread heads for recv: let it get there
         before = voluntary_switches(thread)
         time.sleep(1.5)
         assert voluntary_switches(thread) == before  # no timeout, no poll woke it
-    finally:
-        monitor.stop()
 
 
 def test_a_dropped_connection_is_reopened_and_asks_for_a_resync(nm_sim):
     heard = Collector()
-    monitor = NmMonitor(heard, env=nm_sim.env)
-    monitor.start()
-    try:
+    with listening(heard, nm_sim) as monitor:
         assert monitor._connection is not None
         monitor._connection.sock.shutdown(socket.SHUT_RDWR)  # as when dbus-daemon goes away
         heard.wait_for(lambda c: c.resync, timeout=10)
@@ -181,15 +184,11 @@ def test_a_dropped_connection_is_reopened_and_asks_for_a_resync(nm_sim):
         nm_sim.add_network("Cafe", "open")
         assert nm_sim.nmcli("-w", "5", "device", "wifi", "connect", "Cafe").returncode == 0
         heard.wait_for(lambda c: c.connectivity is Connectivity.PORTAL)
-    finally:
-        monitor.stop()
 
 
 def test_nm_restarting_asks_for_a_resync(nm_sim):
     heard = Collector()
-    monitor = NmMonitor(heard, env=nm_sim.env)
-    monitor.start()
-    try:
+    with listening(heard, nm_sim) as monitor:
         nm_sim.restart()
         heard.wait_for(lambda c: c.resync and f"('{NM}', '', ':" in c.text)  # NM left, a new one appeared
         assert len([c for c in heard.changes if c.resync]) == 2, [c.text for c in heard.changes]
@@ -197,8 +196,6 @@ def test_nm_restarting_asks_for_a_resync(nm_sim):
         assert nm_sim.nmcli("-w", "5", "device", "wifi", "connect", "Home").returncode == 0
         heard.wait_for(lambda c: c.connectivity is Connectivity.FULL)
         assert monitor.starts == 1
-    finally:
-        monitor.stop()
 
 
 def test_a_failing_listener_does_not_stop_the_listening(nm_sim):
@@ -208,16 +205,12 @@ def test_a_failing_listener_does_not_stop_the_listening(nm_sim):
         heard(change)
         raise RuntimeError("a bug in the controller")
 
-    monitor = NmMonitor(fragile, env=nm_sim.env)
-    monitor.start()
-    try:
+    with listening(fragile, nm_sim) as monitor:
         nm_sim.set_connectivity("limited")  # nothing connected: NM's verdict stays none, State changes
         nm_sim.add_network("Home", "open")
         assert nm_sim.nmcli("-w", "5", "device", "wifi", "connect", "Home").returncode == 0
         heard.wait_for(lambda c: c.connectivity is Connectivity.LIMITED)
         assert len(heard.changes) > 1 and monitor.alive()
-    finally:
-        monitor.stop()
 
 
 def test_stop_is_prompt_idempotent_and_leaves_no_thread(nm_sim):
